@@ -1,0 +1,162 @@
+//! `just bench`: how fast `xtprobe check` answers for 25 extensions in IPv4
+//! and IPv6, measured side by side in one run against
+//!
+//! - spawning a static no-op binary (goal: xtprobe ≤ 3× that), and
+//! - the shell-out a user would write instead: one `iptables-nft -m X --help`
+//!   (or `-j X --help`) per extension and family (goal: xtprobe ≥ 50× faster).
+//!
+//! Everything runs in a fresh network namespace (the bench unshares one
+//! before it spawns anything), so the host's ruleset is untouched. Runs of
+//! the three commands are interleaved so that drift in machine load hits
+//! all of them alike; the figure per command is the median wall time.
+//!
+//! Exits 1 if a goal is missed, 2 if the bench cannot run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const MATCHES: [&str; 18] = [
+    "comment",
+    "mark",
+    "conntrack",
+    "addrtype",
+    "statistic",
+    "recent",
+    "multiport",
+    "tcp",
+    "udp",
+    "set",
+    "physdev",
+    "mac",
+    "limit",
+    "state",
+    "owner",
+    "iprange",
+    "length",
+    "pkttype",
+];
+const TARGETS: [&str; 7] = ["MASQUERADE", "DNAT", "SNAT", "MARK", "REJECT", "CONNMARK", "LOG"];
+
+fn main() {
+    if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
+        eprintln!("bench: unshare(CLONE_NEWNET) failed ({e}); run as root");
+        std::process::exit(2);
+    }
+    // `just bench` passes the static build (what goes onto minimal hosts and
+    // into initramfs images); plain `cargo bench` measures cargo's own build.
+    let xtprobe = std::env::var_os("XTPROBE_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_xtprobe")));
+    println!("binary: {}", xtprobe.display());
+    let noop = build_noop().unwrap_or_else(|e| {
+        eprintln!("bench: building the static no-op binary failed: {e}");
+        std::process::exit(2);
+    });
+    let (iptables, ip6tables) = ("/usr/sbin/iptables-nft", "/usr/sbin/ip6tables-nft");
+    for p in [iptables, ip6tables] {
+        if !Path::new(p).exists() {
+            eprintln!("bench: {p} is missing (apt-get install iptables)");
+            std::process::exit(2);
+        }
+    }
+
+    let mut specs: Vec<String> = MATCHES.iter().map(|m| m.to_string()).collect();
+    specs.extend(TARGETS.iter().map(|t| format!("target:{t}")));
+    let mut xt_args = vec!["check".to_string(), "--quiet".to_string(), "--family".into(), "ipv4,ipv6".into()];
+    xt_args.extend(specs);
+
+    // Sanity: every command works before it is timed.
+    let status = Command::new(&xtprobe).args(&xt_args).status().expect("run xtprobe");
+    assert!(status.success(), "xtprobe check failed: {status} (are all 25 extensions available?)");
+
+    let rounds = 15;
+    let inner = 20; // spawns of xtprobe and no-op per round
+    let mut t_noop = Vec::new();
+    let mut t_xtprobe = Vec::new();
+    let mut t_iptables = Vec::new();
+    for _ in 0..rounds {
+        for _ in 0..inner {
+            t_noop.push(time(&mut Command::new(&noop)));
+            t_xtprobe.push(time(Command::new(&xtprobe).args(&xt_args)));
+        }
+        t_iptables.push(time_shell_out(iptables, ip6tables));
+    }
+    let noop_med = median(&mut t_noop);
+    let xt_med = median(&mut t_xtprobe);
+    let ipt_med = median(&mut t_iptables);
+    let vs_noop = ratio(xt_med, noop_med);
+    let vs_iptables = ratio(ipt_med, xt_med);
+
+    println!("xtprobe check, 25 extensions × ipv4+ipv6 ({} runs each, medians):", t_xtprobe.len());
+    println!("  static no-op spawn          {:>10.3} ms", ms(noop_med));
+    println!("  xtprobe check               {:>10.3} ms", ms(xt_med));
+    println!("  iptables-nft × 50 (shell)   {:>10.3} ms  ({} runs)", ms(ipt_med), t_iptables.len());
+    println!("  xtprobe / no-op             {vs_noop:>10.2}×   goal ≤ 3×");
+    println!("  iptables-nft / xtprobe      {vs_iptables:>10.1}×   goal ≥ 50×");
+    let ok = vs_noop <= 3.0 && vs_iptables >= 50.0;
+    println!("{}", if ok { "goals met" } else { "GOAL MISSED" });
+    if !ok {
+        std::process::exit(1);
+    }
+}
+
+/// What a user writes without xtprobe: ask iptables about each extension,
+/// which loads its userspace plugin and asks the kernel for its revision.
+fn time_shell_out(iptables: &str, ip6tables: &str) -> Duration {
+    let start = Instant::now();
+    for bin in [iptables, ip6tables] {
+        for m in MATCHES {
+            run_quiet(Command::new(bin).args(["-m", m, "--help"]));
+        }
+        for t in TARGETS {
+            run_quiet(Command::new(bin).args(["-j", t, "--help"]));
+        }
+    }
+    start.elapsed()
+}
+
+fn run_quiet(cmd: &mut Command) {
+    cmd.stdout(Stdio::null()).stderr(Stdio::null()).status().expect("spawn");
+}
+
+fn time(cmd: &mut Command) -> Duration {
+    let start = Instant::now();
+    let status = cmd.stdout(Stdio::null()).stderr(Stdio::null()).status().expect("spawn");
+    let elapsed = start.elapsed();
+    assert!(status.success(), "{cmd:?} failed: {status}");
+    elapsed
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Compiles `fn main() {}` as a static binary next to the bench's target
+/// directory, the same way `just static` links xtprobe.
+fn build_noop() -> Result<PathBuf, String> {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let src = dir.join("noop.rs");
+    let bin = dir.join("noop-static");
+    std::fs::write(&src, "fn main() {}\n").map_err(|e| e.to_string())?;
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    let status = Command::new(rustc)
+        .args(["-O", "-C", "target-feature=+crt-static", "-C", "panic=abort", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .status()
+        .map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err(format!("rustc exited with {status}"));
+    }
+    Ok(bin)
+}

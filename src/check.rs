@@ -1,0 +1,301 @@
+//! `xtprobe check`: probe a list of requirements in a list of families with
+//! one or both backends, and decide the exit status.
+//!
+//! The report keeps every (requirement, family, backend) answer, including
+//! why a backend could not answer, so the JSON output is complete even when
+//! the kernel refused. A backend that fails for a reason that will not
+//! change between queries (no permission, no nfnetlink, no nft_compat,
+//! timeout) is not asked again: its remaining answers carry the same error.
+
+use std::time::Duration;
+
+use crate::exit::ExitCode;
+use crate::probe::legacy::LegacyProber;
+use crate::probe::nft::{NfTablesStatus, NftProber};
+use crate::probe::{Backend, Errno, Family, Outcome, ProbeError, Requirement};
+
+/// What to check.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// The extensions, each optionally at a revision.
+    pub requirements: Vec<Requirement>,
+    /// The families to ask in. The default is IPv4 and IPv6.
+    pub families: Vec<Family>,
+    /// The backends to ask. The default is nft only.
+    pub backends: Vec<Backend>,
+    /// How long to wait for each kernel answer.
+    pub timeout: Duration,
+}
+
+/// One answer.
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    /// What was required.
+    pub requirement: Requirement,
+    /// In which family.
+    pub family: Family,
+    /// Which backend answered.
+    pub backend: Backend,
+    /// What it said.
+    pub outcome: Outcome,
+}
+
+/// The verdict of one answer against its requirement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Registered at the required revision (or any, if none is required).
+    Supported,
+    /// No extension of this kind and name is registered.
+    NotRegistered,
+    /// Registered, but not at the required revision.
+    RevisionMissing,
+    /// This backend cannot ask about this family or kind.
+    NotApplicable,
+    /// The backend could not answer.
+    Error,
+}
+
+impl CheckResult {
+    /// The verdict.
+    pub fn status(&self) -> Status {
+        match &self.outcome {
+            Outcome::Registered(revs) if revs.satisfies(self.requirement.revision) => Status::Supported,
+            Outcome::Registered(_) => Status::RevisionMissing,
+            Outcome::NotRegistered => Status::NotRegistered,
+            Outcome::NotApplicable(_) => Status::NotApplicable,
+            Outcome::Failed(_) => Status::Error,
+        }
+    }
+
+    /// The errno the kernel answered with, if it refused.
+    pub fn errno(&self) -> Option<Errno> {
+        match &self.outcome {
+            Outcome::Registered(revs) if !revs.satisfies(self.requirement.revision) => {
+                Some(Errno(libc::EPROTONOSUPPORT))
+            }
+            Outcome::Registered(_) | Outcome::NotApplicable(_) => None,
+            Outcome::NotRegistered => Some(Errno(libc::ENOENT)),
+            Outcome::Failed(e) => e.errno(),
+        }
+    }
+
+    /// A sentence saying what the answer means.
+    pub fn message(&self) -> String {
+        let ext = &self.requirement.extension;
+        match &self.outcome {
+            Outcome::Registered(revs) => match self.requirement.revision {
+                Some(r) if !revs.supported.contains(&r) => format!(
+                    "the kernel has {} {} but not revision {r} (it accepts {}); rules written \
+                     for revision {r} need a kernel that provides it",
+                    ext.kind,
+                    ext.name,
+                    list(&revs.supported)
+                ),
+                _ => format!("registered; revisions {}", list(&revs.supported)),
+            },
+            Outcome::NotRegistered => format!(
+                "not registered: the kernel knows no {} named {:?} in {} (no module providing \
+                 {}{} is loaded, or none is built for this kernel); `xtprobe doctor {}` tells which",
+                ext.kind,
+                ext.name,
+                self.family,
+                self.family.module_prefix(),
+                ext.name,
+                self.requirement
+            ),
+            Outcome::NotApplicable(why) => format!("not asked: {why}"),
+            Outcome::Failed(e) => e.to_string(),
+        }
+    }
+}
+
+fn list(revs: &[u8]) -> String {
+    revs.iter().map(u8::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// nft and legacy gave different answers for the same extension and family.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Disagreement {
+    /// The requirement as written.
+    pub requirement: String,
+    /// The family.
+    pub family: Family,
+    /// Revisions nft accepted.
+    pub nft: Vec<u8>,
+    /// Revisions legacy accepted.
+    pub legacy: Vec<u8>,
+}
+
+/// Everything `check` found.
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    /// `uname -r`.
+    pub kernel_release: String,
+    /// nf_tables reachability, when the nft backend was used and could ask.
+    pub nf_tables: Option<Result<NfTablesStatus, ProbeError>>,
+    /// One entry per (requirement, family, backend), in that order.
+    pub results: Vec<CheckResult>,
+    /// Where nft and legacy disagree (only with both backends).
+    pub disagreements: Vec<Disagreement>,
+}
+
+impl CheckReport {
+    /// The first error that kept a backend from answering.
+    pub fn first_error(&self) -> Option<&ProbeError> {
+        self.results.iter().find_map(|r| match &r.outcome {
+            Outcome::Failed(e) => Some(e),
+            _ => None,
+        })
+    }
+
+    /// 3 if anything could not be probed, else 1 if anything is missing,
+    /// else 0. Not-applicable answers never count.
+    pub fn exit_code(&self) -> ExitCode {
+        let statuses: Vec<Status> = self.results.iter().map(CheckResult::status).collect();
+        if statuses.contains(&Status::Error) {
+            ExitCode::CannotProbe
+        } else if statuses.iter().any(|s| matches!(s, Status::NotRegistered | Status::RevisionMissing)) {
+            ExitCode::Missing
+        } else {
+            ExitCode::Ok
+        }
+    }
+}
+
+/// Whether an error will repeat for every later query to the same backend.
+fn is_sticky(e: &ProbeError) -> bool {
+    matches!(
+        e,
+        ProbeError::PermissionDenied { .. }
+            | ProbeError::NoNfnetlink
+            | ProbeError::CompatUnavailable { .. }
+            | ProbeError::Timeout(_)
+    )
+}
+
+/// The kernel release this process runs on.
+pub fn kernel_release() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "unknown".to_string())
+}
+
+/// Checks the effective capability the backend needs before asking; the
+/// kernel would answer EPERM anyway, but this names the missing capability
+/// without sending anything.
+fn capability_error(backend: Backend) -> Option<ProbeError> {
+    use caps::{CapSet, Capability};
+    let needed: &[(Capability, &'static str)] = match backend {
+        Backend::Nft => &[(Capability::CAP_NET_ADMIN, "CAP_NET_ADMIN")],
+        Backend::Legacy => {
+            &[(Capability::CAP_NET_ADMIN, "CAP_NET_ADMIN"), (Capability::CAP_NET_RAW, "CAP_NET_RAW")]
+        }
+    };
+    needed.iter().find_map(|(cap, name)| match caps::has_cap(None, CapSet::Effective, *cap) {
+        Ok(true) => None,
+        // An unreadable capability set is not a verdict; let the kernel decide.
+        Err(_) => None,
+        Ok(false) => Some(ProbeError::PermissionDenied { cap: name }),
+    })
+}
+
+/// Runs the check.
+pub fn run(opts: &CheckOptions) -> CheckReport {
+    let pairs: Vec<(&Requirement, Family)> =
+        opts.requirements.iter().flat_map(|r| opts.families.iter().map(move |&f| (r, f))).collect();
+    let mut results = Vec::new();
+    let mut nf_tables = None;
+    for &backend in &opts.backends {
+        let outcomes = match backend {
+            Backend::Nft => {
+                let (outcomes, status) = run_nft(opts, &pairs);
+                nf_tables = status;
+                outcomes
+            }
+            Backend::Legacy => run_legacy(&pairs),
+        };
+        results.extend(pairs.iter().zip(outcomes).map(|(&(req, family), outcome)| CheckResult {
+            requirement: req.clone(),
+            family,
+            backend,
+            outcome,
+        }));
+    }
+    let disagreements = disagreements(&results);
+    CheckReport { kernel_release: kernel_release(), nf_tables, results, disagreements }
+}
+
+type NfTablesAnswer = Option<Result<NfTablesStatus, ProbeError>>;
+
+/// All pairs through nft_compat, batched.
+fn run_nft(opts: &CheckOptions, pairs: &[(&Requirement, Family)]) -> (Vec<Outcome>, NfTablesAnswer) {
+    let all_failed = |e: ProbeError| pairs.iter().map(|_| Outcome::Failed(e.clone())).collect();
+    if let Some(e) = capability_error(Backend::Nft) {
+        return (all_failed(e.clone()), Some(Err(e)));
+    }
+    let mut prober = match NftProber::open(opts.timeout) {
+        Ok(p) => p,
+        Err(e) => return (all_failed(e.clone()), Some(Err(e))),
+    };
+    let items: Vec<_> = pairs.iter().map(|&(req, family)| (family, &req.extension)).collect();
+    let outcomes = prober.probe_all(&items);
+    // Already answered within the first batch; asked here only if none was sent.
+    let status = prober.nf_tables();
+    (outcomes, Some(status))
+}
+
+/// All pairs through the legacy sockopts, one question at a time. An error
+/// that will repeat (no permission, module not loaded) is not asked again.
+fn run_legacy(pairs: &[(&Requirement, Family)]) -> Vec<Outcome> {
+    let mut sticky: Option<ProbeError> = capability_error(Backend::Legacy);
+    let mut family_sticky: Vec<(Family, ProbeError)> = Vec::new();
+    let mut prober = LegacyProber::new();
+    let mut out = Vec::new();
+    for &(req, family) in pairs {
+        let outcome = if let Some(e) = &sticky {
+            Outcome::Failed(e.clone())
+        } else if let Some((_, e)) = family_sticky.iter().find(|(f, _)| *f == family) {
+            Outcome::Failed(e.clone())
+        } else {
+            prober.probe(family, &req.extension)
+        };
+        if let Outcome::Failed(e) = &outcome {
+            if matches!(e, ProbeError::LegacyNotLoaded { .. }) {
+                family_sticky.push((family, e.clone()));
+            } else if is_sticky(e) {
+                sticky = Some(e.clone());
+            }
+        }
+        out.push(outcome);
+    }
+    out
+}
+
+fn disagreements(results: &[CheckResult]) -> Vec<Disagreement> {
+    let mut out = Vec::new();
+    for n in results.iter().filter(|r| r.backend == Backend::Nft) {
+        let Some(l) = results
+            .iter()
+            .find(|l| l.backend == Backend::Legacy && l.family == n.family && l.requirement == n.requirement)
+        else {
+            continue;
+        };
+        let revs = |o: &Outcome| match o {
+            Outcome::Registered(r) => Some(r.supported.clone()),
+            Outcome::NotRegistered => Some(Vec::new()),
+            _ => None,
+        };
+        if let (Some(a), Some(b)) = (revs(&n.outcome), revs(&l.outcome)) {
+            if a != b {
+                out.push(Disagreement {
+                    requirement: n.requirement.to_string(),
+                    family: n.family,
+                    nft: a,
+                    legacy: b,
+                });
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,133 @@
+//! The command line, declared with clap. This layer only parses and
+//! validates the syntax of arguments; everything that depends on the
+//! system happens in the library.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use xtprobe::exit::EXIT_CODES_HELP;
+use xtprobe::probe::{Backend, Family, Requirement};
+
+/// Ask the kernel which xtables extensions it supports, explain what is
+/// missing, and load it without kmod.
+#[derive(Debug, Parser)]
+#[command(name = "xtprobe", version, about, after_help = EXIT_CODES_HELP, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ask the kernel which extensions and revisions it supports.
+    #[command(after_help = CHECK_HELP)]
+    Check(CheckArgs),
+}
+
+const CHECK_HELP: &str = "\
+EXT is NAME, match:NAME or target:NAME, optionally with @REV to require a
+revision. Names are case-sensitive, as the kernel registers them (MASQUERADE,
+not masquerade). With no EXT, the comment match is checked.
+
+The nft backend sends the NFNL_MSG_COMPAT_GET query iptables-nft uses; the
+legacy backend uses the getsockopt iptables-legacy uses. Both need
+CAP_NET_ADMIN (legacy also CAP_NET_RAW); `unshare -rn xtprobe check` works
+for any user because the extension registry is global.
+
+Examples:
+  xtprobe check                              is the comment match there?
+  xtprobe check comment conntrack@3 target:MASQUERADE
+  xtprobe check --family ipv4,ipv6,arp,bridge comment
+  xtprobe check --backend both --json mark | jq '.results[]'
+  xtprobe check -q comment && echo ok
+
+Exit status:
+  0  all supported    1  something missing    2  usage error
+  3  cannot probe (no permission, no nfnetlink or nft_compat, timeout)";
+
+/// Which backend(s) answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendChoice {
+    /// nfnetlink NFNL_MSG_COMPAT_GET, as iptables-nft asks.
+    Nft,
+    /// getsockopt *_SO_GET_REVISION_*, as iptables-legacy asks.
+    Legacy,
+    /// Both, and flag where they disagree.
+    Both,
+}
+
+impl BackendChoice {
+    pub fn backends(self) -> Vec<Backend> {
+        match self {
+            BackendChoice::Nft => vec![Backend::Nft],
+            BackendChoice::Legacy => vec![Backend::Legacy],
+            BackendChoice::Both => vec![Backend::Nft, Backend::Legacy],
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Extensions to check: NAME, match:NAME, target:NAME, with optional @REV.
+    #[arg(value_name = "EXT", value_parser = parse_requirement)]
+    pub extensions: Vec<Requirement>,
+
+    /// Families to ask in, comma-separated: ipv4, ipv6, arp, bridge.
+    #[arg(long, short = 'f', value_name = "LIST", value_parser = parse_families, default_value = "ipv4,ipv6")]
+    pub family: Families,
+
+    /// Which kernel interface to ask.
+    #[arg(long, short = 'b', value_enum, default_value_t = BackendChoice::Nft)]
+    pub backend: BackendChoice,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// Seconds to wait for each kernel answer.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout, default_value = "5")]
+    pub timeout: Duration,
+}
+
+/// Output format flags shared by every command.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Print a JSON document instead of a table.
+    #[arg(long, conflicts_with = "quiet")]
+    pub json: bool,
+
+    /// Print nothing on stdout; only the exit status tells.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// A non-empty, duplicate-free list of families.
+#[derive(Debug, Clone)]
+pub struct Families(pub Vec<Family>);
+
+fn parse_requirement(s: &str) -> Result<Requirement, String> {
+    s.parse::<Requirement>().map_err(|e| e.to_string())
+}
+
+fn parse_families(s: &str) -> Result<Families, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let f = Family::parse(part)
+            .ok_or_else(|| format!("unknown family `{part}`: use ipv4, ipv6, arp or bridge"))?;
+        if !out.contains(&f) {
+            out.push(f);
+        }
+    }
+    if out.is_empty() {
+        return Err("no family given".to_string());
+    }
+    Ok(Families(out))
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s.parse().map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !(0.001..=600.0).contains(&secs) {
+        return Err("the timeout must be between 0.001 and 600 seconds".to_string());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}

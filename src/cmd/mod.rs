@@ -1,0 +1,5 @@
+//! One file per subcommand: turn parsed arguments into library options,
+//! run, print, return the exit code.
+
+pub mod check;
+pub mod output;

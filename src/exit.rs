@@ -1,0 +1,36 @@
+//! Exit codes: a contract with scripts and CI, documented in `--help` and
+//! the README. Only `main` turns them into a process status.
+
+/// What the process exit status means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ExitCode {
+    /// 0: everything asked for is supported / loaded / already there.
+    Ok = 0,
+    /// 1: something is missing (not registered, wrong revision, module not
+    /// found for this kernel).
+    Missing = 1,
+    /// 2: the command line is wrong.
+    Usage = 2,
+    /// 3: the question could not be answered: no permission, no nfnetlink
+    /// or nft_compat, a timeout, no module support, an unreadable file.
+    CannotProbe = 3,
+    /// 4: the kernel refused to load a module.
+    KernelRefused = 4,
+}
+
+impl ExitCode {
+    /// The numeric status.
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+/// The exit-code table shown at the end of `--help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit status:
+  0  everything asked for is supported (or loaded, or already there)
+  1  something is missing: not registered, revision missing, module not found
+  2  usage error
+  3  cannot probe or load: no permission, no nfnetlink/nft_compat, timeout,
+     no module support in this kernel, unreadable module files
+  4  the kernel refused to load a module (signature, format, unknown symbol)";

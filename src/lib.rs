@@ -1,0 +1,18 @@
+//! xtprobe: a netlink-native netfilter probe.
+//!
+//! - [`probe`] asks the running kernel which xtables extensions and
+//!   revisions it supports (nft_compat over nfnetlink, and the legacy
+//!   getsockopt), the way iptables itself asks.
+//! - [`check`] runs those probes for a list of requirements and decides the
+//!   exit status; [`report`] renders the result as a table or JSON.
+//!
+//! The binary `xtprobe` is a thin layer over this library. Nothing here runs
+//! another program.
+
+#![deny(missing_docs)]
+
+pub mod check;
+pub mod exit;
+pub mod probe;
+pub mod report;
+mod sys;

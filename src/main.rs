@@ -1,0 +1,15 @@
+//! The `xtprobe` binary: parse the command line, run the library, print,
+//! and turn the outcome into an exit status. Nothing else lives here.
+
+mod cli;
+mod cmd;
+
+use clap::Parser;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    let code = match cli.command {
+        cli::Command::Check(args) => cmd::check::run(args),
+    };
+    std::process::exit(code.code());
+}

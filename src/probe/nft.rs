@@ -1,0 +1,188 @@
+//! The nft backend: revision queries through nft_compat, as iptables-nft
+//! makes them, and the nf_tables reachability check that explains an EINVAL.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::compat::{COMPAT_GET, CompatGet, CompatInfo};
+use super::exchange::Answer;
+use super::generation::{NEWGEN, emit_getgen, parse_newgen};
+use super::socket::{MAX_BATCH, NfnlSocket};
+use super::walk::{Extent, NFT_LOOKAHEAD, RevisionAnswer, Walker};
+use super::{Errno, Extension, Family, Outcome, ProbeError};
+
+/// Whether nf_tables answered `NFT_MSG_GETGEN`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NfTablesStatus {
+    /// True if the kernel returned a generation id.
+    pub reachable: bool,
+    /// The ruleset generation id, when reachable.
+    pub generation: Option<u32>,
+    /// The errno that made it unreachable.
+    pub errno: Option<Errno>,
+    /// A sentence for humans.
+    pub message: String,
+}
+
+/// Asks nft_compat about extensions over one socket.
+pub struct NftProber {
+    sock: NfnlSocket,
+    nf_tables: Option<NfTablesStatus>,
+}
+
+impl NftProber {
+    /// Opens the nfnetlink socket.
+    pub fn open(timeout: Duration) -> Result<Self, ProbeError> {
+        Ok(Self { sock: NfnlSocket::open(timeout)?, nf_tables: None })
+    }
+
+    /// Asks nf_tables for its generation (cached after the first call;
+    /// [`NftProber::probe_all`] asks it along with its first batch).
+    pub fn nf_tables(&mut self) -> Result<NfTablesStatus, ProbeError> {
+        if let Some(s) = &self.nf_tables {
+            return Ok(s.clone());
+        }
+        let answer = self.sock.request(emit_getgen, NEWGEN)?;
+        self.record_nf_tables(answer)
+    }
+
+    fn record_nf_tables(&mut self, answer: Answer) -> Result<NfTablesStatus, ProbeError> {
+        let status = match answer {
+            Answer::Data(payload) => {
+                let id = parse_newgen(&payload)?;
+                NfTablesStatus {
+                    reachable: true,
+                    generation: Some(id),
+                    errno: None,
+                    message: format!("nf_tables answers (ruleset generation {id})"),
+                }
+            }
+            Answer::Error { errno: libc::EPERM, .. } => {
+                return Err(ProbeError::PermissionDenied { cap: "CAP_NET_ADMIN" });
+            }
+            Answer::Error { errno, ext_ack } => NfTablesStatus {
+                reachable: false,
+                generation: None,
+                errno: Some(Errno(errno)),
+                message: format!(
+                    "nf_tables does not answer ({}){}: the kernel lacks CONFIG_NF_TABLES or the \
+                     nf_tables module is not loaded",
+                    Errno(errno).name(),
+                    ext_ack.message.map(|m| format!(", kernel: {m}")).unwrap_or_default()
+                ),
+            },
+            Answer::BareAck => return Err(ProbeError::BareAck),
+        };
+        self.nf_tables = Some(status.clone());
+        Ok(status)
+    }
+
+    /// Asks whether `ext` is registered at revision `rev` in `family`.
+    pub fn ask(&mut self, family: Family, ext: &Extension, rev: u8) -> Result<RevisionAnswer, ProbeError> {
+        let req = CompatGet { family, name: &ext.name, revision: rev, kind: ext.kind };
+        let answer = self.sock.request(|seq| req.emit(seq), COMPAT_GET)?;
+        self.interpret(&req, answer)
+    }
+
+    /// What the kernel's answer to one compat GET means.
+    fn interpret(&mut self, req: &CompatGet<'_>, answer: Answer) -> Result<RevisionAnswer, ProbeError> {
+        match answer {
+            Answer::Data(payload) => {
+                let best = CompatInfo::parse(&payload)?.best_for(req)?;
+                Ok(RevisionAnswer::Supported { best: Some(best) })
+            }
+            Answer::Error { errno: libc::ENOENT, .. } => Ok(RevisionAnswer::NoSuchName),
+            Answer::Error { errno: libc::EPROTONOSUPPORT, .. } => Ok(RevisionAnswer::NoSuchRevision),
+            Answer::Error { errno: libc::EPERM, .. } => {
+                Err(ProbeError::PermissionDenied { cap: "CAP_NET_ADMIN" })
+            }
+            // Our requests are always well-formed, so EINVAL means the
+            // compat subsystem (nfnetlink-subsys-11) is missing. GETGEN
+            // tells whether nf_tables itself is there.
+            Answer::Error { errno: libc::EINVAL, ext_ack } => {
+                let reachable = self.nf_tables().map(|s| s.reachable).unwrap_or(false);
+                Err(ProbeError::CompatUnavailable {
+                    nf_tables_reachable: reachable,
+                    ext_ack: ext_ack.message,
+                })
+            }
+            Answer::Error { errno, ext_ack } => Err(ProbeError::Os {
+                op: "NFNL_MSG_COMPAT_GET",
+                errno: Errno(errno),
+                ext_ack: ext_ack.message,
+            }),
+            Answer::BareAck => Err(ProbeError::BareAck),
+        }
+    }
+
+    /// Walks all revisions of `ext` in `family`.
+    pub fn probe(&mut self, family: Family, ext: &Extension) -> Outcome {
+        self.probe_all(&[(family, ext)]).remove(0)
+    }
+
+    /// Walks all revisions of every (family, extension) pair, asking the
+    /// questions of all walks that are ready in shared datagrams of up to
+    /// [`MAX_BATCH`] requests. A transport failure (timeout, permission)
+    /// fails every walk that was waiting on that datagram.
+    pub fn probe_all(&mut self, items: &[(Family, &Extension)]) -> Vec<Outcome> {
+        let mut walkers: Vec<Walker> =
+            items.iter().map(|_| Walker::new(Extent::Lookahead(NFT_LOOKAHEAD))).collect();
+        // GETGEN rides along in the first datagram: one round trip less.
+        let mut ask_generation = self.nf_tables.is_none();
+        loop {
+            let questions: Vec<(usize, u8)> = walkers
+                .iter()
+                .enumerate()
+                .flat_map(|(i, w)| w.questions().into_iter().map(move |rev| (i, rev)))
+                .collect();
+            if questions.is_empty() {
+                break;
+            }
+            for chunk in questions.chunks(MAX_BATCH - 1) {
+                let requests: Vec<CompatGet<'_>> = chunk
+                    .iter()
+                    .map(|&(i, rev)| {
+                        let (family, ext) = items[i];
+                        CompatGet { family, name: &ext.name, revision: rev, kind: ext.kind }
+                    })
+                    .collect();
+                let extra = usize::from(ask_generation);
+                let mut types = vec![NEWGEN; extra];
+                types.extend(std::iter::repeat_n(COMPAT_GET, requests.len()));
+                let batch = self.sock.request_batch(&types, |seq, k| match k.checked_sub(extra) {
+                    None => emit_getgen(seq),
+                    Some(k) => requests[k].emit(seq),
+                });
+                if ask_generation && batch.is_ok() {
+                    ask_generation = false;
+                }
+                match batch {
+                    Ok(mut answers) => {
+                        if extra == 1 {
+                            // Failures surface again through nf_tables().
+                            let _ = self.record_nf_tables(answers.remove(0));
+                        }
+                        for ((&(i, rev), req), answer) in chunk.iter().zip(&requests).zip(answers) {
+                            let meaning = self.interpret(req, answer);
+                            walkers[i].answer(rev, meaning);
+                        }
+                    }
+                    Err(e) => {
+                        for &(i, rev) in chunk {
+                            walkers[i].answer(rev, Err(e.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        walkers
+            .into_iter()
+            .map(|w| match w.finish() {
+                Ok(Some(revs)) => Outcome::Registered(revs),
+                Ok(None) => Outcome::NotRegistered,
+                Err(e) => Outcome::Failed(e),
+            })
+            .collect()
+    }
+}

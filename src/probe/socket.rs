@@ -1,0 +1,158 @@
+//! The `NETLINK_NETFILTER` socket: opened through neli, one request at a time,
+//! each answered within a deadline.
+//!
+//! neli provides the socket (`socket`+`bind` with an autobound port id,
+//! `send`, `recv`, `NETLINK_EXT_ACK`); the bytes are our own typed messages
+//! ([`super::wire`]) because neli has no big-endian attribute types and its
+//! router waits for an `NLMSG_DONE` that compat replies never send.
+//! `NETLINK_CAP_ACK` is left off so errors echo the full request and the
+//! extended-ACK offsets stay meaningful.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use neli::consts::socket::{Msg, NlFamily};
+use neli::socket::NlSocket;
+use neli::utils::Groups;
+
+use super::exchange::{Answer, Exchange};
+use super::wire::messages;
+use super::{Errno, ProbeError};
+use crate::sys;
+
+/// Size of each receive slot. Replies to our requests are under 256 bytes
+/// (an error echoes our ≤ 76-byte request plus its extended ACK); a larger
+/// datagram is reported as EMSGSIZE, never cut silently. Kept small on
+/// purpose: every page of buffer is a page fault on a short-lived process.
+const RECV_BUFFER: usize = 512;
+
+/// Datagrams taken per `recvmmsg`: the replies and ACKs of a full batch.
+const RECV_SLOTS: usize = 2 * MAX_BATCH;
+
+/// Requests per datagram. Each compat reply is allocated with
+/// `NLMSG_DEFAULT_SIZE` (about a page of truesize) and each ACK with a few
+/// hundred bytes, so a batch needs at most ~6 KiB per request of receive
+/// buffer: 32 requests fit the buffer [`RCVBUF`] asks for with room to
+/// spare, and still fit the 208 KiB default should the kernel refuse more.
+pub const MAX_BATCH: usize = 32;
+
+/// `SO_RCVBUF` we ask for; the kernel doubles it and caps it at
+/// `net.core.rmem_max` (208 KiB by default, so at least 416 KiB).
+const RCVBUF: usize = 256 * 1024;
+
+/// An nfnetlink socket with a per-request deadline.
+pub struct NfnlSocket {
+    sock: NlSocket,
+    seq: u32,
+    bufs: Vec<[u8; RECV_BUFFER]>,
+    timeout: Duration,
+}
+
+impl NfnlSocket {
+    /// Opens and binds the socket. EPROTONOSUPPORT means the kernel has no
+    /// nfnetlink at all.
+    pub fn open(timeout: Duration) -> Result<Self, ProbeError> {
+        let sock = NlSocket::connect(NlFamily::Netfilter, None, Groups::empty()).map_err(|e| {
+            match e.raw_os_error() {
+                Some(libc::EPROTONOSUPPORT) => ProbeError::NoNfnetlink,
+                _ => os_error("socket(AF_NETLINK, NETLINK_NETFILTER)", &e),
+            }
+        })?;
+        // Older kernels lack NETLINK_EXT_ACK; the probe works without it.
+        let _ = sock.enable_ext_ack(true);
+        // Best effort: the default buffer still holds a whole batch.
+        let _ = sock.set_recv_buffer_size(RCVBUF);
+        sys::set_receive_timeout(&sock, timeout).map_err(|e| os_error("setsockopt(SO_RCVTIMEO)", &e))?;
+        // Start from the clock like iptables does, so replies left over from
+        // another process's socket could never match by accident.
+        let seq = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as u32)
+            .unwrap_or(1);
+        Ok(Self { sock, seq, bufs: vec![[0; RECV_BUFFER]; RECV_SLOTS], timeout })
+    }
+
+    /// Sends the message `build(seq)` and collects the kernel's answer,
+    /// whose data message has type `reply_type`.
+    pub fn request(
+        &mut self,
+        build: impl FnOnce(u32) -> Vec<u8>,
+        reply_type: u16,
+    ) -> Result<Answer, ProbeError> {
+        let mut build = Some(build);
+        let mut answers =
+            self.request_batch(&[reply_type], |seq, _| (build.take().expect("built once"))(seq))?;
+        Ok(answers.remove(0))
+    }
+
+    /// Sends one request per entry of `reply_types` in one datagram —
+    /// message `i` built by `build(seq, i)`, its data reply of type
+    /// `reply_types[i]` — and collects every answer, in request order.
+    ///
+    /// The kernel handles all messages of a datagram in turn
+    /// (`netlink_rcv_skb`), queueing each reply before `send` returns, so a
+    /// batch must fit the socket's receive buffer: at most
+    /// [`MAX_BATCH`] requests. One exception to "every request is answered":
+    /// without `CAP_NET_ADMIN`, `nfnetlink_rcv` rejects the first message
+    /// with EPERM and drops the rest, so EPERM fails the whole batch.
+    pub fn request_batch(
+        &mut self,
+        reply_types: &[u16],
+        mut build: impl FnMut(u32, usize) -> Vec<u8>,
+    ) -> Result<Vec<Answer>, ProbeError> {
+        let count = reply_types.len();
+        assert!(count <= MAX_BATCH, "batch of {count} exceeds MAX_BATCH");
+        let base = self.seq.wrapping_add(1);
+        self.seq = self.seq.wrapping_add(count as u32);
+        let mut datagram = Vec::with_capacity(count * 64);
+        for i in 0..count {
+            datagram.extend(build(base.wrapping_add(i as u32), i));
+        }
+        self.sock.send(&datagram, Msg::empty()).map_err(|e| os_error("send(NETLINK_NETFILTER)", &e))?;
+
+        let mut exchanges: Vec<Exchange> = reply_types
+            .iter()
+            .enumerate()
+            .map(|(i, &ty)| Exchange::new(base.wrapping_add(i as u32), ty))
+            .collect();
+        let mut answers: Vec<Option<Answer>> = vec![None; count];
+        let mut pending = count;
+        let deadline = Instant::now() + self.timeout;
+        while pending > 0 {
+            let lens = match sys::recv_many(&self.sock, &mut self.bufs) {
+                Ok(lens) => lens,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Err(ProbeError::Timeout(self.timeout.as_millis() as u64));
+                }
+                Err(e) => return Err(os_error("recvmmsg(NETLINK_NETFILTER)", &e)),
+            };
+            for (buf, len) in self.bufs.iter().zip(lens) {
+                for msg in messages(&buf[..len]) {
+                    let msg = msg?;
+                    // Sequence numbers outside this batch are stale answers
+                    // to an earlier request that timed out.
+                    let i = msg.header.seq.wrapping_sub(base) as usize;
+                    if i >= count || answers[i].is_some() {
+                        continue;
+                    }
+                    if let Some(answer) = exchanges[i].feed_message(&msg)? {
+                        if matches!(answer, Answer::Error { errno: libc::EPERM, .. }) {
+                            return Err(ProbeError::PermissionDenied { cap: "CAP_NET_ADMIN" });
+                        }
+                        answers[i] = Some(answer);
+                        pending -= 1;
+                    }
+                }
+            }
+            if pending > 0 && Instant::now() >= deadline {
+                return Err(ProbeError::Timeout(self.timeout.as_millis() as u64));
+            }
+        }
+        Ok(answers.into_iter().map(|a| a.expect("every request answered")).collect())
+    }
+}
+
+fn os_error(op: &'static str, e: &io::Error) -> ProbeError {
+    ProbeError::Os { op, errno: Errno::of(e), ext_ack: None }
+}

@@ -1,0 +1,88 @@
+//! The few system calls no safe wrapper covers, kept in one place so every
+//! `unsafe` block in the crate can be reviewed together.
+//!
+//! Everything else goes through `nix` (sockets, uname, finit/init_module)
+//! or `neli` (the netlink socket).
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::time::Duration;
+
+use nix::sys::socket::{setsockopt, sockopt};
+use nix::sys::time::TimeVal;
+
+/// Sets `SO_RCVTIMEO` on a socket that `owner` keeps open.
+///
+/// neli's socket exposes only a raw descriptor; borrowing it is sound
+/// because `owner` outlives this call.
+pub fn set_receive_timeout(owner: &impl AsRawFd, timeout: Duration) -> io::Result<()> {
+    // SAFETY: `owner` holds the descriptor open for the duration of the call.
+    let fd = unsafe { BorrowedFd::borrow_raw(owner.as_raw_fd()) };
+    let tv = TimeVal::new(timeout.as_secs() as _, timeout.subsec_micros() as _);
+    setsockopt(&fd, sockopt::ReceiveTimeout, &tv).map_err(io::Error::from)
+}
+
+/// `struct xt_get_revision` from `include/uapi/linux/netfilter/x_tables.h`:
+/// exactly 30 bytes, `char name[29]; __u8 revision;`. The kernel rejects any
+/// other `optlen` with EINVAL.
+#[repr(C)]
+struct XtGetRevision {
+    name: [u8; 29],
+    revision: u8,
+}
+
+const _: () = assert!(std::mem::size_of::<XtGetRevision>() == 30);
+
+/// `getsockopt(fd, level, optname, struct xt_get_revision)`. The kernel
+/// answers 0 (revision known) or an errno; it never returns the best
+/// revision through this interface.
+///
+/// `name` must be shorter than 29 bytes; callers validate it first.
+pub fn get_revision(fd: RawFd, level: i32, optname: i32, name: &str, revision: u8) -> io::Result<()> {
+    let mut arg = XtGetRevision { name: [0; 29], revision };
+    let bytes = name.as_bytes();
+    if bytes.len() >= arg.name.len() {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    arg.name[..bytes.len()].copy_from_slice(bytes);
+    let mut len = std::mem::size_of::<XtGetRevision>() as libc::socklen_t;
+    // SAFETY: `arg` is a live, writable, correctly sized buffer and `len`
+    // holds its size; the kernel writes at most `len` bytes.
+    let rc = unsafe { libc::getsockopt(fd, level, optname, (&raw mut arg).cast::<libc::c_void>(), &mut len) };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+/// Receives up to `bufs.len()` datagrams with one `recvmmsg(MSG_WAITFORONE)`:
+/// it blocks (up to the socket's receive timeout) for the first datagram
+/// and then takes whatever else is already queued. Returns the length of
+/// each datagram received, in order; a datagram larger than its buffer is
+/// reported as `EMSGSIZE` rather than silently cut.
+pub fn recv_many<const N: usize>(owner: &impl AsRawFd, bufs: &mut [[u8; N]]) -> io::Result<Vec<usize>> {
+    let mut iovecs: Vec<libc::iovec> =
+        bufs.iter_mut().map(|b| libc::iovec { iov_base: b.as_mut_ptr().cast(), iov_len: b.len() }).collect();
+    // SAFETY: an all-zero mmsghdr is a valid "no name, no control" header.
+    let mut headers: Vec<libc::mmsghdr> = (0..bufs.len()).map(|_| unsafe { std::mem::zeroed() }).collect();
+    for (h, iov) in headers.iter_mut().zip(iovecs.iter_mut()) {
+        h.msg_hdr.msg_iov = iov;
+        h.msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: every header points at one live iovec, which points at a live
+    // buffer of the stated length; all outlive the call.
+    let n = unsafe {
+        libc::recvmmsg(
+            owner.as_raw_fd(),
+            headers.as_mut_ptr(),
+            headers.len() as libc::c_uint,
+            libc::MSG_WAITFORONE,
+            std::ptr::null_mut(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let headers = &headers[..n as usize];
+    if headers.iter().any(|h| h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0) {
+        return Err(io::Error::from_raw_os_error(libc::EMSGSIZE));
+    }
+    Ok(headers.iter().map(|h| h.msg_len as usize).collect())
+}
