@@ -5,10 +5,19 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 target := "x86_64-unknown-linux-gnu"
 static_bin := "target/" + target + "/release/xtprobe"
 
-# The whole test suite: style, unit and live-kernel tests (as root, each in a
-# fresh network namespace).
-test: lint
-    XTPROBE_REQUIRE_LIVE=1 cargo test --workspace
+# The whole test suite: style; unit, live-kernel (as root, each in a fresh
+# network namespace) and module-tree tests; then the QEMU matrix.
+test: lint kernels
+    XTPROBE_REQUIRE_LIVE=1 cargo test --workspace --locked
+    just matrix
+
+# Build and fetch the matrix's kernels (cached in ~/.cache/xtprobe).
+kernels:
+    cargo run -q --locked -p kernel-test -- kernels
+
+# Boot every case of vm-images/matrix.toml, one VM at a time.
+matrix *ARGS:
+    cargo run -q --locked -p kernel-test -- matrix {{ARGS}}
 
 # Formatting and lints, as CI checks them.
 lint:

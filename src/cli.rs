@@ -23,6 +23,64 @@ pub enum Command {
     /// Ask the kernel which extensions and revisions it supports.
     #[command(after_help = CHECK_HELP)]
     Check(CheckArgs),
+    /// Load kernel modules and their dependencies, without kmod.
+    #[command(after_help = LOAD_HELP)]
+    Load(LoadArgs),
+}
+
+const LOAD_HELP: &str = "\
+MODULE is a module name (xt_comment, xt-comment) or an alias (ipt_comment).
+Parameters follow their module as KEY=VALUE. Dependencies come from
+modules.dep, or, where there is none, from each module's .modinfo; every
+module of the closure is loaded first, in order. Compressed modules (.xz,
+.zst, .gz, detected by content) are handed to the kernel as they are when it
+can decompress them (/sys/module/compression), else decompressed here.
+xtprobe does not read modprobe.d: it loads exactly what you name.
+
+Examples:
+  xtprobe load xt_comment                  load xt_comment (and x_tables)
+  xtprobe load --dry-run --json ipt_comment
+  xtprobe load xt_comment --persist        and list it in /etc/modules-load.d/xtprobe.conf
+  xtprobe load nf_conntrack hashsize=65536
+  xtprobe load --modules-dir /mnt/lib/modules/6.12.117+deb12-amd64 --dry-run xt_conntrack
+
+Exit status:
+  0  loaded, or already there (built in or live)
+  1  not found for this kernel
+  2  usage error
+  3  environment or permission: no module support, not allowed (EPERM),
+     unreadable or corrupt files, malformed modules.dep
+  4  the kernel refused the module (signature, format/vermagic, unknown
+     symbol, bad parameter)";
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Modules to load, each optionally followed by KEY=VALUE parameters.
+    #[arg(value_name = "MODULE [KEY=VALUE]...", required = true, num_args = 1..)]
+    pub items: Vec<String>,
+
+    /// Print the plan; load nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+
+    /// The modules directory [default: /lib/modules/$(uname -r), then /usr/lib/modules/$(uname -r)].
+    #[arg(long, value_name = "DIR")]
+    pub modules_dir: Option<std::path::PathBuf>,
+
+    /// After loading, list the requested modules in /etc/modules-load.d/xtprobe.conf.
+    #[arg(long)]
+    pub persist: bool,
+
+    /// Root directory for --persist (for images and tests).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: std::path::PathBuf,
+
+    /// Decompress modules here and use init_module, even if the kernel could decompress them.
+    #[arg(long)]
+    pub userspace_decompress: bool,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 const CHECK_HELP: &str = "\

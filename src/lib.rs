@@ -3,6 +3,8 @@
 //! - [`probe`] asks the running kernel which xtables extensions and
 //!   revisions it supports (nft_compat over nfnetlink, and the legacy
 //!   getsockopt), the way iptables itself asks.
+//! - [`kmod`] finds kernel modules and their dependencies and loads them
+//!   with `finit_module`/`init_module`, explaining every refusal.
 //! - [`check`] runs those probes for a list of requirements and decides the
 //!   exit status; [`report`] renders the result as a table or JSON.
 //!
@@ -13,6 +15,9 @@
 
 pub mod check;
 pub mod exit;
+pub mod host;
+pub mod kmod;
+pub mod load;
 pub mod probe;
 pub mod report;
-mod sys;
+pub mod sys;

@@ -10,6 +10,7 @@ fn main() {
     let cli = cli::Cli::parse();
     let code = match cli.command {
         cli::Command::Check(args) => cmd::check::run(args),
+        cli::Command::Load(args) => cmd::load::run(args),
     };
     std::process::exit(code.code());
 }

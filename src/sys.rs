@@ -86,3 +86,34 @@ pub fn recv_many<const N: usize>(owner: &impl AsRawFd, bufs: &mut [[u8; N]]) -> 
     }
     Ok(headers.iter().map(|h| h.msg_len as usize).collect())
 }
+
+/// `MODULE_INIT_COMPRESSED_FILE` (include/uapi/linux/module.h, Linux 5.17):
+/// the kernel decompresses the file itself. Neither libc nor nix defines it.
+pub const MODULE_INIT_COMPRESSED_FILE: u32 = 4;
+
+/// The two module-loading system calls, behind a trait so the loader's
+/// decisions (fallbacks, EEXIST, EBUSY) can be tested on a kernel without
+/// module support, like this project's build machine.
+pub trait ModuleSyscalls {
+    /// `finit_module(fd, params, flags)`.
+    fn finit_module(&self, file: &std::fs::File, params: &std::ffi::CStr, flags: u32) -> Result<(), i32>;
+    /// `init_module(image, len, params)`.
+    fn init_module(&self, image: &[u8], params: &std::ffi::CStr) -> Result<(), i32>;
+}
+
+/// The real system calls, through nix.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct KernelSyscalls;
+
+impl ModuleSyscalls for KernelSyscalls {
+    fn finit_module(&self, file: &std::fs::File, params: &std::ffi::CStr, flags: u32) -> Result<(), i32> {
+        // Only the flags named above are ever passed: never the IGNORE_*
+        // flags, which taint the kernel and void module signatures.
+        let flags = nix::kmod::ModuleInitFlags::from_bits_retain(flags);
+        nix::kmod::finit_module(file, params, flags).map_err(|e| e as i32)
+    }
+
+    fn init_module(&self, image: &[u8], params: &std::ffi::CStr) -> Result<(), i32> {
+        nix::kmod::init_module(image, params).map_err(|e| e as i32)
+    }
+}

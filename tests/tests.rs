@@ -1,7 +1,11 @@
 //! Integration tests: the real `xtprobe` binary against the real kernel of
 //! this machine, each command in a fresh network namespace so the host's
-//! ruleset is never touched. One binary with topic modules, as ripgrep does.
+//! ruleset is never touched; and the loader against synthetic module trees.
+//! One binary with topic modules, as ripgrep does.
 
+mod fixture;
 mod util;
 
 mod check;
+mod debian;
+mod load;

@@ -1,1 +1,240 @@
-fn main() {}
+//! The `kernel-test` command: prepare kernels, run the matrix, or boot one
+//! kernel and run one command in it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+
+use kernel_test::cache;
+use kernel_test::image::{self, ImageSpec, ModuleSet};
+use kernel_test::kernels::{self, KernelList};
+use kernel_test::matrix::{self, Matrix, Payload};
+use kernel_test::protocol::{self, Event, GuestCase, GuestStep};
+use kernel_test::qemu::{self, VmConfig};
+
+#[derive(Debug, Parser)]
+#[command(name = "kernel-test", version, about = "Boot kernels in QEMU (TCG) and prove xtprobe inside them")]
+struct Cli {
+    /// The vm-images directory (kernels.toml, fragments/, matrix.toml).
+    #[arg(long, global = true, default_value = "vm-images")]
+    images: PathBuf,
+    /// The static xtprobe to put in images [default: build it].
+    #[arg(long, global = true)]
+    xtprobe: Option<PathBuf>,
+    /// The static guest runner [default: build it].
+    #[arg(long, global = true)]
+    guest: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Build and fetch every kernel of kernels.toml (cached in ~/.cache/xtprobe).
+    Kernels {
+        /// Only this kernel, or `tiny` / `debian`.
+        #[arg(long)]
+        only: Option<String>,
+    },
+    /// Run the cases of matrix.toml, one VM at a time (kernels are prepared first).
+    Matrix {
+        /// Only cases whose name contains this.
+        #[arg(long)]
+        case: Option<String>,
+        /// Print every serial line as it arrives.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Boot KERNEL, run COMMAND inside (xtprobe is on PATH), stream its
+    /// output and exit with its status (125 if the VM gave no result).
+    #[command(
+        after_help = "Example:\n  kernel-test run --kernel bzImage --modules /lib/modules/6.12.1 -- xtprobe check comment"
+    )]
+    Run {
+        /// The kernel image (bzImage).
+        #[arg(long)]
+        kernel: PathBuf,
+        /// A modules directory (lib/modules/<release>) to include.
+        #[arg(long)]
+        modules: Option<PathBuf>,
+        /// Include the real iptables-nft.
+        #[arg(long)]
+        iptables: bool,
+        /// Guest memory in MiB.
+        #[arg(long, default_value_t = 512)]
+        memory: u32,
+        /// Seconds before the VM is killed.
+        #[arg(long, default_value_t = 180)]
+        timeout: u64,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+}
+
+const TARGET: &str = "x86_64-unknown-linux-gnu";
+
+/// The static xtprobe and guest runner: given, or built with +crt-static.
+fn payload(cli: &Cli) -> Result<Payload, String> {
+    let dir = PathBuf::from(format!("target/{TARGET}/release"));
+    if cli.xtprobe.is_none() || cli.guest.is_none() {
+        cache::progress("building the static xtprobe and guest-init");
+        cache::run(
+            Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .args(["build", "--release", "--target", TARGET, "-p", "xtprobe", "--bin", "xtprobe"])
+                .args(["-p", "kernel-test", "--bin", "guest-init"])
+                .env("RUSTFLAGS", "-C target-feature=+crt-static"),
+        )?;
+    }
+    let busybox = PathBuf::from("/bin/busybox");
+    Ok(Payload {
+        xtprobe: cli.xtprobe.clone().unwrap_or_else(|| dir.join("xtprobe")),
+        guest: cli.guest.clone().unwrap_or_else(|| dir.join("guest-init")),
+        busybox,
+    })
+}
+
+fn kernel_list(cli: &Cli) -> Result<KernelList, String> {
+    KernelList::load(&cli.images.join("kernels.toml"))
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Cmd::Kernels { only } => kernel_list(&cli)
+            .and_then(|list| {
+                kernels::prepare(&list, &cli.images.join("fragments"), |kind, name| {
+                    only.as_deref().is_none_or(|o| o == kind || o == name)
+                })
+            })
+            .map(|ks| {
+                for k in ks {
+                    println!("{:<14} {:<28} {}", k.name(), k.release(), k.bzimage().display());
+                }
+                0
+            }),
+        Cmd::Matrix { case, verbose } => run_matrix(&cli, case.as_deref(), *verbose),
+        Cmd::Run { kernel, modules, iptables, memory, timeout, command } => {
+            run_one(&cli, kernel, modules.as_deref(), *iptables, *memory, *timeout, command)
+        }
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("kernel-test: {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn run_matrix(cli: &Cli, filter: Option<&str>, verbose: bool) -> Result<i32, String> {
+    let list = kernel_list(cli)?;
+    let matrix = Matrix::load(&cli.images.join("matrix.toml"), &list.names())?;
+    let cases: Vec<_> = matrix.case.iter().filter(|c| filter.is_none_or(|f| c.name.contains(f))).collect();
+    if cases.is_empty() {
+        return Err(format!("no case matches {filter:?}"));
+    }
+    // Every kernel the cases need is ready before the first VM boots: never
+    // boot while a kernel builds (2 cores; TCG guests slow down and time out).
+    let kernels = kernels::prepare(&list, &cli.images.join("fragments"), |_, name| {
+        cases.iter().any(|c| c.kernel == name)
+    })?;
+    let payload = payload(cli)?;
+    let start = Instant::now();
+    let (mut passed, mut failed) = (0, 0);
+    for case in cases {
+        let kernel = kernels.iter().find(|k| k.name() == case.kernel).expect("checked by Matrix::load");
+        let mut echo = |l: &str| {
+            if verbose {
+                eprintln!("  | {l}");
+            }
+        };
+        let result = matrix::run_case(case, kernel, &payload, &mut echo);
+        if result.failures.is_empty() {
+            passed += 1;
+            println!("PASS  {:>6.2} s  {}", result.seconds, case.name);
+        } else {
+            failed += 1;
+            println!("FAIL  {:>6.2} s  {}", result.seconds, case.name);
+            for f in &result.failures {
+                println!("      - {f}");
+            }
+            if let Some(run) = &result.run {
+                println!("      serial log ({} lines):", run.serial.len());
+                for l in &run.serial {
+                    println!("      | {l}");
+                }
+                if !run.stderr.trim().is_empty() {
+                    println!("      qemu stderr: {}", run.stderr.trim());
+                }
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed ({:.1} s)", start.elapsed().as_secs_f64());
+    Ok(if failed == 0 { 0 } else { 1 })
+}
+
+fn run_one(
+    cli: &Cli,
+    kernel: &Path,
+    modules: Option<&Path>,
+    iptables: bool,
+    memory: u32,
+    timeout: u64,
+    command: &[String],
+) -> Result<i32, String> {
+    let payload = payload(cli)?;
+    let release = match modules {
+        Some(m) => m
+            .canonicalize()
+            .map_err(|e| format!("{}: {e}", m.display()))?
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(String::from)
+            .ok_or("cannot tell the release from the modules directory's name")?,
+        None => "unknown".to_string(),
+    };
+    let case = GuestCase { env: Vec::new(), steps: vec![GuestStep { commands: vec![command.to_vec()] }] };
+    let spec = ImageSpec {
+        guest: &payload.guest,
+        xtprobe: &payload.xtprobe,
+        release: &release,
+        modules: modules.map(|m| ModuleSet::All(m.to_path_buf())).unwrap_or(ModuleSet::None),
+        without_modules_dep: false,
+        modprobe: None,
+        iptables,
+        case: &case,
+    };
+    let dir = matrix::tempdir()?;
+    let initrd = dir.join("initrd.cpio");
+    std::fs::write(&initrd, image::build(&spec)?).map_err(|e| e.to_string())?;
+    let cfg = VmConfig {
+        kernel: kernel.to_path_buf(),
+        initrd,
+        memory_mib: memory,
+        nonce: qemu::nonce(),
+        timeout: Duration::from_secs(timeout),
+    };
+    let mut status = None;
+    let mut done = false;
+    let run = qemu::boot(&cfg, |line| match protocol::parse(&cfg.nonce, line) {
+        Some(Event::Out(_, text)) => println!("{text}"),
+        Some(Event::Exit(_, code)) => status = Some(code),
+        Some(Event::Done) => done = true,
+        _ => {}
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = run?;
+    match (status, done) {
+        (Some(code), true) => Ok(code),
+        _ => {
+            eprintln!("kernel-test: the VM gave no result (timed out: {}); serial log:", run.timed_out);
+            for l in &run.serial {
+                eprintln!("| {l}");
+            }
+            Ok(125)
+        }
+    }
+}

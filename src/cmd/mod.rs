@@ -2,4 +2,5 @@
 //! run, print, return the exit code.
 
 pub mod check;
+pub mod load;
 pub mod output;

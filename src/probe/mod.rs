@@ -194,10 +194,13 @@ pub enum ProbeError {
         /// `CAP_NET_ADMIN` or `CAP_NET_RAW`.
         cap: &'static str,
     },
-    /// `socket(AF_NETLINK, …, NETLINK_NETFILTER)` failed with EPROTONOSUPPORT.
+    /// `socket(AF_NETLINK, …, NETLINK_NETFILTER)` failed with EPROTONOSUPPORT:
+    /// the nfnetlink module is not loaded (the kernel's own autoload of
+    /// `net-pf-16-proto-12` failed), or the kernel lacks it altogether.
     #[error(
-        "this kernel has no nfnetlink (socket: EPROTONOSUPPORT): it was built without \
-         CONFIG_NETFILTER_NETLINK, so iptables-nft cannot work here either"
+        "cannot probe: nfnetlink is not loaded (socket(NETLINK_NETFILTER): EPROTONOSUPPORT); run \
+         `xtprobe ensure` to load it, or, if the kernel was built without CONFIG_NETFILTER_NETLINK, \
+         iptables-nft cannot work here either"
     )]
     NoNfnetlink,
     /// The compat GET failed with EINVAL although the request is well-formed.

@@ -3,6 +3,7 @@
 //! asks the kernel or reads module files.
 
 pub mod check;
+pub mod load;
 pub mod style;
 
 pub use style::{Style, Tone};

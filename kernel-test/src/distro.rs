@@ -1,0 +1,139 @@
+//! Debian's own kernels, without building: the newest image package of a
+//! series, fetched with `apt-get download` and unpacked with `dpkg -x`.
+//!
+//! Each entry holds `root/` (the package as shipped: modules but no
+//! modules.dep, since Debian's postinst runs depmod) and `depmod/` (a
+//! hard-linked copy on which `depmod` ran, as an installed system has it).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cache::{self, Result, build_atomically, progress};
+
+/// A Debian kernel series: the package name with `{N}` where the ABI or
+/// patch number goes (`linux-image-6.1.0-{N}-amd64`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct DistroSpec {
+    /// The name the matrix uses.
+    pub name: String,
+    /// The package name template.
+    pub package: String,
+}
+
+/// A fetched Debian kernel.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DistroKernel {
+    /// The name the matrix uses.
+    pub name: String,
+    /// The package fetched.
+    pub package: String,
+    /// The kernel release (`uname -r` in the guest).
+    pub release: String,
+    /// The compressed kernel image.
+    pub bzimage: PathBuf,
+    /// The modules directory as shipped (no modules.dep).
+    pub modules_shipped: PathBuf,
+    /// The modules directory after depmod.
+    pub modules_depmod: PathBuf,
+}
+
+/// Whether `name` fits `template` (`{N}` standing for digits); returns the number.
+fn template_number(template: &str, name: &str) -> Option<u64> {
+    let (pre, post) = template.split_once("{N}")?;
+    let mid = name.strip_prefix(pre)?.strip_suffix(post)?;
+    if mid.is_empty() || !mid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    mid.parse().ok()
+}
+
+/// The newest available package matching the spec's template.
+pub fn newest_package(spec: &DistroSpec) -> Result<String> {
+    let (prefix, _) =
+        spec.package.split_once("{N}").ok_or(format!("{}: package template lacks {{N}}", spec.name))?;
+    let names = cache::run(Command::new("apt-cache").args(["pkgnames", prefix]))?;
+    names
+        .lines()
+        .filter_map(|n| template_number(&spec.package, n.trim()).map(|v| (v, n.trim().to_string())))
+        .max()
+        .map(|(_, n)| n)
+        .ok_or(format!(
+            "no package matches {} (run `apt-get update`; is this Debian 12 with bookworm-security?)",
+            spec.package
+        ))
+}
+
+/// Fetches (or finds in the cache) the newest kernel of `spec`.
+pub fn fetch(spec: &DistroSpec) -> Result<DistroKernel> {
+    let package = newest_package(spec)?;
+    let entry = cache::root().join("distro").join(&package);
+    build_atomically(&entry, |tmp| {
+        progress(&format!("{}: fetching {package}", spec.name));
+        cache::run(Command::new("apt-get").args(["download", "-q", &package]).current_dir(tmp))?;
+        let deb = std::fs::read_dir(tmp)
+            .map_err(|e| e.to_string())?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "deb"))
+            .ok_or("apt-get download produced no .deb")?;
+        let root = tmp.join("root");
+        cache::run(Command::new("dpkg").arg("-x").arg(&deb).arg(&root))?;
+        std::fs::remove_file(&deb).map_err(|e| e.to_string())?;
+        let release = release_of(&root)?;
+        progress(&format!("{}: depmod {release}", spec.name));
+        let depmod = tmp.join("depmod");
+        cache::run(Command::new("cp").arg("-al").arg(&root).arg(&depmod))?;
+        cache::run(Command::new("depmod").arg("-b").arg(&depmod).arg(&release))?;
+        Ok(())
+    })?;
+    let root = entry.join("root");
+    let release = release_of(&root)?;
+    Ok(DistroKernel {
+        name: spec.name.clone(),
+        package,
+        bzimage: root.join(format!("boot/vmlinuz-{release}")),
+        modules_shipped: root.join("lib/modules").join(&release),
+        modules_depmod: entry.join("depmod/lib/modules").join(&release),
+        release,
+    })
+}
+
+/// The single release under `root/lib/modules`.
+fn release_of(root: &Path) -> Result<String> {
+    let dir = root.join("lib/modules");
+    let mut releases: Vec<String> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(String::from))
+        .collect();
+    releases.sort();
+    match releases.as_slice() {
+        [one] => Ok(one.clone()),
+        other => Err(format!("{}: expected one kernel release, found {other:?}", dir.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::template_number;
+
+    #[test]
+    fn templates() {
+        assert_eq!(template_number("linux-image-6.1.0-{N}-amd64", "linux-image-6.1.0-56-amd64"), Some(56));
+        assert_eq!(
+            template_number("linux-image-6.1.0-{N}-amd64", "linux-image-6.1.0-56-amd64-unsigned"),
+            None
+        );
+        assert_eq!(template_number("linux-image-6.1.0-{N}-amd64", "linux-image-6.1.0-56-cloud-amd64"), None);
+        assert_eq!(
+            template_number("linux-image-6.12.{N}+deb12-amd64", "linux-image-6.12.117+deb12-amd64"),
+            Some(117)
+        );
+        assert_eq!(
+            template_number("linux-image-6.12.{N}+deb12-amd64", "linux-image-6.12.117+deb12-rt-amd64"),
+            None
+        );
+    }
+}

@@ -1,0 +1,243 @@
+//! The initramfs a case boots with: the static guest runner as `/init`, the
+//! static xtprobe on `PATH`, the case, and — as the case asks — the
+//! kernel's modules (all of them, or the closure of a few, with or without
+//! modules.dep), busybox as `/sbin/modprobe`, and the real iptables-nft
+//! client with its shared libraries and extension plugins.
+//!
+//! No `/sbin/modprobe` unless asked: that is the minimal host of the field
+//! report, where the kernel's autoload silently fails.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::cache::{self, Result};
+use crate::cpio::Archive;
+use crate::protocol::{CASE_PATH, GuestCase};
+
+/// Which modules go into the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModuleSet {
+    /// None: no `/lib/modules` at all.
+    None,
+    /// Every file of the directory.
+    All(PathBuf),
+    /// These modules and everything they need (per `modprobe
+    /// --show-depends` on the directory, which must have modules.dep).
+    Closure(PathBuf, Vec<String>),
+}
+
+/// What to pack.
+#[derive(Debug, Clone)]
+pub struct ImageSpec<'a> {
+    /// The static guest runner.
+    pub guest: &'a Path,
+    /// The static xtprobe.
+    pub xtprobe: &'a Path,
+    /// The guest kernel's release (`/lib/modules/<release>`).
+    pub release: &'a str,
+    /// Modules to include.
+    pub modules: ModuleSet,
+    /// Leave out modules.dep and the other depmod output, as Debian's
+    /// packages ship the tree (modules.builtin* and modules.order stay).
+    pub without_modules_dep: bool,
+    /// busybox (static) to install as `/sbin/modprobe`.
+    pub modprobe: Option<&'a Path>,
+    /// Include `/usr/sbin/iptables-nft` and what it needs.
+    pub iptables: bool,
+    /// The case to run.
+    pub case: &'a GuestCase,
+}
+
+/// depmod's output files, left out by `without_modules_dep`.
+const DEPMOD_OUTPUT: [&str; 11] = [
+    "modules.dep",
+    "modules.dep.bin",
+    "modules.alias",
+    "modules.alias.bin",
+    "modules.softdep",
+    "modules.symbols",
+    "modules.symbols.bin",
+    "modules.builtin.bin",
+    "modules.builtin.alias.bin",
+    "modules.devname",
+    "modules.weakdep",
+];
+
+struct Builder {
+    archive: Archive,
+    made: BTreeSet<String>,
+    files: BTreeSet<String>,
+}
+
+impl Builder {
+    fn file(&mut self, path: &str, mode: u32, data: &[u8]) {
+        if self.files.insert(path.to_string()) {
+            self.archive.parents(path, &mut self.made);
+            self.archive.file(path, mode, data);
+        }
+    }
+
+    fn host_file(&mut self, dest: &str, src: &Path) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let data = std::fs::read(src).map_err(|e| format!("{}: {e}", src.display()))?;
+        let mode = std::fs::metadata(src).map(|m| m.permissions().mode()).unwrap_or(0o644);
+        self.file(dest, mode, &data);
+        Ok(())
+    }
+
+    fn symlink(&mut self, path: &str, target: &str) {
+        if self.files.insert(path.to_string()) {
+            self.archive.parents(path, &mut self.made);
+            self.archive.symlink(path, target);
+        }
+    }
+
+    fn dir(&mut self, path: &str) {
+        if self.made.insert(path.to_string()) {
+            self.archive.parents(path, &mut self.made);
+            self.archive.dir(path);
+        }
+    }
+}
+
+/// Packs the image described by `spec`.
+pub fn build(spec: &ImageSpec<'_>) -> Result<Vec<u8>> {
+    let mut b = Builder { archive: Archive::new(), made: BTreeSet::new(), files: BTreeSet::new() };
+    for d in ["dev", "proc", "sys", "tmp", "run", "etc", "bin", "sbin", "xtp"] {
+        b.dir(d);
+    }
+    // The kernel opens /dev/console for init's stdio before init can mount
+    // devtmpfs, so the node must be in the archive.
+    b.archive.char_device("dev/console", 0o600, 5, 1);
+    b.host_file("init", spec.guest)?;
+    b.host_file("bin/xtprobe", spec.xtprobe)?;
+    let case = serde_json::to_vec_pretty(spec.case).map_err(|e| e.to_string())?;
+    b.file(CASE_PATH.trim_start_matches('/'), 0o644, &case);
+
+    let dest = format!("lib/modules/{}", spec.release);
+    match &spec.modules {
+        ModuleSet::None => {}
+        ModuleSet::All(dir) => add_tree(&mut b, dir, &dest, spec.without_modules_dep)?,
+        ModuleSet::Closure(dir, wanted) => {
+            add_closure(&mut b, dir, &dest, wanted, spec.release, spec.without_modules_dep)?
+        }
+    }
+    if let Some(busybox) = spec.modprobe {
+        b.host_file("bin/busybox", busybox)?;
+        b.symlink("sbin/modprobe", "/bin/busybox");
+    }
+    if spec.iptables {
+        add_iptables(&mut b)?;
+    }
+    Ok(b.archive.finish())
+}
+
+fn add_tree(b: &mut Builder, dir: &Path, dest: &str, without_dep: bool) -> Result<()> {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))?.flatten() {
+            let path = entry.path();
+            let kind = entry.file_type().map_err(|e| e.to_string())?;
+            let rel = path.strip_prefix(dir).expect("under dir").to_string_lossy().into_owned();
+            if kind.is_symlink() {
+                continue; // `build` and `source` point into kernel sources
+            } else if kind.is_dir() {
+                stack.push(path);
+            } else if !(without_dep && DEPMOD_OUTPUT.contains(&rel.as_str())) {
+                b.host_file(&format!("{dest}/{rel}"), &path)?;
+            }
+        }
+    }
+    b.dir(dest);
+    Ok(())
+}
+
+fn add_closure(
+    b: &mut Builder,
+    dir: &Path,
+    dest: &str,
+    wanted: &[String],
+    release: &str,
+    without_dep: bool,
+) -> Result<()> {
+    // dir = <base>/lib/modules/<release>
+    let base = dir.parent().and_then(Path::parent).and_then(Path::parent).ok_or("modules dir too short")?;
+    let canonical = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
+    for module in wanted {
+        let out = cache::run(
+            Command::new("modprobe")
+                .arg("-d")
+                .arg(base)
+                .arg("-S")
+                .arg(release)
+                .args(["--show-depends", module]),
+        )?;
+        for line in out.lines() {
+            if let Some(path) = line.strip_prefix("insmod ") {
+                let path = PathBuf::from(path.trim());
+                let real = path.canonicalize().map_err(|e| format!("{}: {e}", path.display()))?;
+                let rel = real
+                    .strip_prefix(&canonical)
+                    .map_err(|_| format!("{} is outside {}", real.display(), dir.display()))?;
+                b.host_file(&format!("{dest}/{}", rel.display()), &real)?;
+            }
+        }
+    }
+    for entry in std::fs::read_dir(dir).map_err(|e| e.to_string())?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.path().is_file()
+            && name.starts_with("modules.")
+            && !(without_dep && DEPMOD_OUTPUT.contains(&name.as_str()))
+        {
+            b.host_file(&format!("{dest}/{name}"), &entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// The iptables-nft multicall binary, the extension plugins a `-m comment
+/// ... -j ACCEPT` rule loads, and every shared library they need (per ldd).
+fn add_iptables(b: &mut Builder) -> Result<()> {
+    let multi = Path::new("/usr/sbin/xtables-nft-multi");
+    if !multi.exists() {
+        return Err("/usr/sbin/xtables-nft-multi is missing (apt-get install iptables)".to_string());
+    }
+    let plugins = Path::new("/usr/lib/x86_64-linux-gnu/xtables");
+    let mut objects = vec![multi.to_path_buf()];
+    for p in ["libxt_comment.so", "libxt_standard.so", "libipt_standard.so", "libxt_tcp.so"] {
+        if plugins.join(p).exists() {
+            objects.push(plugins.join(p));
+        }
+    }
+    let mut libs = BTreeSet::new();
+    for obj in &objects {
+        for lib in ldd(obj)? {
+            libs.insert(lib);
+        }
+    }
+    for obj in objects.iter().chain(libs.iter()) {
+        b.host_file(obj.to_string_lossy().trim_start_matches('/'), obj)?;
+    }
+    b.symlink("usr/sbin/iptables-nft", "xtables-nft-multi");
+    b.symlink("usr/sbin/iptables", "xtables-nft-multi");
+    Ok(())
+}
+
+/// The shared objects `path` loads, as the paths ldd resolves them to
+/// (the dynamic loader included).
+fn ldd(path: &Path) -> Result<Vec<PathBuf>> {
+    let out = cache::run(Command::new("ldd").arg(path))?;
+    let mut libs = Vec::new();
+    for line in out.lines() {
+        let line = line.trim();
+        let candidate = match line.split_once("=>") {
+            Some((_, rest)) => rest.split_whitespace().next(),
+            None => line.split_whitespace().next().filter(|w| w.starts_with('/')),
+        };
+        if let Some(p) = candidate.filter(|p| p.starts_with('/')) {
+            libs.push(PathBuf::from(p));
+        }
+    }
+    Ok(libs)
+}

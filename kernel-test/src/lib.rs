@@ -1,0 +1,23 @@
+//! kernel-test: boot kernels in QEMU under TCG and run xtprobe inside them.
+//!
+//! - [`kernels`] gets the kernels of `vm-images/kernels.toml` ready:
+//!   minimal ones built from Debian's linux-source ([`kbuild`]) and
+//!   Debian's own images ([`distro`]), all cached ([`cache`]).
+//! - [`image`] packs an initramfs ([`cpio`]): the static guest runner as
+//!   `/init`, the static xtprobe, the kernel's modules, the real
+//!   iptables-nft when a case needs it.
+//! - [`qemu`] boots it and collects what the guest prints ([`protocol`]);
+//!   [`matrix`] runs the cases of `vm-images/matrix.toml` and judges them.
+//!
+//! A case passes only if QEMU exited, the guest's final marker carrying this
+//! run's nonce was seen, and every step met its expectation.
+
+pub mod cache;
+pub mod cpio;
+pub mod distro;
+pub mod image;
+pub mod kbuild;
+pub mod kernels;
+pub mod matrix;
+pub mod protocol;
+pub mod qemu;

@@ -1,0 +1,396 @@
+//! The matrix (`vm-images/matrix.toml`): cases, each a kernel, an image
+//! recipe and steps with expectations; and running them one VM at a time.
+//!
+//! ```toml
+//! [[case]]
+//! name = "m: load then check"
+//! kernel = "tiny-6.12-m"      # a name from kernels.toml
+//! modules = "all"             # "all" (default for tiny kernels), "closure", "none"
+//! closure = ["xt_comment"]    # with modules = "closure": these and what they need
+//! modules_dep = true          # false: leave depmod's output out, as Debian ships trees
+//! modprobe = false            # true: busybox as /sbin/modprobe (kernel autoload works)
+//! iptables = false            # true: the real iptables-nft client
+//! timeout = 60                # seconds; default 60 tiny, 180 Debian
+//!
+//! [[case.step]]
+//! run = ["xtprobe", "check", "comment"]      # or parallel = [[...], [...]]
+//! exit = 1                                   # the exit status every command must have
+//! expect = ["not registered"]                # substrings the output must contain
+//! reject = ["supported"]                     # substrings it must not contain
+//! ```
+//!
+//! A case passes only if QEMU exited on its own, the guest's `done` line
+//! with this boot's nonce was seen, and every command of every step met
+//! its expectations. Otherwise the reasons and the whole serial log are
+//! printed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use crate::cache::Result;
+use crate::image::{self, ImageSpec, ModuleSet};
+use crate::kernels::Kernel;
+use crate::protocol::{self, Event, GuestCase, GuestStep};
+use crate::qemu::{self, VmConfig, VmRun};
+
+/// `vm-images/matrix.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Matrix {
+    /// The cases, run in file order.
+    pub case: Vec<Case>,
+}
+
+/// Which modules a case's image carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Modules {
+    /// The whole tree.
+    All,
+    /// The closure of `closure`.
+    Closure,
+    /// None.
+    None,
+}
+
+/// One case.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    /// Unique name.
+    pub name: String,
+    /// Kernel name from kernels.toml.
+    pub kernel: String,
+    /// Modules in the image; default `all` for tiny kernels, required for Debian.
+    pub modules: Option<Modules>,
+    /// With `modules = "closure"`.
+    #[serde(default)]
+    pub closure: Vec<String>,
+    /// Keep depmod's output (default true).
+    #[serde(default = "yes")]
+    pub modules_dep: bool,
+    /// busybox as /sbin/modprobe.
+    #[serde(default)]
+    pub modprobe: bool,
+    /// The real iptables-nft.
+    #[serde(default)]
+    pub iptables: bool,
+    /// Seconds before the VM is killed.
+    pub timeout: Option<u64>,
+    /// The steps.
+    pub step: Vec<Step>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One step.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// One command.
+    pub run: Option<Vec<String>>,
+    /// Commands started at the same moment.
+    pub parallel: Option<Vec<Vec<String>>>,
+    /// Exit status each command must have.
+    pub exit: i32,
+    /// Substrings the output must contain.
+    #[serde(default)]
+    pub expect: Vec<String>,
+    /// Substrings the output must not contain.
+    #[serde(default)]
+    pub reject: Vec<String>,
+}
+
+impl Step {
+    fn commands(&self) -> Vec<Vec<String>> {
+        match (&self.run, &self.parallel) {
+            (Some(r), None) => vec![r.clone()],
+            (None, Some(p)) => p.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Matrix {
+    /// Reads the matrix and checks it against the kernels in one pass.
+    pub fn load(path: &Path, kernels: &[String]) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let m: Matrix = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut seen = std::collections::BTreeSet::new();
+        for c in &m.case {
+            let here = |what: &str| format!("{}: case {:?}: {what}", path.display(), c.name);
+            if !seen.insert(&c.name) {
+                return Err(here("name used twice"));
+            }
+            if !kernels.contains(&c.kernel) {
+                return Err(here(&format!("kernel {} is not in kernels.toml", c.kernel)));
+            }
+            if c.step.is_empty() {
+                return Err(here("no steps"));
+            }
+            for (i, s) in c.step.iter().enumerate() {
+                let cmds = s.commands();
+                if cmds.is_empty() || cmds.iter().any(Vec::is_empty) {
+                    return Err(here(&format!(
+                        "step {i}: give exactly one of `run` or `parallel`, non-empty"
+                    )));
+                }
+            }
+            if c.modules == Some(Modules::Closure) && c.closure.is_empty() {
+                return Err(here("modules = \"closure\" needs a `closure` list"));
+            }
+        }
+        Ok(m)
+    }
+}
+
+/// The static binaries packed into every image.
+#[derive(Debug, Clone)]
+pub struct Payload {
+    /// guest-init.
+    pub guest: PathBuf,
+    /// xtprobe.
+    pub xtprobe: PathBuf,
+    /// busybox-static, for cases with `modprobe = true`.
+    pub busybox: PathBuf,
+}
+
+/// The outcome of one case.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    /// Case name.
+    pub name: String,
+    /// Why it failed; empty if it passed.
+    pub failures: Vec<String>,
+    /// The boot.
+    pub run: Option<VmRun>,
+    /// Wall time of the boot.
+    pub seconds: f64,
+}
+
+/// Output and exit status per command id.
+#[derive(Debug, Default, Clone)]
+pub struct Transcript {
+    /// Output lines per id.
+    pub output: BTreeMap<String, Vec<String>>,
+    /// Exit status per id.
+    pub exit: BTreeMap<String, i32>,
+    /// Whether `done` was seen.
+    pub done: bool,
+}
+
+impl Transcript {
+    /// Collects the protocol lines of `nonce` from a serial log.
+    pub fn from_serial(nonce: &str, serial: &[String]) -> Self {
+        let mut t = Transcript::default();
+        for line in serial {
+            match protocol::parse(nonce, line) {
+                Some(Event::Out(id, text)) => t.output.entry(id).or_default().push(text),
+                Some(Event::Exit(id, code)) => {
+                    t.exit.insert(id, code);
+                }
+                Some(Event::Done) => t.done = true,
+                Some(Event::Begin(id)) => {
+                    t.output.entry(id).or_default();
+                }
+                None => {}
+            }
+        }
+        t
+    }
+}
+
+/// Judges a boot against the case's steps.
+pub fn judge(case: &Case, run: &VmRun, transcript: &Transcript) -> Vec<String> {
+    let mut failures = Vec::new();
+    if run.timed_out {
+        failures.push("the VM did not finish before the timeout and was killed".to_string());
+    } else if run.exit_code != Some(0) {
+        failures.push(format!("QEMU exited with {:?}", run.exit_code));
+    }
+    if !transcript.done {
+        failures.push("the guest's final `done` line with this boot's nonce never came".to_string());
+    }
+    for (i, step) in case.step.iter().enumerate() {
+        let cmds = step.commands();
+        for (j, argv) in cmds.iter().enumerate() {
+            let id = if cmds.len() > 1 { format!("{i}.{j}") } else { i.to_string() };
+            let what = format!("step {id} `{}`", argv.join(" "));
+            match transcript.exit.get(&id) {
+                None => failures.push(format!("{what}: no exit status")),
+                Some(code) if *code != step.exit => {
+                    failures.push(format!("{what}: exit {code}, expected {}", step.exit))
+                }
+                _ => {}
+            }
+            let text = transcript.output.get(&id).map(|l| l.join("\n")).unwrap_or_default();
+            for e in &step.expect {
+                if !text.contains(e.as_str()) {
+                    failures.push(format!("{what}: output lacks {e:?}"));
+                }
+            }
+            for r in &step.reject {
+                if text.contains(r.as_str()) {
+                    failures.push(format!("{what}: output contains {r:?}"));
+                }
+            }
+        }
+    }
+    failures
+}
+
+fn module_set(case: &Case, kernel: &Kernel) -> ModuleSet {
+    let default = match kernel {
+        Kernel::Tiny(_) => Modules::All,
+        Kernel::Debian(_) => Modules::Closure,
+    };
+    match case.modules.unwrap_or(default) {
+        Modules::All => ModuleSet::All(kernel.modules().to_path_buf()),
+        Modules::Closure => ModuleSet::Closure(kernel.modules().to_path_buf(), case.closure.clone()),
+        Modules::None => ModuleSet::None,
+    }
+}
+
+/// Runs one case: image, boot, judgement. `echo` receives serial lines live.
+pub fn run_case(case: &Case, kernel: &Kernel, payload: &Payload, echo: &mut dyn FnMut(&str)) -> CaseResult {
+    let guest_case = GuestCase {
+        env: Vec::new(),
+        steps: case.step.iter().map(|s| GuestStep { commands: s.commands() }).collect(),
+    };
+    let spec = ImageSpec {
+        guest: &payload.guest,
+        xtprobe: &payload.xtprobe,
+        release: kernel.release(),
+        modules: module_set(case, kernel),
+        without_modules_dep: !case.modules_dep,
+        modprobe: case.modprobe.then_some(payload.busybox.as_path()),
+        iptables: case.iptables,
+        case: &guest_case,
+    };
+    let fail =
+        |msg: String| CaseResult { name: case.name.clone(), failures: vec![msg], run: None, seconds: 0.0 };
+    let image = match image::build(&spec) {
+        Ok(i) => i,
+        Err(e) => return fail(format!("building the initramfs: {e}")),
+    };
+    let dir = match tempdir() {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    let initrd = dir.join("initrd.cpio");
+    if let Err(e) = std::fs::write(&initrd, image) {
+        return fail(format!("{}: {e}", initrd.display()));
+    }
+    let (memory, default_timeout) = match kernel {
+        Kernel::Tiny(_) => (256, 60),
+        Kernel::Debian(_) => (512, 180),
+    };
+    let cfg = VmConfig {
+        kernel: kernel.bzimage().to_path_buf(),
+        initrd,
+        memory_mib: memory,
+        nonce: qemu::nonce(),
+        timeout: Duration::from_secs(case.timeout.unwrap_or(default_timeout)),
+    };
+    let start = Instant::now();
+    let run = qemu::boot(&cfg, |l| echo(l));
+    let _ = std::fs::remove_dir_all(&dir);
+    match run {
+        Ok(run) => {
+            let transcript = Transcript::from_serial(&cfg.nonce, &run.serial);
+            let failures = judge(case, &run, &transcript);
+            CaseResult {
+                name: case.name.clone(),
+                failures,
+                seconds: start.elapsed().as_secs_f64(),
+                run: Some(run),
+            }
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// A private temporary directory.
+pub fn tempdir() -> Result<PathBuf> {
+    let d = std::env::temp_dir().join(format!("kernel-test.{}.{}", std::process::id(), qemu::nonce()));
+    std::fs::create_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(steps: &str) -> Case {
+        let m: Matrix = toml::from_str(&format!("[[case]]\nname = \"c\"\nkernel = \"k\"\n{steps}")).unwrap();
+        m.case[0].clone()
+    }
+
+    fn vm(exit: Option<i32>, timed_out: bool) -> VmRun {
+        VmRun {
+            exit_code: exit,
+            timed_out,
+            serial: Vec::new(),
+            stderr: String::new(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn a_case_passes_only_with_done_exit_and_expectations() {
+        let c = case(
+            "[[case.step]]\nrun = [\"xtprobe\", \"check\"]\nexit = 1\nexpect = [\"not registered\"]\nreject = [\"panic\"]\n",
+        );
+        let serial: Vec<String> =
+            ["XTP n begin 0", "XTP n out 0 comment not registered", "XTP n exit 0 1", "XTP n done"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        let t = Transcript::from_serial("n", &serial);
+        assert!(judge(&c, &vm(Some(0), false), &t).is_empty());
+        // The same lines from another boot prove nothing.
+        let other = Transcript::from_serial("m", &serial);
+        assert!(judge(&c, &vm(Some(0), false), &other).iter().any(|f| f.contains("done")));
+        // A killed VM fails even with the lines.
+        assert!(judge(&c, &vm(None, true), &t).iter().any(|f| f.contains("timeout")));
+        // Wrong exit status.
+        let wrong: Vec<String> = serial.iter().map(|l| l.replace("exit 0 1", "exit 0 0")).collect();
+        assert!(!judge(&c, &vm(Some(0), false), &Transcript::from_serial("n", &wrong)).is_empty());
+    }
+
+    #[test]
+    fn parallel_steps_are_judged_per_command() {
+        let c = case("[[case.step]]\nparallel = [[\"a\"], [\"b\"]]\nexit = 0\n");
+        let serial: Vec<String> =
+            ["XTP n exit 0.0 0", "XTP n exit 0.1 3", "XTP n done"].iter().map(|s| s.to_string()).collect();
+        let f = judge(&c, &vm(Some(0), false), &Transcript::from_serial("n", &serial));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].contains("step 0.1"));
+    }
+
+    #[test]
+    fn the_matrix_file_is_checked() {
+        let dir = tempdir().unwrap();
+        let p = dir.join("m.toml");
+        std::fs::write(
+            &p,
+            "[[case]]\nname = \"c\"\nkernel = \"nope\"\n[[case.step]]\nrun = [\"x\"]\nexit = 0\n",
+        )
+        .unwrap();
+        assert!(Matrix::load(&p, &["k".into()]).unwrap_err().contains("not in kernels.toml"));
+        std::fs::write(&p, "[[case]]\nname = \"c\"\nkernel = \"k\"\n[[case.step]]\nexit = 0\n").unwrap();
+        assert!(Matrix::load(&p, &["k".into()]).unwrap_err().contains("exactly one"));
+        std::fs::write(
+            &p,
+            "[[case]]\nname = \"c\"\nkernel = \"k\"\nbogus = 1\n[[case.step]]\nrun = [\"x\"]\nexit = 0\n",
+        )
+        .unwrap();
+        assert!(Matrix::load(&p, &["k".into()]).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

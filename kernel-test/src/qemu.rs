@@ -1,0 +1,212 @@
+//! Booting one VM: the QEMU command line, built by small functions with a
+//! reason for every option (as danobi/vmtest does), and a runner that
+//! streams the serial console and enforces a timeout.
+//!
+//! Acceleration is TCG unless `XTPROBE_VM_ACCEL` says otherwise: on this
+//! project's machines `/dev/kvm` exists but hangs guests, so it is never
+//! detected automatically.
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::protocol::NONCE_KEY;
+
+/// One boot.
+#[derive(Debug, Clone)]
+pub struct VmConfig {
+    /// The kernel image.
+    pub kernel: PathBuf,
+    /// The initramfs file.
+    pub initrd: PathBuf,
+    /// Guest memory in MiB.
+    pub memory_mib: u32,
+    /// This boot's nonce.
+    pub nonce: String,
+    /// Kill the VM after this long.
+    pub timeout: Duration,
+}
+
+/// `-accel tcg`, or `XTPROBE_VM_ACCEL` (e.g. `kvm` on runners where it works).
+pub fn accel_args() -> Vec<OsString> {
+    let accel = std::env::var("XTPROBE_VM_ACCEL").unwrap_or_else(|_| "tcg".to_string());
+    vec!["-accel".into(), accel.into()]
+}
+
+/// A bare machine: no default devices (no SeaBIOS escape codes or iPXE in
+/// the serial log), no user config, no display, no network.
+pub fn machine_args(memory_mib: u32) -> Vec<OsString> {
+    ["-m", &memory_mib.to_string(), "-nodefaults", "-no-user-config", "-display", "none", "-nic", "none"]
+        .iter()
+        .map(OsString::from)
+        .collect()
+}
+
+/// The guest's console is the first serial port, wired to our stdout.
+pub fn console_args() -> Vec<OsString> {
+    vec!["-serial".into(), "stdio".into()]
+}
+
+/// `-no-reboot` makes the guest's reboot end QEMU: tinyconfig has no ACPI,
+/// so a power-off would only halt and QEMU would never exit.
+pub fn exit_args() -> Vec<OsString> {
+    vec!["-no-reboot".into()]
+}
+
+/// The kernel command line.
+pub fn kernel_cmdline(nonce: &str) -> String {
+    let loglevel = std::env::var("XTPROBE_VM_LOGLEVEL").unwrap_or_else(|_| "1".to_string());
+    [
+        "console=ttyS0".to_string(),
+        // A panic (e.g. init died) reboots at once, and -no-reboot ends QEMU.
+        "panic=-1".to_string(),
+        // Keep printk off the console so it cannot split protocol lines.
+        format!("loglevel={loglevel}"),
+        "rdinit=/init".to_string(),
+        format!("{NONCE_KEY}={nonce}"),
+    ]
+    .join(" ")
+}
+
+/// Kernel, initramfs and command line.
+pub fn boot_args(cfg: &VmConfig) -> Vec<OsString> {
+    vec![
+        "-kernel".into(),
+        cfg.kernel.clone().into(),
+        "-initrd".into(),
+        cfg.initrd.clone().into(),
+        "-append".into(),
+        kernel_cmdline(&cfg.nonce).into(),
+    ]
+}
+
+/// The whole argument list.
+pub fn args(cfg: &VmConfig) -> Vec<OsString> {
+    let mut a = accel_args();
+    a.extend(machine_args(cfg.memory_mib));
+    a.extend(console_args());
+    a.extend(exit_args());
+    a.extend(boot_args(cfg));
+    a
+}
+
+/// What a boot produced.
+#[derive(Debug, Clone)]
+pub struct VmRun {
+    /// QEMU's exit code; `None` if it was killed.
+    pub exit_code: Option<i32>,
+    /// Whether the timeout killed it.
+    pub timed_out: bool,
+    /// Every serial line.
+    pub serial: Vec<String>,
+    /// What QEMU printed on stderr.
+    pub stderr: String,
+    /// Wall time from spawn to exit.
+    pub elapsed: Duration,
+}
+
+/// Boots, calling `on_line` for each serial line as it arrives.
+pub fn boot(cfg: &VmConfig, mut on_line: impl FnMut(&str)) -> Result<VmRun, String> {
+    let start = Instant::now();
+    let mut child = Command::new("qemu-system-x86_64")
+        .args(args(cfg))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("qemu-system-x86_64: {e} (apt-get install qemu-system-x86)"))?;
+    let stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let (tx, rx) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).split(b'\n').map_while(Result::ok) {
+            if tx.send(String::from_utf8_lossy(&line).trim_end_matches('\r').to_string()).is_err() {
+                break;
+            }
+        }
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = start + cfg.timeout;
+    let mut serial = Vec::new();
+    let mut timed_out = false;
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            timed_out = true;
+            let _ = child.kill();
+            break;
+        }
+        match rx.recv_timeout((deadline - now).min(Duration::from_millis(200))) {
+            Ok(line) => {
+                on_line(&line);
+                serial.push(line);
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Ok(Some(_)) = child.try_wait() {
+                    // Drain what is still buffered below.
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    let _ = reader.join();
+    for line in rx.try_iter() {
+        on_line(&line);
+        serial.push(line);
+    }
+    let stderr = err_reader.join().unwrap_or_default();
+    Ok(VmRun {
+        exit_code: if timed_out { None } else { status.code() },
+        timed_out,
+        serial,
+        stderr,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// A fresh nonce: 16 hex digits from the kernel's random pool.
+pub fn nonce() -> String {
+    let mut b = [0u8; 8];
+    let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b));
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_has_what_the_harness_relies_on() {
+        let cfg = VmConfig {
+            kernel: "/k".into(),
+            initrd: "/i".into(),
+            memory_mib: 256,
+            nonce: "abc".into(),
+            timeout: Duration::from_secs(1),
+        };
+        let a: Vec<String> = args(&cfg).iter().map(|s| s.to_string_lossy().into_owned()).collect();
+        let joined = a.join(" ");
+        for needle in ["-nodefaults", "-no-reboot", "-serial stdio", "-m 256", "-kernel /k", "-initrd /i"] {
+            assert!(joined.contains(needle), "{needle}: {joined}");
+        }
+        let cmdline = a.last().unwrap();
+        assert!(
+            cmdline.contains("panic=-1")
+                && cmdline.contains("console=ttyS0")
+                && cmdline.contains("xtp.nonce=abc")
+        );
+        if std::env::var_os("XTPROBE_VM_ACCEL").is_none() {
+            assert!(joined.starts_with("-accel tcg"), "never KVM by default: {joined}");
+        }
+        assert_eq!(nonce().len(), 16);
+        assert_ne!(nonce(), nonce());
+    }
+}

@@ -1,0 +1,201 @@
+//! Module compression, detected by magic bytes (never by file name, as
+//! libkmod does in libkmod-file.c), and bounded userspace decompression.
+//!
+//! kbuild compresses with `xz --check=crc32 --lzma2=dict=1MiB`, `zstd` or
+//! `gzip`; repackagers sometimes use xz's default CRC64 check. All three are
+//! decoded in pure Rust, with the output capped so a hostile or corrupt file
+//! cannot exhaust memory.
+
+use std::io::{self, Read, Write};
+
+use serde::Serialize;
+
+/// Largest module file read into memory (the biggest in-tree modules are
+/// tens of MiB uncompressed).
+pub const MAX_FILE_BYTES: u64 = 128 << 20;
+/// Largest decompressed module accepted.
+pub const MAX_IMAGE_BYTES: u64 = 256 << 20;
+
+/// How a module file is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// A plain ELF file.
+    None,
+    /// xz (`FD 37 7A 58 5A 00`).
+    Xz,
+    /// zstd (`28 B5 2F FD`).
+    Zstd,
+    /// gzip (`1F 8B`).
+    Gzip,
+}
+
+impl Compression {
+    /// Detects the format from the first bytes of a file.
+    pub fn from_magic(head: &[u8]) -> Self {
+        if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+            Compression::Xz
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else if head.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else {
+            Compression::None
+        }
+    }
+
+    /// The name `/sys/module/compression` uses (`xz`, `zstd`, `gzip`).
+    pub fn sysfs_name(self) -> Option<&'static str> {
+        match self {
+            Compression::None => None,
+            Compression::Xz => Some("xz"),
+            Compression::Zstd => Some("zstd"),
+            Compression::Gzip => Some("gzip"),
+        }
+    }
+
+    /// Parses the contents of `/sys/module/compression`.
+    pub fn from_sysfs(s: &str) -> Option<Self> {
+        match s.trim() {
+            "xz" => Some(Compression::Xz),
+            "zstd" => Some(Compression::Zstd),
+            "gzip" => Some(Compression::Gzip),
+            _ => None,
+        }
+    }
+}
+
+/// Why a compressed module could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum DecompressError {
+    /// The data is not valid for its format (bad header, bad check, cut short).
+    #[error("corrupt {format} data: {detail}")]
+    Corrupt {
+        /// `xz`, `zstd` or `gzip`.
+        format: &'static str,
+        /// The decoder's explanation.
+        detail: String,
+    },
+    /// The decompressed module would exceed [`MAX_IMAGE_BYTES`].
+    #[error("decompresses to more than {} MiB, the limit for a module", MAX_IMAGE_BYTES >> 20)]
+    TooLarge,
+}
+
+/// Decompresses `data` (detected as `kind`), producing at most `limit` bytes.
+pub fn decompress(kind: Compression, data: &[u8], limit: u64) -> Result<Vec<u8>, DecompressError> {
+    let corrupt = |format: &'static str| {
+        move |e: &dyn std::fmt::Display| DecompressError::Corrupt { format, detail: e.to_string() }
+    };
+    match kind {
+        Compression::None => Ok(data.to_vec()),
+        Compression::Xz => {
+            let mut out = Capped { buf: Vec::new(), limit, exceeded: false };
+            let mut input = io::BufReader::new(data);
+            match lzma_rs::xz_decompress(&mut input, &mut out) {
+                Ok(()) => Ok(out.buf),
+                Err(_) if out.exceeded => Err(DecompressError::TooLarge),
+                Err(e) => Err(corrupt("xz")(&e)),
+            }
+        }
+        Compression::Zstd => {
+            let decoder = ruzstd::decoding::StreamingDecoder::new(data).map_err(|e| corrupt("zstd")(&e))?;
+            read_capped(decoder, limit).map_err(|e| match e {
+                CappedRead::TooLarge => DecompressError::TooLarge,
+                CappedRead::Io(e) => corrupt("zstd")(&e),
+            })
+        }
+        Compression::Gzip => {
+            let decoder = flate2::read::GzDecoder::new(data);
+            read_capped(decoder, limit).map_err(|e| match e {
+                CappedRead::TooLarge => DecompressError::TooLarge,
+                CappedRead::Io(e) => corrupt("gzip")(&e),
+            })
+        }
+    }
+}
+
+/// A writer that refuses to grow past `limit`.
+struct Capped {
+    buf: Vec<u8>,
+    limit: u64,
+    exceeded: bool,
+}
+
+impl Write for Capped {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.buf.len() as u64 + data.len() as u64 > self.limit {
+            self.exceeded = true;
+            return Err(io::Error::other("decompressed size limit exceeded"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+enum CappedRead {
+    TooLarge,
+    Io(io::Error),
+}
+
+fn read_capped(reader: impl Read, limit: u64) -> Result<Vec<u8>, CappedRead> {
+    let mut out = Vec::new();
+    reader.take(limit + 1).read_to_end(&mut out).map_err(CappedRead::Io)?;
+    if out.len() as u64 > limit {
+        return Err(CappedRead::TooLarge);
+    }
+    if out.is_empty() {
+        return Err(CappedRead::Io(io::Error::new(io::ErrorKind::UnexpectedEof, "no data")));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magic_not_extension() {
+        assert_eq!(Compression::from_magic(&[0xfd, b'7', b'z', b'X', b'Z', 0, 1]), Compression::Xz);
+        assert_eq!(Compression::from_magic(&[0x28, 0xb5, 0x2f, 0xfd, 0]), Compression::Zstd);
+        assert_eq!(Compression::from_magic(&[0x1f, 0x8b, 8]), Compression::Gzip);
+        assert_eq!(Compression::from_magic(b"\x7fELF\x02"), Compression::None);
+        assert_eq!(Compression::from_magic(&[]), Compression::None);
+        assert_eq!(Compression::from_sysfs("xz\n"), Some(Compression::Xz));
+        assert_eq!(Compression::from_sysfs("zstd\n"), Some(Compression::Zstd));
+        assert_eq!(Compression::from_sysfs(""), None);
+    }
+
+    #[test]
+    fn gzip_round_trip_and_cap() {
+        let data = vec![7u8; 10_000];
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&data).unwrap();
+        let gz = enc.finish().unwrap();
+        assert_eq!(decompress(Compression::Gzip, &gz, 1 << 20).unwrap(), data);
+        assert!(matches!(decompress(Compression::Gzip, &gz, 100), Err(DecompressError::TooLarge)));
+        assert!(matches!(
+            decompress(Compression::Gzip, &gz[..gz.len() / 2], 1 << 20),
+            Err(DecompressError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn xz_garbage_is_corrupt_not_a_panic() {
+        let mut bad = vec![0xfd, b'7', b'z', b'X', b'Z', 0];
+        bad.extend_from_slice(&[0xff; 64]);
+        assert!(matches!(
+            decompress(Compression::Xz, &bad, 1 << 20),
+            Err(DecompressError::Corrupt { format: "xz", .. })
+        ));
+        let mut bad = vec![0x28, 0xb5, 0x2f, 0xfd];
+        bad.extend_from_slice(&[0xff; 64]);
+        assert!(matches!(
+            decompress(Compression::Zstd, &bad, 1 << 20),
+            Err(DecompressError::Corrupt { format: "zstd", .. })
+        ));
+    }
+}

@@ -1,0 +1,327 @@
+//! The text index files depmod writes next to the modules, read the way
+//! busybox modprobe reads them (libkmod reads only the `.bin` tries):
+//!
+//! - `modules.dep`: `path: dep dep …`, each line the module's *full*
+//!   dependency closure, users before the modules they use (so loading goes
+//!   right to left, then the module itself).
+//! - `modules.alias`: `alias PATTERN module`, PATTERN an fnmatch glob.
+//! - `modules.softdep`: `softdep module pre: a b post: c`.
+//! - `modules.builtin`: one `kernel/…/x.ko` path per built-in module.
+//! - `modules.builtin.modinfo`: NUL-separated `module.key=value` records of
+//!   built-in modules (their aliases, among others).
+//!
+//! Every file is optional: a tree unpacked from a Debian package has only
+//! the last two and `modules.order`. A file that exists but cannot be parsed
+//! is an error naming the file and line, never silently ignored.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use super::glob;
+use super::modinfo::parse_softdep;
+use super::name::{ModuleName, normalize_alias};
+
+/// Index files larger than this are refused (Debian's modules.alias is ~1 MiB).
+pub const MAX_INDEX_BYTES: u64 = 64 << 20;
+
+/// Why an index file could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IndexError {
+    /// The file exists but could not be read.
+    #[error("{path}: {detail}")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        detail: String,
+    },
+    /// A line that does not have the file's format.
+    #[error("{path}:{line}: {why} (regenerate it with depmod, or remove it to resolve from .modinfo)")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        why: &'static str,
+    },
+}
+
+/// One modules.dep entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepEntry {
+    /// Path relative to the modules directory (or absolute).
+    pub path: PathBuf,
+    /// The full dependency closure, as written (users first).
+    pub closure: Vec<PathBuf>,
+}
+
+/// Soft dependencies of one module.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SoftDeps {
+    /// Loaded before the module.
+    pub pre: Vec<String>,
+    /// Loaded after the module.
+    pub post: Vec<String>,
+}
+
+/// Everything the index files of one modules directory say.
+#[derive(Debug, Clone, Default)]
+pub struct Index {
+    /// modules.dep by normalised module name; `None` if the file is absent.
+    pub dep: Option<BTreeMap<ModuleName, DepEntry>>,
+    /// modules.alias as (normalised pattern, module); `None` if absent.
+    pub aliases: Option<Vec<(String, ModuleName)>>,
+    /// modules.softdep; `None` if absent.
+    pub softdeps: Option<BTreeMap<ModuleName, SoftDeps>>,
+    /// Built-in modules (modules.builtin and modules.builtin.modinfo).
+    pub builtin: BTreeSet<ModuleName>,
+    /// Aliases of built-in modules, from modules.builtin.modinfo.
+    pub builtin_aliases: Vec<(String, ModuleName)>,
+    /// Whether any builtin list was found (otherwise "not built in" is unknown).
+    pub builtin_known: bool,
+}
+
+impl Index {
+    /// Reads whatever index files `dir` has.
+    pub fn load(dir: &Path) -> Result<Self, IndexError> {
+        let mut index = Index::default();
+        if let Some(text) = read_optional(&dir.join("modules.dep"))? {
+            index.dep = Some(parse_dep(&dir.join("modules.dep"), &text)?);
+        }
+        if let Some(text) = read_optional(&dir.join("modules.alias"))? {
+            index.aliases = Some(parse_alias(&dir.join("modules.alias"), &text)?);
+        }
+        if let Some(text) = read_optional(&dir.join("modules.softdep"))? {
+            index.softdeps = Some(parse_softdeps(&dir.join("modules.softdep"), &text)?);
+        }
+        if let Some(text) = read_optional(&dir.join("modules.builtin"))? {
+            index.builtin_known = true;
+            index.builtin.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .filter_map(|l| ModuleName::from_path(Path::new(l))),
+            );
+        }
+        if let Some(bytes) = read_optional_bytes(&dir.join("modules.builtin.modinfo"))? {
+            index.builtin_known = true;
+            let (names, aliases) = parse_builtin_modinfo(&bytes);
+            index.builtin.extend(names);
+            index.builtin_aliases = aliases;
+        }
+        Ok(index)
+    }
+
+    /// Modules whose alias patterns match `alias` (already normalised), from
+    /// modules.alias; `None` when the file is absent.
+    pub fn alias_matches(&self, alias: &str) -> Option<Vec<ModuleName>> {
+        let aliases = self.aliases.as_ref()?;
+        let mut found: Vec<ModuleName> =
+            aliases.iter().filter(|(p, _)| glob::matches(p, alias)).map(|(_, m)| m.clone()).collect();
+        found.sort();
+        found.dedup();
+        Some(found)
+    }
+
+    /// Built-in modules providing `alias`.
+    pub fn builtin_alias_matches(&self, alias: &str) -> Vec<ModuleName> {
+        let mut found: Vec<ModuleName> = self
+            .builtin_aliases
+            .iter()
+            .filter(|(p, _)| glob::matches(p, alias))
+            .map(|(_, m)| m.clone())
+            .collect();
+        found.sort();
+        found.dedup();
+        found
+    }
+}
+
+fn read_optional(path: &Path) -> Result<Option<String>, IndexError> {
+    Ok(read_optional_bytes(path)?.map(|b| String::from_utf8_lossy(&b).into_owned()))
+}
+
+fn read_optional_bytes(path: &Path) -> Result<Option<Vec<u8>>, IndexError> {
+    let unreadable =
+        |e: std::io::Error| IndexError::Unreadable { path: path.to_path_buf(), detail: e.to_string() };
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(unreadable(e)),
+    };
+    if meta.len() > MAX_INDEX_BYTES {
+        return Err(IndexError::Unreadable {
+            path: path.to_path_buf(),
+            detail: format!(
+                "{} bytes, more than the {} MiB an index may have",
+                meta.len(),
+                MAX_INDEX_BYTES >> 20
+            ),
+        });
+    }
+    std::fs::read(path).map(Some).map_err(unreadable)
+}
+
+/// Parses modules.dep.
+pub fn parse_dep(path: &Path, text: &str) -> Result<BTreeMap<ModuleName, DepEntry>, IndexError> {
+    let mut out = BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let malformed = |why| IndexError::Malformed { path: path.to_path_buf(), line: n + 1, why };
+        let (module, deps) = line.split_once(':').ok_or(malformed("expected `module.ko: dependencies`"))?;
+        let module = PathBuf::from(module.trim());
+        let name =
+            ModuleName::from_path(&module).ok_or(malformed("the entry before `:` is not a .ko file"))?;
+        let mut closure = Vec::new();
+        for dep in deps.split_whitespace() {
+            let dep = PathBuf::from(dep);
+            if ModuleName::from_path(&dep).is_none() {
+                return Err(malformed("a dependency is not a .ko file"));
+            }
+            closure.push(dep);
+        }
+        // depmod lists a name once; the first entry wins, as in kmod.
+        out.entry(name).or_insert(DepEntry { path: module, closure });
+    }
+    Ok(out)
+}
+
+/// Parses modules.alias (patterns normalised).
+pub fn parse_alias(path: &Path, text: &str) -> Result<Vec<(String, ModuleName)>, IndexError> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next(), words.next(), words.next()) {
+            (Some("alias"), Some(pattern), Some(module), None) => {
+                out.push((normalize_alias(pattern), ModuleName::new(module)))
+            }
+            _ => {
+                return Err(IndexError::Malformed {
+                    path: path.to_path_buf(),
+                    line: n + 1,
+                    why: "expected `alias PATTERN MODULE`",
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Parses modules.softdep; a module may have several lines.
+pub fn parse_softdeps(path: &Path, text: &str) -> Result<BTreeMap<ModuleName, SoftDeps>, IndexError> {
+    let mut out: BTreeMap<ModuleName, SoftDeps> = BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let rest = line.strip_prefix("softdep").filter(|r| r.starts_with(char::is_whitespace)).ok_or(
+            IndexError::Malformed {
+                path: path.to_path_buf(),
+                line: n + 1,
+                why: "expected `softdep MODULE pre: … post: …`",
+            },
+        )?;
+        let rest = rest.trim_start();
+        let (module, value) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        if module.is_empty() {
+            return Err(IndexError::Malformed {
+                path: path.to_path_buf(),
+                line: n + 1,
+                why: "softdep without a module",
+            });
+        }
+        let (pre, post) = parse_softdep(value);
+        let entry = out.entry(ModuleName::new(module)).or_default();
+        entry.pre.extend(pre);
+        entry.post.extend(post);
+    }
+    Ok(out)
+}
+
+/// Parses modules.builtin.modinfo: the built-in module names and their
+/// aliases.
+pub fn parse_builtin_modinfo(bytes: &[u8]) -> (BTreeSet<ModuleName>, Vec<(String, ModuleName)>) {
+    let mut names = BTreeSet::new();
+    let mut aliases = Vec::new();
+    for record in bytes.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+        let record = String::from_utf8_lossy(record);
+        let Some((key, value)) = record.split_once('=') else { continue };
+        let Some((module, field)) = key.split_once('.') else { continue };
+        let module = ModuleName::new(module);
+        if field == "alias" {
+            aliases.push((normalize_alias(value), module.clone()));
+        }
+        names.insert(module);
+    }
+    (names, aliases)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p() -> PathBuf {
+        PathBuf::from("modules.x")
+    }
+
+    #[test]
+    fn dep_lines() {
+        let text = "kernel/net/netfilter/xt_comment.ko.xz: kernel/net/netfilter/x_tables.ko.xz\n\
+                    kernel/net/netfilter/x_tables.ko.xz:\n\n";
+        let dep = parse_dep(&p(), text).unwrap();
+        let e = &dep[&ModuleName::new("xt_comment")];
+        assert_eq!(e.path, PathBuf::from("kernel/net/netfilter/xt_comment.ko.xz"));
+        assert_eq!(e.closure, vec![PathBuf::from("kernel/net/netfilter/x_tables.ko.xz")]);
+        assert!(dep[&ModuleName::new("x_tables")].closure.is_empty());
+    }
+
+    #[test]
+    fn malformed_dep_names_file_and_line() {
+        let err = parse_dep(&p(), "a.ko: b.ko\nno colon here\n").unwrap_err();
+        assert_eq!(
+            err,
+            IndexError::Malformed { path: p(), line: 2, why: "expected `module.ko: dependencies`" }
+        );
+        assert!(matches!(parse_dep(&p(), "notamodule: a.ko\n"), Err(IndexError::Malformed { line: 1, .. })));
+        assert!(matches!(parse_dep(&p(), "a.ko: b.txt\n"), Err(IndexError::Malformed { line: 1, .. })));
+        assert!(err.to_string().contains("modules.x:2"));
+    }
+
+    #[test]
+    fn alias_and_softdep_lines() {
+        let a =
+            parse_alias(&p(), "# Aliases\nalias ipt_comment xt_comment\nalias crc32c-intel crc32c_intel\n")
+                .unwrap();
+        assert_eq!(a[1], ("crc32c_intel".to_string(), ModuleName::new("crc32c_intel")));
+        assert!(matches!(parse_alias(&p(), "alias onlyone\n"), Err(IndexError::Malformed { line: 1, .. })));
+        let s =
+            parse_softdeps(&p(), "softdep libcrc32c pre: crc32c\nsoftdep cifs gcm\nsoftdep cifs post: aes\n")
+                .unwrap();
+        assert_eq!(s[&ModuleName::new("libcrc32c")].pre, vec!["crc32c"]);
+        assert_eq!(
+            s[&ModuleName::new("cifs")],
+            SoftDeps { pre: vec!["gcm".into()], post: vec!["aes".into()] }
+        );
+        assert!(matches!(parse_softdeps(&p(), "softdeps x\n"), Err(IndexError::Malformed { .. })));
+    }
+
+    #[test]
+    fn builtin_modinfo_records() {
+        let (names, aliases) = parse_builtin_modinfo(
+            b"xt_comment.alias=ipt_comment\0xt_comment.license=GPL\0x_tables.license=GPL\0junk\0",
+        );
+        assert!(
+            names.contains(&ModuleName::new("xt_comment")) && names.contains(&ModuleName::new("x_tables"))
+        );
+        assert_eq!(aliases, vec![("ipt_comment".to_string(), ModuleName::new("xt_comment"))]);
+    }
+}

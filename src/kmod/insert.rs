@@ -1,0 +1,564 @@
+//! Carrying out a plan: `finit_module`, or `init_module` on an image
+//! decompressed here, one module at a time, in order; and turning every
+//! errno the kernel can answer into a cause and a fix.
+//!
+//! Semantics follow kmod's `kmod_module_insert_module` and busybox's
+//! `bb_init_module`: EEXIST is success (the module is already there);
+//! ENOSYS from `finit_module` falls back to `init_module` (kernels before
+//! 3.8, and how a kernel without module support is told apart); EBUSY means
+//! another loader (a second xtprobe, or the kernel's autoloader) is loading
+//! the same module, so we wait for it to go live. The IGNORE_VERMAGIC and
+//! IGNORE_MODVERSIONS flags are never passed.
+
+use std::ffi::CString;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::file::{self, FileError};
+use super::name::ModuleName;
+use super::policy::LoadPolicy;
+use super::resolve::{Action, Method, Plan, Step};
+use super::state::{InitState, KernelModules};
+use crate::exit::ExitCode;
+use crate::probe::Errno;
+use crate::sys::{MODULE_INIT_COMPRESSED_FILE, ModuleSyscalls};
+
+/// How long to wait for a module another process is loading.
+pub const BUSY_WAIT: Duration = Duration::from_secs(5);
+
+/// Why one module did not load, with what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoadFailure {
+    /// The module.
+    pub module: ModuleName,
+    /// The system call that failed (or the step before it).
+    pub operation: &'static str,
+    /// The errno, when the kernel answered one.
+    pub errno: Option<Errno>,
+    /// What went wrong, in one sentence.
+    pub cause: String,
+    /// What to do.
+    pub fix: String,
+    /// Facts that support the diagnosis.
+    pub evidence: Vec<String>,
+    /// The exit status this failure maps to.
+    #[serde(skip)]
+    pub exit: ExitCode,
+}
+
+/// What happened to one step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum StepOutcome {
+    /// The kernel accepted the module.
+    Loaded {
+        /// How it was handed over.
+        method: Method,
+    },
+    /// It was loaded already (EEXIST, or live by the time we got to it).
+    AlreadyLoaded,
+    /// Built into the kernel.
+    Builtin,
+    /// Loaded before we started.
+    Live,
+    /// Planned only (`--dry-run`).
+    Planned,
+    /// It did not load.
+    Failed(LoadFailure),
+    /// A module that is only a soft dependency did not load; ignored, as
+    /// modprobe ignores it.
+    OptionalFailed(LoadFailure),
+    /// Not tried, because an earlier module failed.
+    NotAttempted {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl StepOutcome {
+    /// Whether the module is now in the kernel.
+    pub fn is_ok(&self) -> bool {
+        matches!(
+            self,
+            StepOutcome::Loaded { .. }
+                | StepOutcome::AlreadyLoaded
+                | StepOutcome::Builtin
+                | StepOutcome::Live
+                | StepOutcome::Planned
+                | StepOutcome::OptionalFailed(_)
+        )
+    }
+}
+
+/// Loads plans through `S`.
+pub struct Loader<'a, S: ModuleSyscalls> {
+    sys: &'a S,
+    kernel: &'a KernelModules,
+    policy: &'a LoadPolicy,
+    /// The running kernel's release (`uname -r`), for vermagic diagnoses.
+    pub release: String,
+    /// How long to wait on EBUSY.
+    pub busy_wait: Duration,
+}
+
+impl<'a, S: ModuleSyscalls> Loader<'a, S> {
+    /// A loader using `sys`, reading state from `kernel`, diagnosing with `policy`.
+    pub fn new(sys: &'a S, kernel: &'a KernelModules, policy: &'a LoadPolicy) -> Self {
+        Self { sys, kernel, policy, release: crate::check::kernel_release(), busy_wait: BUSY_WAIT }
+    }
+
+    /// Runs every step in order; after a failure the rest are not attempted.
+    pub fn run(&self, plan: &Plan) -> Vec<StepOutcome> {
+        let mut out = Vec::with_capacity(plan.steps.len());
+        let mut failed: Option<ModuleName> = None;
+        for step in &plan.steps {
+            if let Some(f) = &failed {
+                out.push(StepOutcome::NotAttempted { reason: format!("{f} failed to load") });
+                continue;
+            }
+            let outcome = match self.step(step) {
+                StepOutcome::Failed(f) if !step.required => StepOutcome::OptionalFailed(f),
+                other => other,
+            };
+            if !outcome.is_ok() {
+                failed = Some(step.module.clone());
+            }
+            out.push(outcome);
+        }
+        out
+    }
+
+    /// Runs one step.
+    pub fn step(&self, step: &Step) -> StepOutcome {
+        match step.action {
+            Action::Builtin => return StepOutcome::Builtin,
+            Action::Live => return StepOutcome::Live,
+            Action::Load => {}
+        }
+        match self.kernel.initstate(&step.module) {
+            Some(InitState::Live) => return StepOutcome::AlreadyLoaded,
+            // Someone else is loading it: wait for them rather than race.
+            Some(InitState::Coming)
+                if self.kernel.wait_live(&step.module, self.busy_wait) == Some(InitState::Live) =>
+            {
+                return StepOutcome::AlreadyLoaded;
+            }
+            _ => {}
+        }
+        let (Some(path), Some(method)) = (&step.path, step.method) else {
+            return StepOutcome::Failed(self.failure(
+                step,
+                "plan",
+                None,
+                "the plan has no file for this module",
+            ));
+        };
+        let params = match CString::new(step.params.clone()) {
+            Ok(p) => p,
+            Err(_) => {
+                return StepOutcome::Failed(self.failure(
+                    step,
+                    "parameters",
+                    None,
+                    "parameters contain a NUL byte",
+                ));
+            }
+        };
+        let mut used = method;
+        let mut result = match method {
+            Method::Finit | Method::FinitCompressed => {
+                let f = match std::fs::File::open(path) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        return StepOutcome::Failed(self.file_failure(
+                            step,
+                            FileError::Io { path: path.clone(), detail: e.to_string() },
+                        ));
+                    }
+                };
+                let flags = if method == Method::FinitCompressed { MODULE_INIT_COMPRESSED_FILE } else { 0 };
+                ("finit_module", self.sys.finit_module(&f, &params, flags))
+            }
+            Method::Init => ("init_module", Err(libc::ENOSYS)),
+        };
+        // init_module: asked for, or the fallback when finit_module is
+        // missing (ENOSYS), as kmod does.
+        if result.1 == Err(libc::ENOSYS) {
+            let image = match file::image(path) {
+                Ok(i) => i,
+                Err(e) => return StepOutcome::Failed(self.file_failure(step, e)),
+            };
+            used = Method::Init;
+            result = ("init_module", self.sys.init_module(&image, &params));
+        }
+        match result.1 {
+            Ok(()) => StepOutcome::Loaded { method: used },
+            Err(libc::EEXIST) => StepOutcome::AlreadyLoaded,
+            Err(libc::EBUSY) => match self.kernel.wait_live(&step.module, self.busy_wait) {
+                Some(InitState::Live) => StepOutcome::AlreadyLoaded,
+                _ => StepOutcome::Failed(self.diagnose(step, path, result.0, libc::EBUSY)),
+            },
+            Err(errno) => StepOutcome::Failed(self.diagnose(step, path, result.0, errno)),
+        }
+    }
+
+    fn failure(&self, step: &Step, operation: &'static str, errno: Option<i32>, cause: &str) -> LoadFailure {
+        LoadFailure {
+            module: step.module.clone(),
+            operation,
+            errno: errno.map(Errno),
+            cause: cause.to_string(),
+            fix: String::new(),
+            evidence: Vec::new(),
+            exit: ExitCode::CannotProbe,
+        }
+    }
+
+    fn file_failure(&self, step: &Step, e: FileError) -> LoadFailure {
+        LoadFailure {
+            module: step.module.clone(),
+            operation: "reading the module file",
+            errno: None,
+            cause: e.to_string(),
+            fix: "reinstall the package that ships this module (the file is unreadable or corrupt)"
+                .to_string(),
+            evidence: Vec::new(),
+            exit: ExitCode::CannotProbe,
+        }
+    }
+
+    /// The cause and fix for `errno` from `operation` on `step`.
+    pub fn diagnose(&self, step: &Step, path: &Path, operation: &'static str, errno: i32) -> LoadFailure {
+        let m = &step.module;
+        let mut evidence = Vec::new();
+        let (cause, fix, exit) = match errno {
+            libc::ENOSYS => (
+                "this kernel has no loadable-module support (CONFIG_MODULES is not set)".to_string(),
+                "nothing can be loaded: the extension must be built into the kernel (=y); \
+                 `xtprobe check` shows what it has"
+                    .to_string(),
+                ExitCode::CannotProbe,
+            ),
+            libc::EPERM | libc::EACCES => {
+                let causes = self.policy.eperm_causes(m.as_str());
+                evidence.extend(causes.iter().cloned());
+                let cause = if causes.is_empty() {
+                    "the kernel refused the load, and no capability, namespace, sysctl, lockdown or \
+                     command-line reason was found: a security module (LoadPin, IMA, SELinux) may forbid it"
+                        .to_string()
+                } else {
+                    format!("the kernel does not allow loading modules here: {}", causes[0])
+                };
+                (
+                    cause,
+                    "see the evidence below; `dmesg` shows the kernel's own message".to_string(),
+                    ExitCode::CannotProbe,
+                )
+            }
+            libc::EKEYREJECTED | libc::ENOKEY | libc::EBADMSG | libc::ENOPKG => {
+                if let Some(e) = self.policy.sig_enforce {
+                    evidence.push(format!("module.sig_enforce: {}", if e { "on" } else { "off" }));
+                }
+                (
+                    "the module's signature was rejected: the kernel enforces signatures and this module is \
+                     unsigned or signed with a key it does not trust"
+                        .to_string(),
+                    "use the module built and signed with this kernel (the distribution's package), or \
+                     enroll its signing key"
+                        .to_string(),
+                    ExitCode::KernelRefused,
+                )
+            }
+            libc::ENOEXEC => {
+                let vermagic = file::modinfo(path).ok().and_then(|i| i.vermagic);
+                let built_for =
+                    vermagic.as_deref().and_then(|v| v.split_whitespace().next()).map(str::to_string);
+                evidence.push(format!("running kernel: {}", self.release));
+                if let Some(v) = &vermagic {
+                    evidence.push(format!("module vermagic: {v}"));
+                }
+                let cause = match &built_for {
+                    Some(b) if b != &self.release => format!(
+                        "the module was built for kernel {b}, but {} is running (vermagic mismatch)",
+                        self.release
+                    ),
+                    _ => "the kernel rejected the file as an invalid module (bad ELF, wrong architecture, \
+                          or missing version information)"
+                        .to_string(),
+                };
+                (
+                    cause,
+                    "load modules from /lib/modules/$(uname -r) of the running kernel".to_string(),
+                    ExitCode::KernelRefused,
+                )
+            }
+            libc::ENOENT => {
+                let missing: Vec<String> = step
+                    .needs
+                    .iter()
+                    .filter(|d| self.kernel.initstate(d) != Some(InitState::Live))
+                    .map(|d| d.to_string())
+                    .collect();
+                if !missing.is_empty() {
+                    evidence.push(format!("not loaded: {}", missing.join(", ")));
+                }
+                (
+                    "the module uses a symbol the kernel does not have: a module it depends on is not loaded"
+                        .to_string(),
+                    "`dmesg` names the unknown symbol; load the module that provides it first, or \
+                     regenerate modules.dep with depmod"
+                        .to_string(),
+                    ExitCode::KernelRefused,
+                )
+            }
+            libc::EINVAL => (
+                if operation == "finit_module" && step.method == Some(Method::FinitCompressed) {
+                    "the kernel could not decompress the module or rejected its parameters".to_string()
+                } else {
+                    "the kernel rejected the module's parameters or its symbol versions (modversions \
+                     mismatch)"
+                        .to_string()
+                },
+                "check the parameters; `dmesg` tells which; a module from another build of the same \
+                 kernel release fails this way too"
+                    .to_string(),
+                ExitCode::KernelRefused,
+            ),
+            libc::EBUSY => (
+                format!("another process kept loading {m} for more than {} s", self.busy_wait.as_secs()),
+                "retry; if it persists, `dmesg` shows what the module's init is waiting for".to_string(),
+                ExitCode::KernelRefused,
+            ),
+            libc::EOPNOTSUPP => (
+                "the kernel cannot decompress modules itself (CONFIG_MODULE_DECOMPRESS is not set)"
+                    .to_string(),
+                "retry with --userspace-decompress".to_string(),
+                ExitCode::KernelRefused,
+            ),
+            other => (
+                format!("the kernel (or the module's init function) returned {}", Errno(other).name()),
+                "`dmesg` shows the module's own message".to_string(),
+                ExitCode::KernelRefused,
+            ),
+        };
+        LoadFailure { module: m.clone(), operation, errno: Some(Errno(errno)), cause, fix, evidence, exit }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::ffi::CStr;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::host::Host;
+    use crate::kmod::compress::Compression;
+    use crate::kmod::resolve::DepSource;
+
+    /// Records every call and answers from a script, as youki's
+    /// `TestHelperSyscall` does: the build machine's kernel cannot load.
+    #[derive(Default)]
+    struct Recorder {
+        finit: RefCell<Vec<(u32, String)>>,
+        init: RefCell<Vec<usize>>,
+        finit_answers: RefCell<Vec<Result<(), i32>>>,
+        init_answers: RefCell<Vec<Result<(), i32>>>,
+    }
+
+    impl ModuleSyscalls for Recorder {
+        fn finit_module(&self, _: &std::fs::File, params: &CStr, flags: u32) -> Result<(), i32> {
+            self.finit.borrow_mut().push((flags, params.to_string_lossy().into_owned()));
+            self.finit_answers.borrow_mut().remove(0)
+        }
+        fn init_module(&self, image: &[u8], _: &CStr) -> Result<(), i32> {
+            self.init.borrow_mut().push(image.len());
+            self.init_answers.borrow_mut().remove(0)
+        }
+    }
+
+    fn elf(vermagic: &str) -> Vec<u8> {
+        use object::write::Object;
+        let mut obj =
+            Object::new(object::BinaryFormat::Elf, object::Architecture::X86_64, object::Endianness::Little);
+        let id = obj.add_section(Vec::new(), b".modinfo".to_vec(), object::SectionKind::ReadOnlyData);
+        obj.append_section_data(id, format!("name=m\0vermagic={vermagic} SMP\0").as_bytes(), 1);
+        obj.write().unwrap()
+    }
+
+    struct Setup {
+        _dir: tempfile::TempDir,
+        host: Host,
+        path: PathBuf,
+        xz_path: PathBuf,
+        image_len: usize,
+    }
+
+    fn setup(live: &[&str]) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let image = elf("6.12.0-other");
+        let path = dir.path().join("m.ko");
+        std::fs::write(&path, &image).unwrap();
+        let mut xz = Vec::new();
+        lzma_rs::xz_compress(&mut std::io::Cursor::new(&image), &mut xz).unwrap();
+        let xz_path = dir.path().join("m.ko.xz");
+        std::fs::write(&xz_path, xz).unwrap();
+        for m in live {
+            let d = dir.path().join(format!("sys/module/{m}"));
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("initstate"), "live\n").unwrap();
+        }
+        std::fs::create_dir_all(dir.path().join("proc/self")).unwrap();
+        std::fs::write(dir.path().join("proc/self/uid_map"), "0 100000 65536\n").unwrap();
+        let host = Host::rooted(dir.path());
+        Setup { _dir: dir, host, path, xz_path, image_len: image.len() }
+    }
+
+    fn step(name: &str, path: &std::path::Path, method: Method, needs: &[&str]) -> Step {
+        Step {
+            module: ModuleName::new(name),
+            path: Some(path.to_path_buf()),
+            action: Action::Load,
+            method: Some(method),
+            compression: Some(Compression::None),
+            requested: true,
+            required: true,
+            params: "p=1".into(),
+            deps_from: DepSource::Modinfo,
+            needs: needs.iter().map(|n| ModuleName::new(n)).collect(),
+        }
+    }
+
+    fn run(s: &Setup, rec: &Recorder, steps: Vec<Step>) -> Vec<StepOutcome> {
+        let kernel = KernelModules::new(s.host.clone());
+        let policy = LoadPolicy::read(&s.host);
+        let mut loader = Loader::new(rec, &kernel, &policy);
+        loader.busy_wait = Duration::from_millis(50);
+        loader.release = "6.12.0-running".into();
+        loader.run(&Plan { steps, warnings: Vec::new() })
+    }
+
+    #[test]
+    fn finit_with_params_then_eexist_is_success() {
+        let s = setup(&[]);
+        let rec = Recorder::default();
+        rec.finit_answers.borrow_mut().extend([Ok(()), Err(libc::EEXIST)]);
+        let out = run(
+            &s,
+            &rec,
+            vec![step("a", &s.path, Method::Finit, &[]), step("b", &s.path, Method::Finit, &[])],
+        );
+        assert_eq!(out, vec![StepOutcome::Loaded { method: Method::Finit }, StepOutcome::AlreadyLoaded]);
+        assert_eq!(rec.finit.borrow()[0], (0, "p=1".to_string()));
+    }
+
+    #[test]
+    fn compressed_flag_only_for_finit_compressed_and_never_ignore_flags() {
+        let s = setup(&[]);
+        let rec = Recorder::default();
+        rec.finit_answers.borrow_mut().extend([Ok(()), Ok(())]);
+        run(
+            &s,
+            &rec,
+            vec![step("a", &s.xz_path, Method::FinitCompressed, &[]), step("b", &s.path, Method::Finit, &[])],
+        );
+        let flags: Vec<u32> = rec.finit.borrow().iter().map(|(f, _)| *f).collect();
+        assert_eq!(flags, vec![MODULE_INIT_COMPRESSED_FILE, 0]);
+    }
+
+    #[test]
+    fn enosys_falls_back_to_init_module_with_the_decompressed_image() {
+        let s = setup(&[]);
+        let rec = Recorder::default();
+        rec.finit_answers.borrow_mut().push(Err(libc::ENOSYS));
+        rec.init_answers.borrow_mut().push(Ok(()));
+        let out = run(&s, &rec, vec![step("a", &s.xz_path, Method::Finit, &[])]);
+        assert_eq!(out, vec![StepOutcome::Loaded { method: Method::Init }]);
+        assert_eq!(*rec.init.borrow(), vec![s.image_len], "init_module gets the decompressed bytes");
+
+        // Method::Init never calls finit_module.
+        let rec = Recorder::default();
+        rec.init_answers.borrow_mut().push(Err(libc::ENOSYS));
+        let out = run(&s, &rec, vec![step("a", &s.xz_path, Method::Init, &[])]);
+        assert!(rec.finit.borrow().is_empty());
+        let StepOutcome::Failed(f) = &out[0] else { panic!("{out:?}") };
+        assert_eq!(f.errno, Some(Errno(libc::ENOSYS)));
+        assert_eq!(f.exit, ExitCode::CannotProbe);
+        assert!(f.cause.contains("CONFIG_MODULES"));
+    }
+
+    #[test]
+    fn ebusy_waits_for_the_other_loader() {
+        let s = setup(&["a"]);
+        let rec = Recorder::default();
+        // "a" is live before we start: nothing is called at all.
+        let out = run(&s, &rec, vec![step("a", &s.path, Method::Finit, &[])]);
+        assert_eq!(out, vec![StepOutcome::AlreadyLoaded]);
+        assert!(rec.finit.borrow().is_empty());
+        // "b" stays busy and never goes live: a failure after the wait.
+        rec.finit_answers.borrow_mut().push(Err(libc::EBUSY));
+        let out = run(&s, &rec, vec![step("b", &s.path, Method::Finit, &[])]);
+        let StepOutcome::Failed(f) = &out[0] else { panic!("{out:?}") };
+        assert_eq!(f.errno, Some(Errno(libc::EBUSY)));
+    }
+
+    #[test]
+    fn diagnoses_name_cause_and_evidence() {
+        let s = setup(&["dep_live"]);
+        let cases: [(i32, &str, ExitCode); 5] = [
+            (libc::ENOENT, "symbol", ExitCode::KernelRefused),
+            (libc::ENOEXEC, "built for kernel 6.12.0-other", ExitCode::KernelRefused),
+            (libc::EPERM, "user namespace", ExitCode::CannotProbe),
+            (libc::EKEYREJECTED, "signature", ExitCode::KernelRefused),
+            (libc::EINVAL, "parameters", ExitCode::KernelRefused),
+        ];
+        for (errno, needle, exit) in cases {
+            let rec = Recorder::default();
+            rec.finit_answers.borrow_mut().push(Err(errno));
+            let out = run(&s, &rec, vec![step("m", &s.path, Method::Finit, &["dep_live", "dep_gone"])]);
+            let StepOutcome::Failed(f) = &out[0] else { panic!("{out:?}") };
+            assert!(
+                f.cause.contains(needle) || f.evidence.iter().any(|e| e.contains(needle)),
+                "{errno}: {f:?}"
+            );
+            assert_eq!(f.exit, exit, "{errno}");
+            assert!(!f.fix.is_empty());
+            if errno == libc::ENOENT {
+                assert_eq!(f.evidence, vec!["not loaded: dep_gone".to_string()]);
+            }
+        }
+    }
+
+    #[test]
+    fn an_optional_soft_dependency_may_fail() {
+        let s = setup(&[]);
+        let rec = Recorder::default();
+        rec.finit_answers.borrow_mut().extend([Err(libc::ENODEV), Ok(())]);
+        let mut soft = step("crc32c_intel", &s.path, Method::Finit, &[]);
+        soft.requested = false;
+        soft.required = false;
+        let out = run(&s, &rec, vec![soft, step("libcrc32c", &s.path, Method::Finit, &["crc32c_intel"])]);
+        assert!(
+            matches!(&out[0], StepOutcome::OptionalFailed(f) if f.errno == Some(Errno(libc::ENODEV))),
+            "{out:?}"
+        );
+        assert_eq!(out[1], StepOutcome::Loaded { method: Method::Finit });
+    }
+
+    #[test]
+    fn a_failure_stops_the_rest() {
+        let s = setup(&[]);
+        let rec = Recorder::default();
+        rec.finit_answers.borrow_mut().push(Err(libc::ENOEXEC));
+        let out = run(
+            &s,
+            &rec,
+            vec![step("a", &s.path, Method::Finit, &[]), step("b", &s.path, Method::Finit, &["a"])],
+        );
+        assert!(matches!(out[0], StepOutcome::Failed(_)));
+        assert_eq!(out[1], StepOutcome::NotAttempted { reason: "a failed to load".into() });
+        assert_eq!(rec.finit.borrow().len(), 1);
+    }
+}

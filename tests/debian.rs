@@ -1,0 +1,155 @@
+//! The loader's plans on Debian's real module trees (6.1: signed `.ko`;
+//! 6.12: `.ko.xz`), checked against kmod's own `modprobe --show-depends` on
+//! a depmod'ed copy, and shown to hold on the trees as shipped, which have
+//! no modules.dep. `just kernels` (kernel-test) fetches the trees into the
+//! cache; this test reads the cache's `kernels.json`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::util::*;
+
+struct DebianTree {
+    name: String,
+    release: String,
+    shipped: PathBuf,
+    depmod: PathBuf,
+}
+
+fn cache_root() -> PathBuf {
+    if let Some(d) = std::env::var_os("XTPROBE_CACHE") {
+        return PathBuf::from(d);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
+    home.join(".cache/xtprobe")
+}
+
+fn trees() -> Vec<DebianTree> {
+    let index = cache_root().join("kernels.json");
+    let kernels: Vec<serde_json::Value> =
+        std::fs::read_to_string(&index).ok().and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
+    let trees: Vec<DebianTree> = kernels
+        .iter()
+        .filter(|k| k["kind"] == "debian")
+        .map(|k| DebianTree {
+            name: k["name"].as_str().unwrap().to_string(),
+            release: k["release"].as_str().unwrap().to_string(),
+            shipped: PathBuf::from(k["modules_shipped"].as_str().unwrap()),
+            depmod: PathBuf::from(k["modules_depmod"].as_str().unwrap()),
+        })
+        .collect();
+    if trees.len() < 2 {
+        let msg = format!("Debian module trees are not in {} (run `just kernels`)", index.display());
+        if std::env::var_os("XTPROBE_REQUIRE_LIVE").is_some() {
+            panic!("{msg}");
+        }
+        eprintln!("skipped: {msg}");
+    }
+    trees
+}
+
+/// `modprobe --show-depends`, as module names in kmod's order.
+fn kmod_plan(tree: &DebianTree, query: &str) -> Vec<String> {
+    // depmod/lib/modules/<release> → depmod
+    let base = tree.depmod.parent().unwrap().parent().unwrap().parent().unwrap();
+    let out = run(Command::new("modprobe")
+        .arg("-d")
+        .arg(base)
+        .arg("-S")
+        .arg(&tree.release)
+        .args(["--show-depends", query]));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(code(&out), 0, "modprobe --show-depends {query}: {stderr}");
+    stdout
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            match (w.next(), w.next()) {
+                (Some("insmod"), Some(path)) => {
+                    let file = Path::new(path).file_name().unwrap().to_str().unwrap();
+                    Some(file.split('.').next().unwrap().replace('-', "_"))
+                }
+                (Some("builtin"), Some(name)) => Some(name.replace('-', "_")),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn our_plan(dir: &Path, query: &str) -> serde_json::Value {
+    let out = run(Command::new(env!("CARGO_BIN_EXE_xtprobe"))
+        .args(["load", "--dry-run", "--json", "--modules-dir"])
+        .arg(dir)
+        .arg(query));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(code(&out), 0, "{query} in {}: {stdout} {stderr}", dir.display());
+    serde_json::from_str(&stdout).unwrap()
+}
+
+fn modules(doc: &serde_json::Value) -> Vec<String> {
+    doc["plan"].as_array().unwrap().iter().map(|s| s["module"].as_str().unwrap().to_string()).collect()
+}
+
+/// Every module comes after everything it needs.
+fn assert_ordered(doc: &serde_json::Value) {
+    let order = modules(doc);
+    for (i, step) in doc["plan"].as_array().unwrap().iter().enumerate() {
+        for need in step["needs"].as_array().unwrap() {
+            let j =
+                order.iter().position(|m| m == need.as_str().unwrap()).expect("needed module is in the plan");
+            assert!(j < i, "{} needs {need} but comes first: {order:?}", order[i]);
+        }
+    }
+}
+
+/// The plan as (module, path inside the tree) pairs.
+fn relative(doc: &serde_json::Value, dir: &Path) -> Vec<(String, String)> {
+    let dir = dir.canonicalize().unwrap();
+    doc["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let p = Path::new(s["path"].as_str().unwrap());
+            (s["module"].as_str().unwrap().to_string(), p.strip_prefix(&dir).unwrap().display().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn plans_agree_with_modprobe_show_depends_and_hold_without_modules_dep() {
+    for tree in trees() {
+        assert!(
+            !tree.shipped.join("modules.dep").exists(),
+            "{}: the shipped tree has no modules.dep",
+            tree.name
+        );
+        for query in ["xt_comment", "ipt_comment", "xt_conntrack", "nft_compat"] {
+            let expected = kmod_plan(&tree, query);
+            let with = our_plan(&tree.depmod, query);
+            assert_ordered(&with);
+            let ours: BTreeSet<String> = modules(&with).into_iter().collect();
+            let theirs: BTreeSet<String> = expected.iter().cloned().collect();
+            assert_eq!(ours, theirs, "{} {query}: ours {:?} vs kmod {expected:?}", tree.name, modules(&with));
+            assert_eq!(modules(&with).last().map(String::as_str), expected.last().map(String::as_str));
+
+            let without = our_plan(&tree.shipped, query);
+            assert_eq!(
+                relative(&without, &tree.shipped),
+                relative(&with, &tree.depmod),
+                "{} {query}: plan without modules.dep differs",
+                tree.name
+            );
+            assert!(without["plan"].as_array().unwrap().iter().all(|s| s["deps_from"] == "modinfo"));
+        }
+        let comment = our_plan(&tree.shipped, "xt_comment");
+        assert_eq!(modules(&comment), ["x_tables", "xt_comment"], "{}", tree.name);
+        let compression = comment["plan"][1]["compression"].as_str().unwrap();
+        match tree.name.as_str() {
+            "debian-6.12" => assert_eq!(compression, "xz"),
+            "debian-6.1" => assert_eq!(compression, "none"),
+            other => panic!("unexpected Debian kernel {other}"),
+        }
+    }
+}
