@@ -13,14 +13,15 @@ use crate::exit::ExitCode;
 use crate::probe::legacy::LegacyProber;
 use crate::probe::nft::{NfTablesStatus, NftProber};
 use crate::probe::{Backend, Errno, Family, Outcome, ProbeError, Requirement};
+use crate::profile::Need;
 
 /// What to check.
 #[derive(Debug, Clone)]
 pub struct CheckOptions {
-    /// The extensions, each optionally at a revision.
-    pub requirements: Vec<Requirement>,
-    /// The families to ask in. The default is IPv4 and IPv6.
-    pub families: Vec<Family>,
+    /// The extensions, each with its families and whether it is optional.
+    pub needs: Vec<Need>,
+    /// The profile the needs come from, if any.
+    pub profile: Option<String>,
     /// The backends to ask. The default is nft only.
     pub backends: Vec<Backend>,
     /// How long to wait for each kernel answer.
@@ -32,6 +33,8 @@ pub struct CheckOptions {
 pub struct CheckResult {
     /// What was required.
     pub requirement: Requirement,
+    /// Whether a miss is only reported (never fails the exit status).
+    pub optional: bool,
     /// In which family.
     pub family: Family,
     /// Which backend answered.
@@ -132,6 +135,8 @@ pub struct Disagreement {
 pub struct CheckReport {
     /// `uname -r`.
     pub kernel_release: String,
+    /// The profile checked, if any.
+    pub profile: Option<String>,
     /// nf_tables reachability, when the nft backend was used and could ask.
     pub nf_tables: Option<Result<NfTablesStatus, ProbeError>>,
     /// One entry per (requirement, family, backend), in that order.
@@ -149,10 +154,12 @@ impl CheckReport {
         })
     }
 
-    /// 3 if anything could not be probed, else 1 if anything is missing,
-    /// else 0. Not-applicable answers never count.
+    /// 3 if anything could not be probed, else 1 if anything required is
+    /// missing, else 0. Not-applicable answers and optional extensions
+    /// never count.
     pub fn exit_code(&self) -> ExitCode {
-        let statuses: Vec<Status> = self.results.iter().map(CheckResult::status).collect();
+        let statuses: Vec<Status> =
+            self.results.iter().filter(|r| !r.optional).map(CheckResult::status).collect();
         if statuses.contains(&Status::Error) {
             ExitCode::CannotProbe
         } else if statuses.iter().any(|s| matches!(s, Status::NotRegistered | Status::RevisionMissing)) {
@@ -202,8 +209,8 @@ fn capability_error(backend: Backend) -> Option<ProbeError> {
 
 /// Runs the check.
 pub fn run(opts: &CheckOptions) -> CheckReport {
-    let pairs: Vec<(&Requirement, Family)> =
-        opts.requirements.iter().flat_map(|r| opts.families.iter().map(move |&f| (r, f))).collect();
+    let pairs: Vec<(&Need, Family)> =
+        opts.needs.iter().flat_map(|n| n.families.iter().map(move |&f| (n, f))).collect();
     let mut results = Vec::new();
     let mut nf_tables = None;
     for &backend in &opts.backends {
@@ -215,21 +222,28 @@ pub fn run(opts: &CheckOptions) -> CheckReport {
             }
             Backend::Legacy => run_legacy(&pairs),
         };
-        results.extend(pairs.iter().zip(outcomes).map(|(&(req, family), outcome)| CheckResult {
-            requirement: req.clone(),
+        results.extend(pairs.iter().zip(outcomes).map(|(&(need, family), outcome)| CheckResult {
+            requirement: need.requirement.clone(),
+            optional: need.optional,
             family,
             backend,
             outcome,
         }));
     }
     let disagreements = disagreements(&results);
-    CheckReport { kernel_release: kernel_release(), nf_tables, results, disagreements }
+    CheckReport {
+        kernel_release: kernel_release(),
+        profile: opts.profile.clone(),
+        nf_tables,
+        results,
+        disagreements,
+    }
 }
 
 type NfTablesAnswer = Option<Result<NfTablesStatus, ProbeError>>;
 
 /// All pairs through nft_compat, batched.
-fn run_nft(opts: &CheckOptions, pairs: &[(&Requirement, Family)]) -> (Vec<Outcome>, NfTablesAnswer) {
+fn run_nft(opts: &CheckOptions, pairs: &[(&Need, Family)]) -> (Vec<Outcome>, NfTablesAnswer) {
     let all_failed = |e: ProbeError| pairs.iter().map(|_| Outcome::Failed(e.clone())).collect();
     if let Some(e) = capability_error(Backend::Nft) {
         return (all_failed(e.clone()), Some(Err(e)));
@@ -238,7 +252,7 @@ fn run_nft(opts: &CheckOptions, pairs: &[(&Requirement, Family)]) -> (Vec<Outcom
         Ok(p) => p,
         Err(e) => return (all_failed(e.clone()), Some(Err(e))),
     };
-    let items: Vec<_> = pairs.iter().map(|&(req, family)| (family, &req.extension)).collect();
+    let items: Vec<_> = pairs.iter().map(|&(need, family)| (family, &need.requirement.extension)).collect();
     let outcomes = prober.probe_all(&items);
     // Already answered within the first batch; asked here only if none was sent.
     let status = prober.nf_tables();
@@ -247,12 +261,13 @@ fn run_nft(opts: &CheckOptions, pairs: &[(&Requirement, Family)]) -> (Vec<Outcom
 
 /// All pairs through the legacy sockopts, one question at a time. An error
 /// that will repeat (no permission, module not loaded) is not asked again.
-fn run_legacy(pairs: &[(&Requirement, Family)]) -> Vec<Outcome> {
+fn run_legacy(pairs: &[(&Need, Family)]) -> Vec<Outcome> {
     let mut sticky: Option<ProbeError> = capability_error(Backend::Legacy);
     let mut family_sticky: Vec<(Family, ProbeError)> = Vec::new();
     let mut prober = LegacyProber::new();
     let mut out = Vec::new();
-    for &(req, family) in pairs {
+    for &(need, family) in pairs {
+        let req = &need.requirement;
         let outcome = if let Some(e) = &sticky {
             Outcome::Failed(e.clone())
         } else if let Some((_, e)) = family_sticky.iter().find(|(f, _)| *f == family) {

@@ -26,6 +26,131 @@ pub enum Command {
     /// Load kernel modules and their dependencies, without kmod.
     #[command(after_help = LOAD_HELP)]
     Load(LoadArgs),
+    /// Explain why extensions are missing, and what to do.
+    #[command(after_help = DOCTOR_HELP)]
+    Doctor(DoctorArgs),
+    /// Load whatever is missing (the probe's own prerequisites included), then check again.
+    #[command(after_help = ENSURE_HELP)]
+    Ensure(EnsureArgs),
+    /// List the built-in requirement profiles, or show one.
+    #[command(after_help = PROFILES_HELP)]
+    Profiles(ProfilesArgs),
+}
+
+const DOCTOR_HELP: &str = "\
+For each extension the kernel does not register, doctor follows the cause
+chain: can the probe ask (nfnetlink, nf_tables, nft_compat)? which module
+provides it (the alias the kernel requests, ipt_NAME/ip6t_NAME), and is it
+built in, loaded, on disk or absent? what does the kernel config say (y, m,
+not set)? may this host load modules (module support, CAP_SYS_MODULE, a
+container's user namespace, kernel.modules_disabled, lockdown)? is the
+kernel's autoloader (kernel.modprobe) there? Then one verdict and one remedy.
+
+Examples:
+  xtprobe doctor                     the default profile (kuscia)
+  xtprobe doctor comment             why is -m comment missing?
+  xtprobe doctor --profile k3s --json
+
+Exit status:
+  0  every required extension is supported   1  something is missing
+  2  usage error                             3  cannot probe (see the causes)";
+
+const ENSURE_HELP: &str = "\
+ensure probes; if the probe itself cannot ask, loads nf_tables and
+nft_compat (by the aliases nfnetlink-subsys-10/11, as the kernel would);
+loads the module of every missing extension, found through the alias the
+kernel requests (ipt_NAME, ip6t_NAME, ...), with its dependencies; and
+probes again. Optional extensions are loaded when possible but never fail
+the exit status.
+
+Examples:
+  xtprobe ensure                       everything Kuscia needs, now
+  xtprobe ensure comment --persist     and at every boot (modules-load.d)
+  xtprobe ensure --profile k3s --dry-run --json
+
+Exit status:
+  0  everything required is supported afterwards (dry run: or planned)
+  1  something is still missing (no module for this kernel)
+  2  usage error
+  3  cannot load here: no module support, not allowed, unreadable files
+  4  the kernel refused a module";
+
+const PROFILES_HELP: &str = "\
+A custom profile is a TOML file passed to --profile:
+
+  name = \"my-cni\"                      # default: the file name
+  description = \"what it is for\"
+  families = [\"ipv4\", \"ipv6\"]          # default [\"ipv4\"]
+  required = [\"comment\", \"target:MASQUERADE\", \"conntrack@1\"]
+  optional = [\"statistic\"]             # reported, never fails the status
+
+  [[extension]]                        # an entry with its own families
+  spec = \"icmp6\"
+  families = [\"ipv6\"]
+  optional = false";
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// The modules directory [default: /lib/modules/$(uname -r), then /usr/lib/modules/$(uname -r)].
+    #[arg(long, value_name = "DIR")]
+    pub modules_dir: Option<std::path::PathBuf>,
+
+    /// The kernel config to read [default: /proc/config.gz, /boot/config-$(uname -r), …].
+    #[arg(long, value_name = "FILE")]
+    pub kernel_config: Option<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// Seconds to wait for each kernel answer.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout, default_value = "5")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct EnsureArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Plan only: load nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+
+    /// List the modules loaded in /etc/modules-load.d/xtprobe.conf.
+    #[arg(long)]
+    pub persist: bool,
+
+    /// Root directory for --persist.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: std::path::PathBuf,
+
+    /// The modules directory [default: /lib/modules/$(uname -r), then /usr/lib/modules/$(uname -r)].
+    #[arg(long, value_name = "DIR")]
+    pub modules_dir: Option<std::path::PathBuf>,
+
+    /// Decompress modules here and use init_module.
+    #[arg(long)]
+    pub userspace_decompress: bool,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// Seconds to wait for each kernel answer.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout, default_value = "5")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfilesArgs {
+    /// Show this profile (a name or a .toml file) with its entries and sources.
+    pub name: Option<String>,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 const LOAD_HELP: &str = "\
@@ -86,7 +211,8 @@ pub struct LoadArgs {
 const CHECK_HELP: &str = "\
 EXT is NAME, match:NAME or target:NAME, optionally with @REV to require a
 revision. Names are case-sensitive, as the kernel registers them (MASQUERADE,
-not masquerade). With no EXT, the comment match is checked.
+not masquerade). With no EXT, the default profile (kuscia) is checked;
+optional extensions of a profile are reported but never fail the status.
 
 The nft backend sends the NFNL_MSG_COMPAT_GET query iptables-nft uses; the
 legacy backend uses the getsockopt iptables-legacy uses. Both need
@@ -94,8 +220,9 @@ CAP_NET_ADMIN (legacy also CAP_NET_RAW); `unshare -rn xtprobe check` works
 for any user because the extension registry is global.
 
 Examples:
-  xtprobe check                              is the comment match there?
+  xtprobe check                              everything Kuscia's rules need
   xtprobe check comment conntrack@3 target:MASQUERADE
+  xtprobe check --profile kube-proxy --family ipv4,ipv6
   xtprobe check --family ipv4,ipv6,arp,bridge comment
   xtprobe check --backend both --json mark | jq '.results[]'
   xtprobe check -q comment && echo ok
@@ -127,13 +254,8 @@ impl BackendChoice {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Extensions to check: NAME, match:NAME, target:NAME, with optional @REV.
-    #[arg(value_name = "EXT", value_parser = parse_requirement)]
-    pub extensions: Vec<Requirement>,
-
-    /// Families to ask in, comma-separated: ipv4, ipv6, arp, bridge.
-    #[arg(long, short = 'f', value_name = "LIST", value_parser = parse_families, default_value = "ipv4,ipv6")]
-    pub family: Families,
+    #[command(flatten)]
+    pub target: TargetArgs,
 
     /// Which kernel interface to ask.
     #[arg(long, short = 'b', value_enum, default_value_t = BackendChoice::Nft)]
@@ -145,6 +267,23 @@ pub struct CheckArgs {
     /// Seconds to wait for each kernel answer.
     #[arg(long, value_name = "SECONDS", value_parser = parse_timeout, default_value = "5")]
     pub timeout: Duration,
+}
+
+/// What to check: extensions, or a profile. Shared by check, doctor, ensure.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Extensions: NAME, match:NAME, target:NAME, with optional @REV.
+    #[arg(value_name = "EXT", value_parser = parse_requirement)]
+    pub extensions: Vec<Requirement>,
+
+    /// A requirement profile: a built-in name (`xtprobe profiles`) or a .toml file [default: kuscia].
+    #[arg(long, short = 'p', value_name = "NAME|FILE", conflicts_with = "extensions")]
+    pub profile: Option<String>,
+
+    /// Families to ask in, comma-separated: ipv4, ipv6, arp, bridge [default: ipv4,ipv6 for EXT;
+    /// the profile's own otherwise].
+    #[arg(long, short = 'f', value_name = "LIST", value_parser = parse_families)]
+    pub family: Option<Families>,
 }
 
 /// Output format flags shared by every command.

@@ -13,11 +13,16 @@
 
 #![deny(missing_docs)]
 
+pub mod catalog;
 pub mod check;
+pub mod doctor;
+pub mod ensure;
 pub mod exit;
 pub mod host;
+pub mod kconfig;
 pub mod kmod;
 pub mod load;
 pub mod probe;
+pub mod profile;
 pub mod report;
 pub mod sys;

@@ -11,6 +11,9 @@ fn main() {
     let code = match cli.command {
         cli::Command::Check(args) => cmd::check::run(args),
         cli::Command::Load(args) => cmd::load::run(args),
+        cli::Command::Doctor(args) => cmd::doctor::run(args),
+        cli::Command::Ensure(args) => cmd::ensure::run(args),
+        cli::Command::Profiles(args) => cmd::profiles::run(args),
     };
     std::process::exit(code.code());
 }

@@ -7,5 +7,7 @@ mod fixture;
 mod util;
 
 mod check;
+mod contrib;
 mod debian;
+mod doctor;
 mod load;

@@ -43,6 +43,11 @@ pub struct ImageSpec<'a> {
     pub without_modules_dep: bool,
     /// busybox (static) to install as `/sbin/modprobe`.
     pub modprobe: Option<&'a Path>,
+    /// busybox (static) to install as `/bin/sh`, `cat`, `uname` (for
+    /// cases that run shell scripts, like the initramfs hooks).
+    pub shell: Option<&'a Path>,
+    /// Host files to copy in: (source, destination in the image).
+    pub files: &'a [(PathBuf, String)],
     /// Include `/usr/sbin/iptables-nft` and what it needs.
     pub iptables: bool,
     /// The case to run.
@@ -126,6 +131,15 @@ pub fn build(spec: &ImageSpec<'_>) -> Result<Vec<u8>> {
     if let Some(busybox) = spec.modprobe {
         b.host_file("bin/busybox", busybox)?;
         b.symlink("sbin/modprobe", "/bin/busybox");
+    }
+    if let Some(busybox) = spec.shell {
+        b.host_file("bin/busybox", busybox)?;
+        for applet in ["sh", "cat", "uname", "echo"] {
+            b.symlink(&format!("bin/{applet}"), "/bin/busybox");
+        }
+    }
+    for (src, dest) in spec.files {
+        b.host_file(dest.trim_start_matches('/'), src)?;
     }
     if spec.iptables {
         add_iptables(&mut b)?;

@@ -204,6 +204,8 @@ fn run_one(
         modules: modules.map(|m| ModuleSet::All(m.to_path_buf())).unwrap_or(ModuleSet::None),
         without_modules_dep: false,
         modprobe: None,
+        shell: None,
+        files: &[],
         iptables,
         case: &case,
     };

@@ -10,6 +10,8 @@
 //! modules_dep = true          # false: leave depmod's output out, as Debian ships trees
 //! modprobe = false            # true: busybox as /sbin/modprobe (kernel autoload works)
 //! iptables = false            # true: the real iptables-nft client
+//! shell = false               # true: busybox as /bin/sh, cat, uname
+//! files = [["contrib/x", "/scripts/x"]]   # repository files to copy in
 //! timeout = 60                # seconds; default 60 tiny, 180 Debian
 //!
 //! [[case.step]]
@@ -78,6 +80,12 @@ pub struct Case {
     /// The real iptables-nft.
     #[serde(default)]
     pub iptables: bool,
+    /// busybox as /bin/sh, cat, uname (for shell scripts).
+    #[serde(default)]
+    pub shell: bool,
+    /// Files from the repository to copy in: [source, destination].
+    #[serde(default)]
+    pub files: Vec<(PathBuf, String)>,
     /// Seconds before the VM is killed.
     pub timeout: Option<u64>,
     /// The steps.
@@ -269,6 +277,8 @@ pub fn run_case(case: &Case, kernel: &Kernel, payload: &Payload, echo: &mut dyn 
         modules: module_set(case, kernel),
         without_modules_dep: !case.modules_dep,
         modprobe: case.modprobe.then_some(payload.busybox.as_path()),
+        shell: case.shell.then_some(payload.busybox.as_path()),
+        files: &case.files,
         iptables: case.iptables,
         case: &guest_case,
     };

@@ -2,24 +2,20 @@
 
 use xtprobe::check::{CheckOptions, run as check};
 use xtprobe::exit::ExitCode;
-use xtprobe::probe::Requirement;
 use xtprobe::report::{self, Style};
 
 use super::output;
 use crate::cli::CheckArgs;
 
 pub fn run(args: CheckArgs) -> ExitCode {
-    let requirements = if args.extensions.is_empty() {
-        vec!["comment".parse::<Requirement>().expect("`comment` is a valid requirement")]
-    } else {
-        args.extensions
+    let (needs, profile) = match super::target::needs(&args.target) {
+        Ok(n) => n,
+        Err(e) => {
+            output::error(&e);
+            return ExitCode::Usage;
+        }
     };
-    let opts = CheckOptions {
-        requirements,
-        families: args.family.0,
-        backends: args.backend.backends(),
-        timeout: args.timeout,
-    };
+    let opts = CheckOptions { needs, profile, backends: args.backend.backends(), timeout: args.timeout };
     let report = check(&opts);
     let code = report.exit_code();
     if args.output.json {

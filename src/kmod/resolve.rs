@@ -155,6 +155,19 @@ pub enum ResolveError {
     File(#[from] FileError),
 }
 
+/// A module found for a name or alias, without its dependencies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Located {
+    /// The module.
+    pub module: ModuleName,
+    /// Its file, when it has one in the tree.
+    pub path: Option<PathBuf>,
+    /// Listed as built into the kernel.
+    pub builtin: bool,
+    /// Loaded right now.
+    pub live: bool,
+}
+
 /// What a lookup found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Target {
@@ -233,6 +246,25 @@ impl Resolver {
     /// The module's `.modinfo` (read once).
     pub fn modinfo(&mut self, path: &PathBuf) -> Result<ModInfo, ResolveError> {
         self.modinfo_of(path).cloned()
+    }
+
+    /// Every module providing `query` (a name or alias), and where xtprobe
+    /// looked when there is none.
+    pub fn locate(&mut self, query: &str) -> Result<(Vec<Located>, Vec<String>), ResolveError> {
+        let mut looked = Vec::new();
+        let targets = self.lookup(query, &mut looked)?;
+        let found = targets
+            .into_iter()
+            .map(|t| {
+                let live = self.kernel.initstate(t.name()) == Some(InitState::Live);
+                match t {
+                    Target::File(module, path) => Located { module, path: Some(path), builtin: false, live },
+                    Target::Builtin(module) => Located { module, path: None, builtin: true, live },
+                    Target::Live(module) => Located { module, path: None, builtin: false, live: true },
+                }
+            })
+            .collect();
+        Ok((found, looked))
     }
 
     /// A module by exact (normalised) name.

@@ -6,17 +6,19 @@
 //! {
 //!   "schema_version": 1,
 //!   "kernel_release": "6.12.117+deb12-amd64",
+//!   "profile": "kuscia" | null,        // the profile checked, null for EXT arguments
 //!   "nf_tables": { "reachable": true|false|null, "generation": 12|null,
 //!                  "errno": "EINVAL"|null, "message": "..." } | null,
 //!   "results": [ {
 //!       "name": "comment", "kind": "match"|"target",
 //!       "family": "ipv4"|"ipv6"|"arp"|"bridge", "backend": "nft"|"legacy",
+//!       "optional": false,            // optional misses never fail the exit status
 //!       "status": "supported"|"not-registered"|"revision-missing"|"not-applicable"|"error",
 //!       "supported": true, "best_revision": 0|null, "revisions": [0],
 //!       "required_revision": 0|null, "errno": "ENOENT"|null, "message": "..." } ],
 //!   "disagreements": [ { "requirement": "match:comment", "family": "ipv4",
 //!                        "nft": [0], "legacy": [] } ],
-//!   "summary": { "supported": 1, "missing": 0, "not_applicable": 0, "errors": 0 },
+//!   "summary": { "supported": 1, "missing": 0, "optional_missing": 0, "not_applicable": 0, "errors": 0 },
 //!   "exit_code": 0
 //! }
 //! ```
@@ -32,10 +34,12 @@ use crate::check::{CheckReport, CheckResult, Disagreement, Status};
 use crate::probe::nft::NfTablesStatus;
 use crate::probe::{Backend, Errno, Family, Kind, Outcome, ProbeError};
 
+/// The check document, for embedding in other reports (ensure).
 #[derive(Serialize)]
-struct Document<'a> {
+pub struct Document<'a> {
     schema_version: u32,
     kernel_release: &'a str,
+    profile: Option<&'a str>,
     nf_tables: Option<NfTablesJson>,
     results: Vec<ResultJson<'a>>,
     disagreements: &'a [Disagreement],
@@ -57,6 +61,7 @@ struct ResultJson<'a> {
     kind: Kind,
     family: Family,
     backend: Backend,
+    optional: bool,
     status: Status,
     supported: bool,
     best_revision: Option<u8>,
@@ -71,8 +76,10 @@ struct ResultJson<'a> {
 pub struct Summary {
     /// Results that are supported.
     pub supported: usize,
-    /// Not registered or revision missing.
+    /// Required, and not registered or revision missing.
     pub missing: usize,
+    /// Optional, and not registered or revision missing.
+    pub optional_missing: usize,
     /// Not asked because the backend cannot.
     pub not_applicable: usize,
     /// Could not be answered.
@@ -85,6 +92,7 @@ pub fn summary(report: &CheckReport) -> Summary {
     for r in &report.results {
         match r.status() {
             Status::Supported => s.supported += 1,
+            Status::NotRegistered | Status::RevisionMissing if r.optional => s.optional_missing += 1,
             Status::NotRegistered | Status::RevisionMissing => s.missing += 1,
             Status::NotApplicable => s.not_applicable += 1,
             Status::Error => s.errors += 1,
@@ -120,6 +128,7 @@ fn result_json(r: &CheckResult) -> ResultJson<'_> {
         kind: r.requirement.extension.kind,
         family: r.family,
         backend: r.backend,
+        optional: r.optional,
         status: r.status(),
         supported: r.status() == Status::Supported,
         best_revision: best,
@@ -132,16 +141,21 @@ fn result_json(r: &CheckResult) -> ResultJson<'_> {
 
 /// The report as a pretty JSON document (fields in schema order).
 pub fn to_json(report: &CheckReport) -> String {
-    let doc = Document {
+    super::json(&document(report))
+}
+
+/// The report as a serializable document.
+pub fn document(report: &CheckReport) -> Document<'_> {
+    Document {
         schema_version: SCHEMA_VERSION,
         kernel_release: &report.kernel_release,
+        profile: report.profile.as_deref(),
         nf_tables: report.nf_tables.as_ref().map(nf_tables_json),
         results: report.results.iter().map(result_json).collect(),
         disagreements: &report.disagreements,
         summary: summary(report),
         exit_code: report.exit_code().code(),
-    };
-    super::json(&doc)
+    }
 }
 
 fn status_word(s: Status) -> (&'static str, Tone) {
@@ -162,6 +176,9 @@ pub fn to_table(report: &CheckReport, style: &Style) -> String {
         _ => String::new(),
     };
     out.push_str(&format!("kernel {}{nf}\n", report.kernel_release));
+    if let Some(p) = &report.profile {
+        out.push_str(&format!("profile {p}\n"));
+    }
 
     // A backend that failed everywhere for one reason is said once.
     let mut failed_backends = Vec::new();
@@ -184,7 +201,9 @@ pub fn to_table(report: &CheckReport, style: &Style) -> String {
     let rows: Vec<&CheckResult> =
         report.results.iter().filter(|r| !failed_backends.contains(&r.backend)).collect();
     if !rows.is_empty() {
-        let name_w = rows.iter().map(|r| r.requirement.to_string().len()).max().unwrap_or(0).max(9);
+        let label =
+            |r: &CheckResult| format!("{}{}", r.requirement, if r.optional { " (optional)" } else { "" });
+        let name_w = rows.iter().map(|r| label(r).len()).max().unwrap_or(0).max(9);
         out.push('\n');
         out.push_str(&style.paint(
             Tone::Strong,
@@ -197,6 +216,7 @@ pub fn to_table(report: &CheckReport, style: &Style) -> String {
         out.push('\n');
         for r in rows {
             let (word, tone) = status_word(r.status());
+            let tone = if r.optional && tone == Tone::Bad { Tone::Warn } else { tone };
             let revs = match &r.outcome {
                 Outcome::Registered(revs) => {
                     revs.supported.iter().map(u8::to_string).collect::<Vec<_>>().join(" ")
@@ -205,7 +225,7 @@ pub fn to_table(report: &CheckReport, style: &Style) -> String {
             };
             out.push_str(&format!(
                 "{:<name_w$}  {:<6}  {:<7}  {}  {revs}\n",
-                r.requirement.to_string(),
+                label(r),
                 r.family.as_str(),
                 r.backend.as_str(),
                 style.paint(tone, word, 16),
@@ -232,6 +252,9 @@ pub fn to_table(report: &CheckReport, style: &Style) -> String {
     let s = summary(report);
     out.push('\n');
     let mut parts = vec![format!("{} supported", s.supported), format!("{} missing", s.missing)];
+    if s.optional_missing > 0 {
+        parts.push(format!("{} optional missing", s.optional_missing));
+    }
     if s.not_applicable > 0 {
         parts.push(format!("{} not applicable", s.not_applicable));
     }

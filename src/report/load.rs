@@ -41,8 +41,9 @@ use crate::kmod::persist::Persisted;
 use crate::kmod::resolve::Step;
 use crate::load::LoadReport;
 
+/// The load document, for embedding in other reports (ensure).
 #[derive(Serialize)]
-struct Document<'a> {
+pub struct Document<'a> {
     schema_version: u32,
     kernel_release: &'a str,
     modules_dir: Option<String>,
@@ -55,28 +56,33 @@ struct Document<'a> {
 }
 
 #[derive(Serialize)]
-struct StepJson<'a> {
+pub(crate) struct StepJson<'a> {
     #[serde(flatten)]
     step: &'a Step,
     result: Option<&'a StepOutcome>,
 }
 
 #[derive(Serialize)]
-struct ErrorJson {
+pub(crate) struct ErrorJson {
     message: String,
 }
 
 #[derive(Serialize)]
 #[serde(untagged)]
-enum PersistJson<'a> {
+pub(crate) enum PersistJson<'a> {
     Done(&'a Persisted),
     Failed { error: &'a str },
 }
 
 /// The report as pretty JSON.
 pub fn to_json(report: &LoadReport) -> String {
+    super::json(&document(report))
+}
+
+/// The report as a serializable document.
+pub fn document(report: &LoadReport) -> Document<'_> {
     let steps: &[Step] = report.plan.as_ref().map(|p| p.steps.as_slice()).unwrap_or(&[]);
-    let doc = Document {
+    Document {
         schema_version: SCHEMA_VERSION,
         kernel_release: &report.kernel_release,
         modules_dir: report.modules_dir.as_ref().map(|d| d.display().to_string()),
@@ -93,8 +99,7 @@ pub fn to_json(report: &LoadReport) -> String {
         }),
         warnings: &report.warnings,
         exit_code: report.exit_code().code(),
-    };
-    super::json(&doc)
+    }
 }
 
 fn outcome_word(o: &StepOutcome) -> (String, Tone) {

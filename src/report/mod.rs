@@ -3,7 +3,10 @@
 //! asks the kernel or reads module files.
 
 pub mod check;
+pub mod doctor;
+pub mod ensure;
 pub mod load;
+pub mod profiles;
 pub mod style;
 
 pub use style::{Style, Tone};

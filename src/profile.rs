@@ -1,0 +1,411 @@
+//! Requirement profiles: the extensions a platform's iptables rules use,
+//! required or optional, with the families to check them in.
+//!
+//! Built-in profiles check IPv4 (a dual-stack cluster passes `--family
+//! ipv4,ipv6`). Standard targets (ACCEPT, DROP, RETURN) are part of the
+//! core and never listed. Each profile names the code its list comes from.
+//!
+//! A custom profile is a TOML file (`--profile ./mine.toml`):
+//!
+//! ```toml
+//! name = "my-cni"                      # default: the file name
+//! description = "what it is for"       # optional
+//! families = ["ipv4", "ipv6"]          # default ["ipv4"]
+//! required = ["comment", "target:MASQUERADE", "conntrack@1"]
+//! optional = ["statistic"]             # reported, never fails the exit status
+//!
+//! [[extension]]                        # an entry with its own families
+//! spec = "icmp6"
+//! families = ["ipv6"]
+//! optional = false
+//! ```
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::probe::{Family, Requirement};
+
+/// The profile `xtprobe check`, `doctor` and `ensure` use without
+/// arguments: the seed of this project.
+pub const DEFAULT: &str = "kuscia";
+
+/// One extension a profile needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Need {
+    /// The extension (and revision, if one is required).
+    #[serde(serialize_with = "as_string")]
+    pub requirement: Requirement,
+    /// Families to check it in.
+    pub families: Vec<Family>,
+    /// Reported, but never fails the exit status.
+    pub optional: bool,
+}
+
+fn as_string<S: serde::Serializer>(r: &Requirement, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&r.to_string())
+}
+
+/// A named set of needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Profile {
+    /// Its name.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// Where its list comes from.
+    pub sources: Vec<String>,
+    /// The extensions.
+    pub needs: Vec<Need>,
+}
+
+/// Why a profile could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// No built-in profile of that name, and not a file.
+    #[error("no profile `{0}`: built in are {names}; a custom profile is a path to a .toml file", names = builtin_names().join(", "))]
+    Unknown(String),
+    /// The file could not be read or parsed.
+    #[error("profile {path}: {detail}")]
+    File {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+struct Builtin {
+    name: &'static str,
+    description: &'static str,
+    required: &'static [&'static str],
+    optional: &'static [&'static str],
+    /// Entries with their own families: (spec, families, optional).
+    per_family: &'static [(&'static str, &'static [Family], bool)],
+    sources: &'static [&'static str],
+}
+
+const CNI_BRIDGE: &[&str] = &["comment", "target:MASQUERADE"];
+const CNI_PORTMAP: &[&str] = &[
+    "addrtype",
+    "comment",
+    "multiport",
+    "tcp",
+    "udp",
+    "mark",
+    "target:DNAT",
+    "target:MARK",
+    "target:MASQUERADE",
+];
+const KUBE_PROXY: &[&str] = &[
+    "comment",
+    "mark",
+    "conntrack",
+    "addrtype",
+    "statistic",
+    "recent",
+    "tcp",
+    "udp",
+    "target:MARK",
+    "target:MASQUERADE",
+    "target:DNAT",
+    "target:REJECT",
+];
+
+static BUILTINS: &[Builtin] = &[
+    Builtin {
+        name: "kuscia",
+        description: "SecretFlow Kuscia node: the NAT and port-map rules its embedded containerd CNI \
+                      (bridge with ipMasq, portmap) writes; on master/autonomy nodes its embedded k3s adds \
+                      the kube-proxy set (optional here)",
+        required: &[
+            "comment",
+            "addrtype",
+            "multiport",
+            "tcp",
+            "udp",
+            "mark",
+            "target:MASQUERADE",
+            "target:DNAT",
+            "target:MARK",
+        ],
+        optional: &["conntrack", "statistic", "recent", "set", "target:REJECT"],
+        per_family: &[],
+        sources: &[
+            "secretflow/kuscia:cmd/kuscia/modules/containerd.go and k3s.go (embedded containerd, CNI, k3s)",
+            "containernetworking/plugins:pkg/ip/ipmasq_iptables_linux.go (bridge ipMasq: comment, MASQUERADE)",
+            "containernetworking/plugins:plugins/meta/portmap/portmap_iptables.go (addrtype, comment, multiport, mark, DNAT, MARK, MASQUERADE)",
+            "secretflow/secretflow#1126: the task stuck in Pending without xt_comment",
+        ],
+    },
+    Builtin {
+        name: "kube-proxy",
+        description: "kube-proxy in iptables mode (services, ClientIP affinity, masquerading)",
+        required: KUBE_PROXY,
+        optional: &["sctp", "nfacct"],
+        per_family: &[],
+        sources: &["kubernetes/kubernetes:pkg/proxy/iptables/proxier.go"],
+    },
+    Builtin {
+        name: "kubelet",
+        description: "kubelet's own chains (KUBE-FIREWALL)",
+        required: &["comment", "conntrack"],
+        optional: &[],
+        per_family: &[],
+        sources: &["kubernetes/kubernetes:pkg/kubelet/kubelet_network_linux.go"],
+    },
+    Builtin {
+        name: "flannel",
+        description: "flannel's masquerading rules",
+        required: &["comment", "mark", "target:MASQUERADE"],
+        optional: &[],
+        per_family: &[],
+        sources: &["flannel-io/flannel:pkg/trafficmngr/iptables/iptables.go"],
+    },
+    Builtin {
+        name: "calico",
+        description: "Calico felix in iptables mode",
+        required: &[
+            "set",
+            "conntrack",
+            "addrtype",
+            "mark",
+            "multiport",
+            "target:REJECT",
+            "target:MARK",
+            "target:MASQUERADE",
+        ],
+        optional: &["u32", "bpf", "ipvs", "comment"],
+        per_family: &[
+            ("rpfilter", &[Family::Ipv4], false),
+            ("icmp", &[Family::Ipv4], false),
+            ("icmp6", &[Family::Ipv6], true),
+        ],
+        sources: &[
+            "projectcalico/calico:calicoctl/calicoctl/commands/node/checksystem.go (module list)",
+            "projectcalico/calico:felix/rules/static.go (comment is implied by its cali: rule comments; not verified, so optional)",
+        ],
+    },
+    Builtin {
+        name: "cni-bridge",
+        description: "the CNI bridge (and ptp) plugin with ipMasq",
+        required: CNI_BRIDGE,
+        optional: &[],
+        per_family: &[],
+        sources: &["containernetworking/plugins:pkg/ip/ipmasq_iptables_linux.go"],
+    },
+    Builtin {
+        name: "cni-portmap",
+        description: "the CNI portmap plugin (hostPort)",
+        required: CNI_PORTMAP,
+        optional: &[],
+        per_family: &[],
+        sources: &["containernetworking/plugins:plugins/meta/portmap/portmap_iptables.go"],
+    },
+    Builtin {
+        name: "cni-firewall",
+        description: "the CNI firewall plugin (iptables backend)",
+        required: &["conntrack", "comment"],
+        optional: &[],
+        per_family: &[],
+        sources: &["containernetworking/plugins:plugins/meta/firewall/iptables.go"],
+    },
+    Builtin {
+        name: "docker",
+        description: "dockerd's bridge networking (NAT, published ports)",
+        required: &["addrtype", "conntrack", "tcp", "udp", "target:MASQUERADE", "target:DNAT"],
+        optional: &["set"],
+        per_family: &[],
+        sources: &["moby/moby:integration/network/bridge/iptablesdoc/generated/new-daemon.md"],
+    },
+    Builtin {
+        name: "k3s",
+        description: "k3s: kube-proxy, flannel and its network policy controller",
+        required: &[
+            "comment",
+            "mark",
+            "conntrack",
+            "addrtype",
+            "statistic",
+            "recent",
+            "tcp",
+            "udp",
+            "multiport",
+            "set",
+            "target:MARK",
+            "target:MASQUERADE",
+            "target:DNAT",
+            "target:REJECT",
+        ],
+        optional: &["sctp", "nfacct"],
+        per_family: &[],
+        sources: &["k3s-io/k3s:contrib/util/check-config.sh", "k3s-io/k3s#6946 (comment for kube-router)"],
+    },
+];
+
+/// The names of the built-in profiles.
+pub fn builtin_names() -> Vec<&'static str> {
+    BUILTINS.iter().map(|b| b.name).collect()
+}
+
+fn spec(s: &str) -> Requirement {
+    s.parse().unwrap_or_else(|e| panic!("built-in profile entry {s:?}: {e}"))
+}
+
+fn from_builtin(b: &Builtin) -> Profile {
+    let v4 = vec![Family::Ipv4];
+    let mut needs = Vec::new();
+    for (list, optional) in [(b.required, false), (b.optional, true)] {
+        needs.extend(list.iter().map(|s| Need { requirement: spec(s), families: v4.clone(), optional }));
+    }
+    needs.extend(b.per_family.iter().map(|(s, f, optional)| Need {
+        requirement: spec(s),
+        families: f.to_vec(),
+        optional: *optional,
+    }));
+    Profile {
+        name: b.name.to_string(),
+        description: b.description.to_string(),
+        sources: b.sources.iter().map(|s| s.to_string()).collect(),
+        needs,
+    }
+}
+
+/// Every built-in profile.
+pub fn builtins() -> Vec<Profile> {
+    BUILTINS.iter().map(from_builtin).collect()
+}
+
+/// A built-in profile by name, or a custom one from a `.toml` path.
+pub fn resolve(arg: &str) -> Result<Profile, ProfileError> {
+    if let Some(b) = BUILTINS.iter().find(|b| b.name == arg) {
+        return Ok(from_builtin(b));
+    }
+    if arg.contains('/') || arg.ends_with(".toml") {
+        return load_file(Path::new(arg));
+    }
+    Err(ProfileError::Unknown(arg.to_string()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileProfile {
+    name: Option<String>,
+    description: Option<String>,
+    families: Option<Vec<String>>,
+    #[serde(default)]
+    required: Vec<String>,
+    #[serde(default)]
+    optional: Vec<String>,
+    #[serde(default)]
+    extension: Vec<FileEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileEntry {
+    spec: String,
+    families: Option<Vec<String>>,
+    #[serde(default)]
+    optional: bool,
+}
+
+/// Reads a custom profile (schema in the module documentation).
+pub fn load_file(path: &Path) -> Result<Profile, ProfileError> {
+    let err = |detail: String| ProfileError::File { path: path.display().to_string(), detail };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let file: FileProfile = basic_toml::from_str(&text).map_err(|e| err(e.to_string()))?;
+    let families = |list: &Option<Vec<String>>, default: &[Family]| -> Result<Vec<Family>, ProfileError> {
+        match list {
+            None => Ok(default.to_vec()),
+            Some(l) if l.is_empty() => Err(err("`families` is empty".into())),
+            Some(l) => l
+                .iter()
+                .map(|f| {
+                    Family::parse(f)
+                        .ok_or_else(|| err(format!("unknown family `{f}` (ipv4, ipv6, arp, bridge)")))
+                })
+                .collect(),
+        }
+    };
+    let default = families(&file.families, &[Family::Ipv4])?;
+    let parse = |s: &str| s.parse::<Requirement>().map_err(|e| err(format!("`{s}`: {e}")));
+    let mut needs = Vec::new();
+    for (list, optional) in [(&file.required, false), (&file.optional, true)] {
+        for s in list {
+            needs.push(Need { requirement: parse(s)?, families: default.clone(), optional });
+        }
+    }
+    for e in &file.extension {
+        needs.push(Need {
+            requirement: parse(&e.spec)?,
+            families: families(&e.families, &default)?,
+            optional: e.optional,
+        });
+    }
+    if needs.is_empty() {
+        return Err(err("no extensions: give `required`, `optional` or `[[extension]]`".into()));
+    }
+    let name = file.name.unwrap_or_else(|| {
+        path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "custom".into())
+    });
+    Ok(Profile {
+        name,
+        description: file.description.unwrap_or_default(),
+        sources: vec![path.display().to_string()],
+        needs,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_parses_and_kuscia_needs_comment() {
+        let all = builtins();
+        assert_eq!(all.len(), 10);
+        for p in &all {
+            assert!(!p.needs.is_empty() && !p.sources.is_empty(), "{}", p.name);
+        }
+        let k = resolve(DEFAULT).unwrap();
+        let comment = k.needs.iter().find(|n| n.requirement.extension.name == "comment").unwrap();
+        assert!(!comment.optional);
+        assert_eq!(comment.families, vec![Family::Ipv4]);
+        let calico = resolve("calico").unwrap();
+        let icmp6 = calico.needs.iter().find(|n| n.requirement.extension.name == "icmp6").unwrap();
+        assert_eq!(icmp6.families, vec![Family::Ipv6]);
+    }
+
+    #[test]
+    fn custom_profiles_from_toml() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("mine.toml");
+        std::fs::write(
+            &p,
+            "families = [\"ipv4\", \"ipv6\"]\nrequired = [\"comment\", \"target:MASQUERADE\"]\noptional = [\"statistic\"]\n\
+             [[extension]]\nspec = \"icmp6\"\nfamilies = [\"ipv6\"]\n",
+        )
+        .unwrap();
+        let prof = resolve(p.to_str().unwrap()).unwrap();
+        assert_eq!(prof.name, "mine");
+        assert_eq!(prof.needs.len(), 4);
+        assert_eq!(prof.needs[0].families, vec![Family::Ipv4, Family::Ipv6]);
+        assert!(prof.needs[2].optional);
+        assert_eq!(prof.needs[3].families, vec![Family::Ipv6]);
+
+        for (body, needle) in [
+            ("required = [\"comment@999\"]\n", "0 to 255"),
+            ("required = [\"comment\"]\nfamilies = [\"inet9\"]\n", "unknown family"),
+            ("requird = [\"comment\"]\n", "unknown field"),
+            ("name = \"x\"\n", "no extensions"),
+            ("required = [", ""),
+        ] {
+            std::fs::write(&p, body).unwrap();
+            let e = resolve(p.to_str().unwrap()).unwrap_err().to_string();
+            assert!(e.contains("mine.toml") && e.contains(needle), "{body:?}: {e}");
+        }
+        assert!(matches!(resolve("nosuchprofile"), Err(ProfileError::Unknown(_))));
+        assert!(resolve("./missing.toml").unwrap_err().to_string().contains("missing.toml"));
+    }
+}

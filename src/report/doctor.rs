@@ -1,0 +1,135 @@
+//! Output of `xtprobe doctor`.
+//!
+//! JSON schema (version 1):
+//!
+//! ```text
+//! {
+//!   "schema_version": 1,
+//!   "kernel_release": "…", "profile": "kuscia" | null,
+//!   "kernel_config": "/proc/config.gz" | null, "kernel_config_error": "…" | null,
+//!   "modules_dir": "/lib/modules/…" | null,
+//!   "prerequisites": [ { "name": "nft_compat", "available": true | false | null,
+//!                        "config": { "symbol": "CONFIG_NFT_COMPAT", "value": "yes" | "module" | "not-set" | {"other": "…"} | null },
+//!                        "module": null | { "looked_up": […], "found": null | { "module", "path", "builtin", "live" } } } ],
+//!   "host": { "modules_supported", "cap_sys_module", "initial_user_namespace", "modules_disabled",
+//!             "lockdown", "cmdline_blacklist", "sig_enforce", "modprobe_path", "modprobe_present" },
+//!   "legacy_ip_tables": false,
+//!   "extensions": [ { "requirement": "match:comment", "optional": false,
+//!                     "verdict": "supported" | "revision-missing" | "cannot-probe" | "module-not-loaded"
+//!                              | "cannot-load-here" | "module-not-installed" | "not-built"
+//!                              | "no-module-support" | "unknown",
+//!                     "registered": ["ipv4"], "missing": [],
+//!                     "causes": ["…"], "remedy": "…",
+//!                     "config": { … }, "module": { … } } ],
+//!   "exit_code": 0
+//! }
+//! ```
+
+use serde::Serialize;
+
+use super::{SCHEMA_VERSION, Style, Tone};
+use crate::doctor::{DoctorReport, Verdict};
+
+#[derive(Serialize)]
+struct Document<'a> {
+    schema_version: u32,
+    #[serde(flatten)]
+    report: &'a DoctorReport,
+    exit_code: i32,
+}
+
+/// The report as pretty JSON.
+pub fn to_json(report: &DoctorReport) -> String {
+    super::json(&Document { schema_version: SCHEMA_VERSION, report, exit_code: report.exit_code().code() })
+}
+
+fn verdict_word(v: Verdict) -> (&'static str, Tone) {
+    match v {
+        Verdict::Supported => ("supported", Tone::Good),
+        Verdict::RevisionMissing => ("revision missing", Tone::Bad),
+        Verdict::CannotProbe => ("cannot probe", Tone::Warn),
+        Verdict::ModuleNotLoaded => ("module not loaded", Tone::Bad),
+        Verdict::CannotLoadHere => ("cannot load here", Tone::Bad),
+        Verdict::ModuleNotInstalled => ("module not installed", Tone::Bad),
+        Verdict::NotBuilt => ("not built", Tone::Bad),
+        Verdict::NoModuleSupport => ("no module support", Tone::Bad),
+        Verdict::Unknown => ("not found", Tone::Bad),
+    }
+}
+
+fn yes_no(v: Option<bool>) -> &'static str {
+    match v {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "unknown",
+    }
+}
+
+/// The report as text.
+pub fn to_text(r: &DoctorReport, style: &Style) -> String {
+    let mut out = format!("kernel {}\n", r.kernel_release);
+    out.push_str(&format!(
+        "  config:  {}\n",
+        match (&r.kernel_config, &r.kernel_config_error) {
+            (Some(p), _) => p.display().to_string(),
+            (None, Some(e)) => format!("unreadable: {e}"),
+            (None, None) => "not found".to_string(),
+        }
+    ));
+    out.push_str(&format!(
+        "  modules: {}\n",
+        r.modules_dir
+            .as_ref()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|| "no modules directory".into())
+    ));
+    out.push_str(&format!(
+        "  probe:   {}\n",
+        r.prerequisites
+            .iter()
+            .map(|p| format!("{} {}", p.name, yes_no(p.available)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let h = &r.host;
+    out.push_str(&format!(
+        "  host:    module support {}, CAP_SYS_MODULE {}, initial user namespace {}, modules_disabled {}, lockdown {}, autoloader {}\n",
+        yes_no(Some(h.modules_supported)),
+        yes_no(h.cap_sys_module),
+        yes_no(h.initial_user_namespace),
+        yes_no(h.modules_disabled),
+        h.lockdown.as_deref().unwrap_or("none"),
+        match (&h.modprobe_path, h.modprobe_present) {
+            (Some(p), Some(true)) => format!("{p} (present)"),
+            (Some(p), _) if !p.is_empty() => format!("{p} (missing)"),
+            _ => "none".to_string(),
+        }
+    ));
+    if let Some(p) = &r.profile {
+        out.push_str(&format!("profile {p}\n"));
+    }
+    let w = r
+        .extensions
+        .iter()
+        .map(|d| d.requirement.len() + if d.optional { 11 } else { 0 })
+        .max()
+        .unwrap_or(10);
+    let mut ok = 0;
+    for d in &r.extensions {
+        let (word, tone) = verdict_word(d.verdict);
+        let tone = if d.optional && tone == Tone::Bad { Tone::Warn } else { tone };
+        if d.verdict == Verdict::Supported {
+            ok += 1;
+        }
+        let label = format!("{}{}", d.requirement, if d.optional { " (optional)" } else { "" });
+        out.push_str(&format!("\n{label:<w$}  {}\n", style.paint(tone, word, 0)));
+        for c in &d.causes {
+            out.push_str(&format!("  - {c}\n"));
+        }
+        if d.verdict != Verdict::Supported {
+            out.push_str(&format!("  {} {}\n", style.paint(Tone::Strong, "remedy:", 0), d.remedy));
+        }
+    }
+    out.push_str(&format!("\n{ok} of {} supported\n", r.extensions.len()));
+    out
+}

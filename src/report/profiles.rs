@@ -1,0 +1,42 @@
+//! Output of `xtprobe profiles`.
+
+use super::{Style, Tone};
+use crate::profile::{DEFAULT, Profile};
+
+/// The list of profiles, or one profile's entries.
+pub fn to_text(profiles: &[Profile], detailed: bool, style: &Style) -> String {
+    let mut out = String::new();
+    if !detailed {
+        let w = profiles.iter().map(|p| p.name.len()).max().unwrap_or(4) + 2;
+        out.push_str(&style.paint(
+            Tone::Strong,
+            &format!("{:<w$}  REQUIRED  OPTIONAL  DESCRIPTION", "NAME"),
+            0,
+        ));
+        out.push('\n');
+        for p in profiles {
+            let name = if p.name == DEFAULT { format!("{} *", p.name) } else { p.name.clone() };
+            let req = p.needs.iter().filter(|n| !n.optional).count();
+            out.push_str(&format!("{name:<w$}  {req:>8}  {:>8}  {}\n", p.needs.len() - req, p.description));
+        }
+        out.push_str("\n* the default. `xtprobe profiles NAME` shows the entries and their sources.\n");
+        return out;
+    }
+    for p in profiles {
+        out.push_str(&format!("{} — {}\n", style.paint(Tone::Strong, &p.name, 0), p.description));
+        for n in &p.needs {
+            let fams = n.families.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(",");
+            out.push_str(&format!(
+                "  {:<24} {:<9} {}\n",
+                n.requirement.to_string(),
+                if n.optional { "optional" } else { "required" },
+                fams
+            ));
+        }
+        out.push_str("  sources:\n");
+        for s in &p.sources {
+            out.push_str(&format!("    {s}\n"));
+        }
+    }
+    out
+}
