@@ -70,7 +70,7 @@ fn main() {
     let status = Command::new(&xtprobe).args(&xt_args).status().expect("run xtprobe");
     assert!(status.success(), "xtprobe check failed: {status} (are all 25 extensions available?)");
 
-    let rounds = 15;
+    let rounds = 25;
     let inner = 20; // spawns of xtprobe and no-op per round
     let mut t_noop = Vec::new();
     let mut t_xtprobe = Vec::new();

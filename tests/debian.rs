@@ -17,9 +17,13 @@ struct DebianTree {
     depmod: PathBuf,
 }
 
+/// The same cache kernel-test uses (kernel-test/src/cache.rs).
 fn cache_root() -> PathBuf {
     if let Some(d) = std::env::var_os("XTPROBE_CACHE") {
         return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(d).join("xtprobe");
     }
     let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
     home.join(".cache/xtprobe")

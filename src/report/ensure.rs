@@ -104,7 +104,14 @@ pub fn to_text(r: &EnsureReport, style: &Style) -> String {
     for a in &r.attempts {
         let s = a.summary();
         let verb = if r.dry_run { "would load" } else { "loaded" };
-        let what = if let Some(e) = &s.error {
+        let not_found = matches!(
+            a.report.error,
+            Some(crate::load::LoadError::Resolve(crate::kmod::resolve::ResolveError::NotFound { .. }))
+        );
+        let what = if not_found {
+            // The full list of places looked in is in the JSON (and `xtprobe doctor`).
+            style.paint(Tone::Bad, "no module for this kernel", 0)
+        } else if let Some(e) = &s.error {
             style.paint(Tone::Bad, &format!("failed: {e}"), 0)
         } else if s.loaded.is_empty() {
             style.paint(Tone::Good, "already there", 0)
