@@ -78,6 +78,8 @@ pub enum ProfileError {
 struct Builtin {
     name: &'static str,
     description: &'static str,
+    /// Built-in profiles whose required entries this one requires too.
+    includes: &'static [&'static str],
     required: &'static [&'static str],
     optional: &'static [&'static str],
     /// Entries with their own families: (spec, families, optional).
@@ -85,36 +87,10 @@ struct Builtin {
     sources: &'static [&'static str],
 }
 
-const CNI_BRIDGE: &[&str] = &["comment", "target:MASQUERADE"];
-const CNI_PORTMAP: &[&str] = &[
-    "addrtype",
-    "comment",
-    "multiport",
-    "tcp",
-    "udp",
-    "mark",
-    "target:DNAT",
-    "target:MARK",
-    "target:MASQUERADE",
-];
-const KUBE_PROXY: &[&str] = &[
-    "comment",
-    "mark",
-    "conntrack",
-    "addrtype",
-    "statistic",
-    "recent",
-    "tcp",
-    "udp",
-    "target:MARK",
-    "target:MASQUERADE",
-    "target:DNAT",
-    "target:REJECT",
-];
-
 static BUILTINS: &[Builtin] = &[
     Builtin {
         name: "kuscia",
+        includes: &["cni-bridge", "cni-portmap"],
         description: "SecretFlow Kuscia node: the NAT and port-map rules its embedded containerd CNI \
                       (bridge with ipMasq, portmap) writes; on master/autonomy nodes its embedded k3s adds \
                       the kube-proxy set (optional here)",
@@ -141,13 +117,28 @@ static BUILTINS: &[Builtin] = &[
     Builtin {
         name: "kube-proxy",
         description: "kube-proxy in iptables mode (services, ClientIP affinity, masquerading)",
-        required: KUBE_PROXY,
+        includes: &[],
+        required: &[
+            "comment",
+            "mark",
+            "conntrack",
+            "addrtype",
+            "statistic",
+            "recent",
+            "tcp",
+            "udp",
+            "target:MARK",
+            "target:MASQUERADE",
+            "target:DNAT",
+            "target:REJECT",
+        ],
         optional: &["sctp", "nfacct"],
         per_family: &[],
         sources: &["kubernetes/kubernetes:pkg/proxy/iptables/proxier.go"],
     },
     Builtin {
         name: "kubelet",
+        includes: &[],
         description: "kubelet's own chains (KUBE-FIREWALL)",
         required: &["comment", "conntrack"],
         optional: &[],
@@ -156,6 +147,7 @@ static BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "flannel",
+        includes: &[],
         description: "flannel's masquerading rules",
         required: &["comment", "mark", "target:MASQUERADE"],
         optional: &[],
@@ -164,6 +156,7 @@ static BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "calico",
+        includes: &[],
         description: "Calico felix in iptables mode",
         required: &[
             "set",
@@ -189,7 +182,8 @@ static BUILTINS: &[Builtin] = &[
     Builtin {
         name: "cni-bridge",
         description: "the CNI bridge (and ptp) plugin with ipMasq",
-        required: CNI_BRIDGE,
+        includes: &[],
+        required: &["comment", "target:MASQUERADE"],
         optional: &[],
         per_family: &[],
         sources: &["containernetworking/plugins:pkg/ip/ipmasq_iptables_linux.go"],
@@ -197,13 +191,25 @@ static BUILTINS: &[Builtin] = &[
     Builtin {
         name: "cni-portmap",
         description: "the CNI portmap plugin (hostPort)",
-        required: CNI_PORTMAP,
+        includes: &[],
+        required: &[
+            "addrtype",
+            "comment",
+            "multiport",
+            "tcp",
+            "udp",
+            "mark",
+            "target:DNAT",
+            "target:MARK",
+            "target:MASQUERADE",
+        ],
         optional: &[],
         per_family: &[],
         sources: &["containernetworking/plugins:plugins/meta/portmap/portmap_iptables.go"],
     },
     Builtin {
         name: "cni-firewall",
+        includes: &[],
         description: "the CNI firewall plugin (iptables backend)",
         required: &["conntrack", "comment"],
         optional: &[],
@@ -212,6 +218,7 @@ static BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "docker",
+        includes: &[],
         description: "dockerd's bridge networking (NAT, published ports)",
         required: &["addrtype", "conntrack", "tcp", "udp", "target:MASQUERADE", "target:DNAT"],
         optional: &["set"],
@@ -221,22 +228,8 @@ static BUILTINS: &[Builtin] = &[
     Builtin {
         name: "k3s",
         description: "k3s: kube-proxy, flannel and its network policy controller",
-        required: &[
-            "comment",
-            "mark",
-            "conntrack",
-            "addrtype",
-            "statistic",
-            "recent",
-            "tcp",
-            "udp",
-            "multiport",
-            "set",
-            "target:MARK",
-            "target:MASQUERADE",
-            "target:DNAT",
-            "target:REJECT",
-        ],
+        includes: &["kube-proxy", "flannel"],
+        required: &["multiport", "set", "target:REJECT"],
         optional: &["sctp", "nfacct"],
         per_family: &[],
         sources: &["k3s-io/k3s:contrib/util/check-config.sh", "k3s-io/k3s#6946 (comment for kube-router)"],
@@ -252,10 +245,28 @@ fn spec(s: &str) -> Requirement {
     s.parse().unwrap_or_else(|e| panic!("built-in profile entry {s:?}: {e}"))
 }
 
+/// A profile's required entries, its includes' first, each entry once.
+fn required(b: &Builtin) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for inc in b.includes {
+        let included = BUILTINS
+            .iter()
+            .find(|x| x.name == *inc)
+            .unwrap_or_else(|| panic!("{} includes unknown {inc}", b.name));
+        out.extend(required(included));
+    }
+    out.extend(b.required.iter().copied());
+    let mut seen = std::collections::BTreeSet::new();
+    out.retain(|s| seen.insert(*s));
+    out
+}
+
 fn from_builtin(b: &Builtin) -> Profile {
     let v4 = vec![Family::Ipv4];
     let mut needs = Vec::new();
-    for (list, optional) in [(b.required, false), (b.optional, true)] {
+    let req = required(b);
+    let optional: Vec<&str> = b.optional.iter().copied().filter(|o| !req.contains(o)).collect();
+    for (list, optional) in [(req.as_slice(), false), (optional.as_slice(), true)] {
         needs.extend(list.iter().map(|s| Need { requirement: spec(s), families: v4.clone(), optional }));
     }
     needs.extend(b.per_family.iter().map(|(s, f, optional)| Need {
@@ -372,6 +383,28 @@ mod tests {
         let comment = k.needs.iter().find(|n| n.requirement.extension.name == "comment").unwrap();
         assert!(!comment.optional);
         assert_eq!(comment.families, vec![Family::Ipv4]);
+        let names = |p: &Profile, optional: bool| -> Vec<String> {
+            p.needs.iter().filter(|n| n.optional == optional).map(|n| n.requirement.to_string()).collect()
+        };
+        assert_eq!(
+            names(&k, false),
+            [
+                "match:comment",
+                "target:MASQUERADE",
+                "match:addrtype",
+                "match:multiport",
+                "match:tcp",
+                "match:udp",
+                "match:mark",
+                "target:DNAT",
+                "target:MARK"
+            ]
+        );
+        // k3s = kube-proxy ∪ flannel ∪ {multiport, set, REJECT}, each once.
+        let k3s = names(&resolve("k3s").unwrap(), false);
+        for e in ["match:statistic", "match:recent", "match:multiport", "match:set", "target:REJECT"] {
+            assert_eq!(k3s.iter().filter(|x| *x == e).count(), 1, "{e} in {k3s:?}");
+        }
         let calico = resolve("calico").unwrap();
         let icmp6 = calico.needs.iter().find(|n| n.requirement.extension.name == "icmp6").unwrap();
         assert_eq!(icmp6.families, vec![Family::Ipv6]);

@@ -1,26 +1,16 @@
 //! `xtprobe doctor`.
 
 use xtprobe::doctor::{DoctorOptions, run as doctor};
-use xtprobe::exit::ExitCode;
 use xtprobe::host::Host;
-use xtprobe::report::{self, Style};
+use xtprobe::report;
 
-use super::output;
+use super::{Outcome, Usage, output, target};
 use crate::cli::DoctorArgs;
 
-pub fn run(args: DoctorArgs) -> ExitCode {
-    let (needs, profile) = match super::target::needs(&args.target) {
-        Ok(n) => n,
-        Err(e) => {
-            output::error(&e);
-            return ExitCode::Usage;
-        }
-    };
+pub fn run(args: DoctorArgs) -> Outcome {
+    let (needs, profile) = target::needs(&args.target)?;
     if let Some(p) = &args.kernel_config {
-        if let Err(e) = xtprobe::kconfig::KernelConfig::read(p) {
-            output::error(&e.to_string());
-            return ExitCode::Usage;
-        }
+        xtprobe::kconfig::KernelConfig::read(p).map_err(|e| Usage(e.to_string()))?;
     }
     let opts = DoctorOptions {
         needs,
@@ -30,10 +20,11 @@ pub fn run(args: DoctorArgs) -> ExitCode {
         kernel_config: args.kernel_config,
     };
     let report = doctor(&opts, &Host::system());
-    if args.output.json {
-        output::print(&report::doctor::to_json(&report));
-    } else if !args.output.quiet {
-        output::print(&report::doctor::to_text(&report, &Style::detect()));
-    }
-    report.exit_code()
+    output::report(
+        &args.output,
+        || report::doctor::to_json(&report),
+        |style| report::doctor::to_text(&report, style),
+        None,
+    );
+    Ok(report.exit_code())
 }

@@ -3,20 +3,14 @@
 use xtprobe::ensure::{EnsureOptions, run as ensure};
 use xtprobe::exit::ExitCode;
 use xtprobe::host::Host;
-use xtprobe::report::{self, Style};
+use xtprobe::report;
 use xtprobe::sys::KernelSyscalls;
 
-use super::output;
+use super::{Outcome, output, target};
 use crate::cli::EnsureArgs;
 
-pub fn run(args: EnsureArgs) -> ExitCode {
-    let (needs, profile) = match super::target::needs(&args.target) {
-        Ok(n) => n,
-        Err(e) => {
-            output::error(&e);
-            return ExitCode::Usage;
-        }
-    };
+pub fn run(args: EnsureArgs) -> Outcome {
+    let (needs, profile) = target::needs(&args.target)?;
     let opts = EnsureOptions {
         needs,
         profile,
@@ -29,12 +23,12 @@ pub fn run(args: EnsureArgs) -> ExitCode {
     };
     let report = ensure(&opts, &Host::system(), &KernelSyscalls);
     let code = report.exit_code();
-    if args.output.json {
-        output::print(&report::ensure::to_json(&report));
-    } else if !args.output.quiet {
-        output::print(&report::ensure::to_text(&report, &Style::detect()));
-    } else if code != ExitCode::Ok {
-        output::error("not everything required is available; run without --quiet for the details");
-    }
-    code
+    output::report(
+        &args.output,
+        || report::ensure::to_json(&report),
+        |style| report::ensure::to_text(&report, style),
+        (code != ExitCode::Ok)
+            .then(|| "not everything required is available; run without --quiet for the details".to_string()),
+    );
+    Ok(code)
 }

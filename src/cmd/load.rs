@@ -1,14 +1,13 @@
 //! `xtprobe load`.
 
-use xtprobe::exit::ExitCode;
 use xtprobe::host::Host;
 use xtprobe::kmod::name;
 use xtprobe::kmod::resolve::Request;
 use xtprobe::load::{LoadOptions, run as load};
-use xtprobe::report::{self, Style};
+use xtprobe::report;
 use xtprobe::sys::KernelSyscalls;
 
-use super::output;
+use super::{Outcome, Usage, output};
 use crate::cli::LoadArgs;
 
 /// Splits `MODULE [KEY=VALUE]... MODULE ...` into requests.
@@ -31,14 +30,8 @@ fn requests(items: &[String]) -> Result<Vec<Request>, String> {
     Ok(out)
 }
 
-pub fn run(args: LoadArgs) -> ExitCode {
-    let requests = match requests(&args.items) {
-        Ok(r) => r,
-        Err(e) => {
-            output::error(&e);
-            return ExitCode::Usage;
-        }
-    };
+pub fn run(args: LoadArgs) -> Outcome {
+    let requests = requests(&args.items).map_err(Usage)?;
     let opts = LoadOptions {
         requests,
         dry_run: args.dry_run,
@@ -48,17 +41,16 @@ pub fn run(args: LoadArgs) -> ExitCode {
         userspace_decompress: args.userspace_decompress,
     };
     let report = load(&opts, &Host::system(), &KernelSyscalls);
-    let code = report.exit_code();
-    if args.output.json {
-        output::print(&report::load::to_json(&report));
-    } else if !args.output.quiet {
-        output::print(&report::load::to_text(&report, &Style::detect()));
-    } else if code != ExitCode::Ok {
-        if let Some(e) = &report.error {
-            output::error(&e.to_string());
-        } else if let Some(f) = report.failure() {
-            output::error(&format!("{}: {}", f.module, f.cause));
-        }
-    }
-    code
+    let quiet_error = match (&report.error, report.failure()) {
+        (Some(e), _) => Some(e.to_string()),
+        (None, Some(f)) => Some(format!("{}: {}", f.module, f.cause)),
+        (None, None) => None,
+    };
+    output::report(
+        &args.output,
+        || report::load::to_json(&report),
+        |style| report::load::to_text(&report, style),
+        quiet_error,
+    );
+    Ok(report.exit_code())
 }

@@ -1,7 +1,29 @@
-//! Printing that every command shares: stdout that tolerates a closed pipe,
-//! and errors on stderr with the program's name.
+//! Printing that every command shares: the choice between JSON, a table and
+//! silence; stdout that tolerates a closed pipe; errors on stderr with the
+//! program's name.
 
 use std::io::Write;
+
+use xtprobe::report::Style;
+
+use crate::cli::OutputArgs;
+
+/// Prints the report as `--json`/`--quiet`/text ask. With `--quiet`,
+/// `quiet_error` (if any) still goes to stderr.
+pub fn report(
+    args: &OutputArgs,
+    json: impl FnOnce() -> String,
+    text: impl FnOnce(&Style) -> String,
+    quiet_error: Option<String>,
+) {
+    if args.json {
+        print(&json());
+    } else if !args.quiet {
+        print(&text(&Style::detect()));
+    } else if let Some(e) = quiet_error {
+        error(&e);
+    }
+}
 
 /// Writes `text` to stdout. A closed pipe (`xtprobe check | head -1`) is not
 /// an error worth reporting; anything else goes to stderr.

@@ -4,18 +4,12 @@ use xtprobe::exit::ExitCode;
 use xtprobe::profile;
 use xtprobe::report::{self, Style};
 
-use super::output;
+use super::{Outcome, Usage, output};
 use crate::cli::ProfilesArgs;
 
-pub fn run(args: ProfilesArgs) -> ExitCode {
+pub fn run(args: ProfilesArgs) -> Outcome {
     let (profiles, detailed) = match &args.name {
-        Some(name) => match profile::resolve(name) {
-            Ok(p) => (vec![p], true),
-            Err(e) => {
-                output::error(&e.to_string());
-                return ExitCode::Usage;
-            }
-        },
+        Some(name) => (vec![profile::resolve(name).map_err(|e| Usage(e.to_string()))?], true),
         None => (profile::builtins(), false),
     };
     if args.json {
@@ -23,5 +17,5 @@ pub fn run(args: ProfilesArgs) -> ExitCode {
     } else {
         output::print(&report::profiles::to_text(&profiles, detailed, &Style::detect()));
     }
-    ExitCode::Ok
+    Ok(ExitCode::Ok)
 }

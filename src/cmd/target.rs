@@ -3,10 +3,11 @@
 use xtprobe::probe::Family;
 use xtprobe::profile::{self, Need, Profile};
 
+use super::Usage;
 use crate::cli::TargetArgs;
 
 /// The needs, and the profile they come from (None for EXT arguments).
-pub fn needs(args: &TargetArgs) -> Result<(Vec<Need>, Option<String>), String> {
+pub fn needs(args: &TargetArgs) -> Result<(Vec<Need>, Option<String>), Usage> {
     let explicit = args.family.as_ref().map(|f| f.0.clone());
     if !args.extensions.is_empty() {
         let families = explicit.unwrap_or_else(|| vec![Family::Ipv4, Family::Ipv6]);
@@ -18,7 +19,7 @@ pub fn needs(args: &TargetArgs) -> Result<(Vec<Need>, Option<String>), String> {
         return Ok((needs, None));
     }
     let name = args.profile.as_deref().unwrap_or(profile::DEFAULT);
-    let Profile { name, needs, .. } = profile::resolve(name).map_err(|e| e.to_string())?;
+    let Profile { name, needs, .. } = profile::resolve(name).map_err(|e| Usage(e.to_string()))?;
     let needs = match explicit {
         Some(f) => needs.into_iter().map(|n| Need { families: f.clone(), ..n }).collect(),
         None => needs,
