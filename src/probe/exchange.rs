@@ -175,4 +175,35 @@ mod tests {
         two.extend(msg(REPLY, NLM_F_MULTI, 1, &[2, 0, 0, 0]));
         assert!(matches!(ex.feed(&two), Err(WireError::Mismatch(_))));
     }
+
+    /// Any bytes at all — random, or a valid reply cut and damaged — give
+    /// an answer or an error, never a panic.
+    #[test]
+    fn arbitrary_datagrams_never_panic() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut valid = msg(REPLY, NLM_F_MULTI, 1, &[2, 0, 0, 0, 12, 0, 1, 0, b'a', 0, 0, 0]);
+        valid.extend(ack(1, -22, ExtAck { message: Some("x".into()), offset: Some(4), missing_type: None }));
+        for round in 0..20_000 {
+            let mut d = if round % 2 == 0 {
+                (0..(next() % 96) as usize).map(|_| next() as u8).collect::<Vec<u8>>()
+            } else {
+                valid.clone()
+            };
+            if !d.is_empty() {
+                let i = (next() as usize) % d.len();
+                d[i] = next() as u8;
+                d.truncate(d.len() - (next() as usize) % d.len().max(1));
+            }
+            let mut ex = Exchange::new(1, REPLY);
+            if let Ok(Some(Answer::Data(payload))) = ex.feed(&d) {
+                let _ = crate::probe::compat::CompatInfo::parse(&payload);
+            }
+        }
+    }
 }
