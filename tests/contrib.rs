@@ -47,7 +47,7 @@ fn kubernetes_manifests_use_valid_command_lines() {
         return;
     }
     // PyYAML turns the manifests into JSON.
-    let out = run(Command::new("python3")
+    let out = run(Command::new("/usr/bin/python3")
         .args([
             "-c",
             "import sys, json, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))",

@@ -9,7 +9,7 @@ use super::compat::{COMPAT_GET, CompatGet, CompatInfo};
 use super::exchange::Answer;
 use super::generation::{NEWGEN, emit_getgen, parse_newgen};
 use super::socket::{MAX_BATCH, NfnlSocket};
-use super::walk::{Extent, NFT_LOOKAHEAD, RevisionAnswer, Walker};
+use super::walk::{Extent, NFT_LOOKAHEAD, RevisionAnswer, walk_many};
 use super::{Errno, Extension, Family, Outcome, ProbeError};
 
 /// Whether nf_tables answered `NFT_MSG_GETGEN`.
@@ -123,22 +123,15 @@ impl NftProber {
 
     /// Walks all revisions of every (family, extension) pair, asking the
     /// questions of all walks that are ready in shared datagrams of up to
-    /// [`MAX_BATCH`] requests. A transport failure (timeout, permission)
-    /// fails every walk that was waiting on that datagram.
+    /// [`MAX_BATCH`] requests ([`walk_many`] decides which). A transport
+    /// failure (timeout, permission) fails every walk that was waiting on
+    /// that datagram.
     pub fn probe_all(&mut self, items: &[(Family, &Extension)]) -> Vec<Outcome> {
-        let mut walkers: Vec<Walker> =
-            items.iter().map(|_| Walker::new(Extent::Lookahead(NFT_LOOKAHEAD))).collect();
+        let groups: Vec<&Extension> = items.iter().map(|(_, e)| *e).collect();
         // GETGEN rides along in the first datagram: one round trip less.
         let mut ask_generation = self.nf_tables.is_none();
-        loop {
-            let questions: Vec<(usize, u8)> = walkers
-                .iter()
-                .enumerate()
-                .flat_map(|(i, w)| w.questions().into_iter().map(move |rev| (i, rev)))
-                .collect();
-            if questions.is_empty() {
-                break;
-            }
+        let results = walk_many(&groups, Extent::Lookahead(NFT_LOOKAHEAD), |questions| {
+            let mut meanings = Vec::with_capacity(questions.len());
             for chunk in questions.chunks(MAX_BATCH - 1) {
                 let requests: Vec<CompatGet<'_>> = chunk
                     .iter()
@@ -154,31 +147,25 @@ impl NftProber {
                     None => emit_getgen(seq),
                     Some(k) => requests[k].emit(seq),
                 });
-                if ask_generation && batch.is_ok() {
-                    ask_generation = false;
-                }
                 match batch {
                     Ok(mut answers) => {
                         if extra == 1 {
+                            ask_generation = false;
                             // Failures surface again through nf_tables().
                             let _ = self.record_nf_tables(answers.remove(0));
                         }
-                        for ((&(i, rev), req), answer) in chunk.iter().zip(&requests).zip(answers) {
-                            let meaning = self.interpret(req, answer);
-                            walkers[i].answer(rev, meaning);
+                        for (req, answer) in requests.iter().zip(answers) {
+                            meanings.push(self.interpret(req, answer));
                         }
                     }
-                    Err(e) => {
-                        for &(i, rev) in chunk {
-                            walkers[i].answer(rev, Err(e.clone()));
-                        }
-                    }
+                    Err(e) => meanings.extend(chunk.iter().map(|_| Err(e.clone()))),
                 }
             }
-        }
-        walkers
+            meanings
+        });
+        results
             .into_iter()
-            .map(|w| match w.finish() {
+            .map(|r| match r {
                 Ok(Some(revs)) => Outcome::Registered(revs),
                 Ok(None) => Outcome::NotRegistered,
                 Err(e) => Outcome::Failed(e),

@@ -99,15 +99,21 @@ pub struct Walker {
 
 /// A set of 8-bit revisions, as a 256-bit map: walks run by the dozen in a
 /// short-lived process, where every heap page is a page fault.
+///
+/// Also what the walks of one extension in several families share: the
+/// revisions some family's query proved absent from `NFPROTO_UNSPEC` (see
+/// [`Walker::questions_sharing`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct RevSet([u64; 4]);
+pub struct RevSet([u64; 4]);
 
 impl RevSet {
-    fn insert(&mut self, r: u8) {
+    /// Adds `r`.
+    pub fn insert(&mut self, r: u8) {
         self.0[r as usize / 64] |= 1 << (r % 64);
     }
 
-    fn contains(&self, r: u8) -> bool {
+    /// Whether `r` is in the set.
+    pub fn contains(&self, r: u8) -> bool {
         self.0[r as usize / 64] & (1 << (r % 64)) != 0
     }
 
@@ -115,7 +121,15 @@ impl RevSet {
         self.0 == [0; 4]
     }
 
-    fn iter(&self) -> impl Iterator<Item = u8> + '_ {
+    /// Adds every revision of `other`.
+    pub fn extend(&mut self, other: &RevSet) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a |= b;
+        }
+    }
+
+    /// The revisions, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = u8> + '_ {
         (0..=u8::MAX).filter(|&r| self.contains(r))
     }
 
@@ -146,26 +160,47 @@ impl Walker {
 
     /// The revisions to ask next; empty once the walk is complete.
     pub fn questions(&self) -> Vec<u8> {
+        self.questions_sharing(&RevSet::default(), false)
+    }
+
+    /// The revisions to ask next, using what the walks of the same
+    /// extension in other families found.
+    ///
+    /// A lookahead question (a revision `r` above the highest this family
+    /// has seen) can only be answered by `NFPROTO_UNSPEC`: the family's own
+    /// table holds nothing above the best the kernel reported for it. So if
+    /// any family's query got EPROTONOSUPPORT for `r` — the kernel searched
+    /// its table *and* UNSPEC — the answer here would be the same, and the
+    /// question is not asked. `defer_lookahead` holds a walk's lookahead
+    /// back for one round, so that another family's answer can make it
+    /// unnecessary.
+    pub fn questions_sharing(&self, unspec_absent: &RevSet, defer_lookahead: bool) -> Vec<u8> {
         // ENOENT ends the walk: the name is unknown, or it vanished mid-walk
         // (module unloaded) and what was seen is reported.
         if self.failed.is_some() || self.no_such_name {
             return Vec::new();
         }
-        let top = match self.extent {
+        // Revisions above `high` are lookahead questions.
+        let (top, high) = match self.extent {
             Extent::Exhaustive => {
                 // Ask 0 alone first: ENOENT there ends the walk at once.
-                if self.answered.contains(0) { u8::MAX } else { 0 }
+                (if self.answered.contains(0) { u8::MAX } else { 0 }, None)
             }
             Extent::Lookahead(n) => match self.supported.max() {
-                Some(high) => high.saturating_add(n),
-                // Nothing found yet: the next n+1 revisions above what was asked.
+                Some(high) => (high.saturating_add(n), Some(high)),
+                // Nothing found yet: the next n+1 revisions above what was
+                // asked (just the next one when the lookahead is deferred).
                 None => match (0..=u8::MAX).find(|&r| !self.answered.contains(r)) {
-                    Some(r) => r.saturating_add(n),
+                    Some(r) if defer_lookahead && self.answered.is_empty() => (r, None),
+                    Some(r) => (r.saturating_add(n), None),
                     None => return Vec::new(),
                 },
             },
         };
-        (0..=top).filter(|&r| !self.answered.contains(r) && !self.supported.contains(r)).collect()
+        (0..=top)
+            .filter(|&r| !self.answered.contains(r) && !self.supported.contains(r))
+            .filter(|&r| high.is_none_or(|h| r <= h || !unspec_absent.contains(r)))
+            .collect()
     }
 
     /// Records the kernel's answer (or the error that kept it from
@@ -194,6 +229,16 @@ impl Walker {
         }
     }
 
+    /// Revisions this walk saw EPROTONOSUPPORT for: absent from both this
+    /// family's table and `NFPROTO_UNSPEC`.
+    pub fn absent_everywhere(&self) -> RevSet {
+        let mut out = self.answered;
+        for (o, s) in out.0.iter_mut().zip(self.supported.0) {
+            *o &= !s;
+        }
+        out
+    }
+
     /// Whether nothing is left to ask.
     pub fn is_done(&self) -> bool {
         self.questions().is_empty()
@@ -210,6 +255,51 @@ impl Walker {
         let supported: Vec<u8> = self.supported.iter().collect();
         Ok(Some(Revisions { best: supported.last().copied(), supported }))
     }
+}
+
+/// Walks many items at once, in rounds: each round, `ask` gets every
+/// question all unfinished walks can ask now, as (item, revision) pairs,
+/// and returns one answer per pair. Items in the same `group` (one
+/// extension in several families) share what they learn about
+/// `NFPROTO_UNSPEC`: the first item of a group leads, the others defer
+/// their lookahead a round and skip what the leader proved absent
+/// ([`Walker::questions_sharing`]). Returns each item's outcome.
+pub fn walk_many<G: PartialEq>(
+    groups: &[G],
+    extent: Extent,
+    mut ask: impl FnMut(&[(usize, u8)]) -> Vec<Result<RevisionAnswer, ProbeError>>,
+) -> Vec<Result<Option<Revisions>, ProbeError>> {
+    let mut walkers: Vec<Walker> = groups.iter().map(|_| Walker::new(extent)).collect();
+    let leader: Vec<bool> =
+        groups.iter().enumerate().map(|(i, g)| !groups[..i].iter().any(|x| x == g)).collect();
+    // Each item's group, as the index of the group's leader.
+    let group_of: Vec<usize> = groups
+        .iter()
+        .map(|g| groups.iter().position(|x| x == g).expect("an item is in its own group"))
+        .collect();
+    loop {
+        // What each group has proved absent from UNSPEC so far. (A walk's
+        // own absences are in it too; they are answered, so never re-asked.)
+        let mut absent = vec![RevSet::default(); groups.len()];
+        for (i, w) in walkers.iter().enumerate() {
+            absent[group_of[i]].extend(&w.absent_everywhere());
+        }
+        let mut questions = Vec::new();
+        for (i, w) in walkers.iter().enumerate() {
+            questions.extend(
+                w.questions_sharing(&absent[group_of[i]], !leader[i]).into_iter().map(|rev| (i, rev)),
+            );
+        }
+        if questions.is_empty() {
+            break;
+        }
+        let answers = ask(&questions);
+        debug_assert_eq!(answers.len(), questions.len());
+        for (&(i, rev), answer) in questions.iter().zip(answers) {
+            walkers[i].answer(rev, answer);
+        }
+    }
+    walkers.into_iter().map(Walker::finish).collect()
 }
 
 /// Walks the revisions asking `ask` one revision at a time. Returns `None`
@@ -337,5 +427,73 @@ mod tests {
         assert!(revs.satisfies(Some(2)));
         assert!(!revs.satisfies(Some(0)));
         assert!(!Revisions::default().satisfies(None));
+    }
+
+    /// Sharing UNSPEC knowledge across families never changes an answer,
+    /// and saves questions: checked against independent walks on random
+    /// registries (family tables and an UNSPEC table, revisions without
+    /// gaps wider than the lookahead above a family table's best, as the
+    /// walk assumes).
+    #[test]
+    fn shared_walks_equal_independent_walks_and_ask_less() {
+        let mut seed = 0x1234_5678_9abc_def0u64;
+        let mut rnd = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let (mut shared_q, mut independent_q) = (0, 0);
+        for _ in 0..2000 {
+            // A contiguous UNSPEC range, maybe empty, and per family a small table.
+            let mut unspec: Vec<u8> = Vec::new();
+            if rnd(3) > 0 {
+                // Starting at 0 or 1: never a gap above a family table's best.
+                let lo = rnd(2) as u8;
+                unspec = (lo..=lo + rnd(4) as u8).collect();
+            }
+            let fam = |rnd: &mut dyn FnMut(u64) -> u64| -> Vec<u8> {
+                if rnd(3) == 0 { (0..=rnd(2) as u8).collect() } else { Vec::new() }
+            };
+            let tables: Vec<Vec<u8>> = (0..2).map(|_| fam(&mut rnd)).collect();
+            let leaked = |t: &[u8], u: &[u8]| -> Vec<u8> {
+                let mut v = t.to_vec();
+                v.extend(u);
+                v
+            };
+            let answer = |f: usize, r: u8| -> RevisionAnswer {
+                let t = &tables[f];
+                let mut best = t.iter().max().copied();
+                let mut have = t.contains(&r);
+                if !have {
+                    best = best.max(unspec.iter().max().copied());
+                    have = unspec.contains(&r);
+                }
+                match (best, have) {
+                    (None, _) => RevisionAnswer::NoSuchName,
+                    (Some(_), false) => RevisionAnswer::NoSuchRevision,
+                    (Some(b), true) => RevisionAnswer::Supported { best: Some(b) },
+                }
+            };
+            let extent = Extent::Lookahead(NFT_LOOKAHEAD);
+            let shared = walk_many(&["x", "x"], extent, |qs| {
+                shared_q += qs.len();
+                qs.iter().map(|&(f, r)| Ok(answer(f, r))).collect()
+            });
+            for f in 0..2 {
+                let alone = walk(extent, |r| {
+                    independent_q += 1;
+                    Ok(answer(f, r))
+                });
+                assert_eq!(shared[f], alone, "family {f}: tables {tables:?}, unspec {unspec:?}");
+                // And both are the truth.
+                let mut truth: Vec<u8> = leaked(&tables[f], &unspec);
+                truth.sort();
+                truth.dedup();
+                let got = alone.clone().unwrap().map(|r| r.supported).unwrap_or_default();
+                assert_eq!(got, truth, "tables {tables:?}, unspec {unspec:?}");
+            }
+        }
+        assert!(shared_q < independent_q, "sharing asks less: {shared_q} vs {independent_q}");
     }
 }
