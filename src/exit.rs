@@ -25,8 +25,14 @@ impl ExitCode {
     }
 }
 
-/// The exit-code table shown at the end of `--help`.
+/// The examples and exit-code table shown at the end of `--help`.
 pub const EXIT_CODES_HELP: &str = "\
+Examples:
+  xtprobe check                      does this kernel have what Kuscia's rules need?
+  xtprobe doctor comment             why is -m comment missing, and what to do
+  xtprobe ensure --persist           load what is missing, now and at every boot
+  xtprobe load --dry-run xt_comment  what loading it would do
+
 Exit status:
   0  everything asked for is supported (or loaded, or already there)
   1  something is missing: not registered, revision missing, module not found
