@@ -17,34 +17,23 @@ struct DebianTree {
     depmod: PathBuf,
 }
 
-/// The same cache kernel-test uses (kernel-test/src/cache.rs).
-fn cache_root() -> PathBuf {
-    if let Some(d) = std::env::var_os("XTPROBE_CACHE") {
-        return PathBuf::from(d);
-    }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(d).join("xtprobe");
-    }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
-    home.join(".cache/xtprobe")
-}
-
+/// The Debian kernels `kernel-test kernels` recorded in its cache index.
 fn trees() -> Vec<DebianTree> {
-    let index = cache_root().join("kernels.json");
-    let kernels: Vec<serde_json::Value> =
-        std::fs::read_to_string(&index).ok().and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
-    let trees: Vec<DebianTree> = kernels
-        .iter()
-        .filter(|k| k["kind"] == "debian")
-        .map(|k| DebianTree {
-            name: k["name"].as_str().unwrap().to_string(),
-            release: k["release"].as_str().unwrap().to_string(),
-            shipped: PathBuf::from(k["modules_shipped"].as_str().unwrap()),
-            depmod: PathBuf::from(k["modules_depmod"].as_str().unwrap()),
+    use kernel_test::kernels::{Kernel, index_path, read_index};
+    let trees: Vec<DebianTree> = read_index()
+        .into_iter()
+        .filter_map(|k| match k {
+            Kernel::Debian(d) => Some(DebianTree {
+                name: d.name,
+                release: d.release,
+                shipped: d.modules_shipped,
+                depmod: d.modules_depmod,
+            }),
+            Kernel::Tiny(_) => None,
         })
         .collect();
     if trees.len() < 2 {
-        let msg = format!("Debian module trees are not in {} (run `just kernels`)", index.display());
+        let msg = format!("Debian module trees are not in {} (run `just kernels`)", index_path().display());
         if std::env::var_os("XTPROBE_REQUIRE_LIVE").is_some() {
             panic!("{msg}");
         }

@@ -337,6 +337,19 @@ impl<'a, S: ModuleSyscalls> Loader<'a, S> {
                 "retry with --userspace-decompress".to_string(),
                 ExitCode::KernelRefused,
             ),
+            libc::ENODEV => (
+                "the module's init found nothing to drive: a device or CPU feature it needs is absent \
+                 (crc32c_intel without SSE4.2, for instance)"
+                    .to_string(),
+                "nothing to load on this machine; if it is only a soft dependency, the load goes on without it"
+                    .to_string(),
+                ExitCode::KernelRefused,
+            ),
+            libc::ETXTBSY => (
+                "the module file is open for writing by another process".to_string(),
+                "wait for the package manager (or whatever writes it) to finish, then run again".to_string(),
+                ExitCode::CannotProbe,
+            ),
             other => (
                 format!("the kernel (or the module's init function) returned {}", Errno(other).name()),
                 "`dmesg` shows the module's own message".to_string(),

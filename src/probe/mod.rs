@@ -230,7 +230,11 @@ pub enum ProbeError {
     #[error("malformed reply from the kernel: {0}")]
     Wire(#[from] wire::WireError),
     /// Any other errno from the kernel or a syscall.
-    #[error("{op}: {errno}{}", ext_ack.as_ref().map(|m| format!(" ({m})")).unwrap_or_default())]
+    #[error(
+        "{op}: {errno}{}; {}",
+        ext_ack.as_ref().map(|m| format!(" (kernel: {m})")).unwrap_or_default(),
+        os_remedy(*errno)
+    )]
     Os {
         /// The operation that failed.
         op: &'static str,
@@ -239,6 +243,30 @@ pub enum ProbeError {
         /// The kernel's extended-ACK text, if any.
         ext_ack: Option<String>,
     },
+}
+
+/// What to do about an errno no specific variant covers. Each arm names
+/// where the errno comes from on the probe's paths.
+fn os_remedy(errno: Errno) -> &'static str {
+    match errno.0 {
+        // recvmmsg: the socket's receive queue overflowed and the kernel
+        // dropped replies (netlink_overrun).
+        libc::ENOBUFS => {
+            "the kernel dropped replies for lack of socket buffer; run again (fewer extensions per run if it persists)"
+        }
+        // Allocation failures in nfnetlink or the reply skb.
+        libc::ENOMEM => "the kernel is short of memory; run again later",
+        // socket(AF_INET6, SOCK_RAW) on a kernel without IPv6.
+        libc::EAFNOSUPPORT => "this kernel has no IPv6; leave ipv6 out of --family",
+        // recvmmsg: a datagram larger than our buffer (never for these requests).
+        libc::EMSGSIZE => "an unexpectedly large reply; this is a bug in xtprobe, please report it",
+        // The legacy getsockopt refusing struct xt_get_revision's size.
+        libc::EINVAL => "the kernel rejected the request's layout; use --backend nft, and report this",
+        // A legacy question the sockopts cannot express (arp match, bridge).
+        libc::EOPNOTSUPP => "this backend cannot ask about that family; use --backend nft",
+        libc::EINTR | libc::EAGAIN => "interrupted; run again",
+        _ => "unexpected here; `--backend legacy` (or nft) may still answer, and dmesg may say more",
+    }
 }
 
 fn compat_unavailable_text(nf_tables: bool, ext_ack: &Option<String>) -> String {
@@ -317,4 +345,23 @@ pub enum Outcome {
     NotApplicable(&'static str),
     /// The backend could not answer.
     Failed(ProbeError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_os_error_carries_a_remedy() {
+        for errno in [libc::ENOBUFS, libc::ENOMEM, libc::EAFNOSUPPORT, libc::EINVAL, libc::EIO, 4242] {
+            let e = ProbeError::Os { op: "recvmmsg(NETLINK_NETFILTER)", errno: Errno(errno), ext_ack: None };
+            let text = e.to_string();
+            let (head, remedy) = text.split_once("; ").expect("cause; remedy");
+            assert!(head.starts_with("recvmmsg(NETLINK_NETFILTER): E"), "{text}");
+            assert!(remedy.len() > 10, "{text}");
+        }
+        assert_eq!(Errno(4242).name(), "E4242", "unknown errnos print as a number with a name form");
+        let e = ProbeError::Os { op: "x", errno: Errno(libc::ENOMEM), ext_ack: Some("out of memory".into()) };
+        assert!(e.to_string().contains("(kernel: out of memory)"));
+    }
 }
