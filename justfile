@@ -6,10 +6,12 @@ target := "x86_64-unknown-linux-gnu"
 static_bin := "target/" + target + "/release/xtprobe"
 
 # The whole test suite: style; unit, live-kernel (as root, each in a fresh
-# network namespace) and module-tree tests; then the QEMU matrix.
+# network namespace) and module-tree tests; the QEMU matrix; a 20-second
+# smoke run of every fuzz target.
 test: lint kernels
     XTPROBE_REQUIRE_LIVE=1 cargo test --workspace --locked
     just matrix
+    just fuzz 20
 
 # Build and fetch the matrix's kernels (cached in ~/.cache/xtprobe).
 kernels:
@@ -34,3 +36,21 @@ static:
 # Speed goals, measured side by side in one run (needs root and iptables).
 bench: static
     XTPROBE_BENCH_BIN={{static_bin}} cargo bench --bench check
+
+# Fuzz every parser of outside bytes for SECONDS each (cargo-fuzz on the
+# nightly toolchain; installs cargo-fuzz if missing). Seeds come from
+# fuzz/corpus (read only); what the fuzzer finds goes to target/fuzz-corpus.
+# A crash fails the recipe and leaves its input in fuzz/artifacts/.
+# Extra ARGS go to libFuzzer (e.g. -fork=2). SANITIZER: address or none.
+fuzz SECONDS="20" SANITIZER="address" *ARGS="":
+    command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+    cd fuzz && cargo +nightly fuzz build -s {{SANITIZER}}
+    cd fuzz && for t in $(cargo +nightly fuzz list); do \
+        mkdir -p ../target/fuzz-corpus/$t; \
+        log=../target/fuzz-$t.log; \
+        if ! cargo +nightly fuzz run -s {{SANITIZER}} $t ../target/fuzz-corpus/$t corpus/$t -- \
+            -max_total_time={{SECONDS}} -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 {{ARGS}} > $log 2>&1; then \
+            tail -60 $log; echo "fuzz $t: FAILED; the input is in fuzz/artifacts/$t"; exit 1; \
+        fi; \
+        echo "fuzz $t: $(awk '/stat::number_of_executed_units/ {s += $NF} END {print s + 0}' $log) runs, no crash"; \
+    done

@@ -181,13 +181,6 @@ fn is_sticky(e: &ProbeError) -> bool {
     )
 }
 
-/// The kernel release this process runs on.
-pub fn kernel_release() -> String {
-    nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .unwrap_or_else(|_| "unknown".to_string())
-}
-
 /// Checks the effective capability the backend needs before asking; the
 /// kernel would answer EPERM anyway, but this names the missing capability
 /// without sending anything.
@@ -232,7 +225,7 @@ pub fn run(opts: &CheckOptions) -> CheckReport {
     }
     let disagreements = disagreements(&results);
     CheckReport {
-        kernel_release: kernel_release(),
+        kernel_release: crate::system::host::kernel_release(),
         profile: opts.profile.clone(),
         nf_tables,
         results,

@@ -25,7 +25,6 @@ use serde::Serialize;
 use crate::catalog::{self, PROBE_PREREQUISITES};
 use crate::check::{self, CheckOptions, CheckReport, CheckResult, Status};
 use crate::exit::ExitCode;
-use crate::host::Host;
 use crate::kconfig::{self, KernelConfig, Value};
 use crate::kmod::policy::LoadPolicy;
 use crate::kmod::resolve::{Located, Resolver};
@@ -33,6 +32,7 @@ use crate::kmod::state::KernelModules;
 use crate::kmod::{default_dirs, modules_dir};
 use crate::probe::{Backend, Extension, Family, Outcome, ProbeError};
 use crate::profile::Need;
+use crate::system::host::Host;
 
 /// What to examine.
 #[derive(Debug, Clone)]
@@ -223,7 +223,7 @@ pub fn module_queries(ext: &Extension, families: &[Family]) -> Vec<String> {
 
 /// Runs the probe and the diagnosis.
 pub fn run(opts: &DoctorOptions, host: &Host) -> DoctorReport {
-    let release = check::kernel_release();
+    let release = crate::system::host::kernel_release();
     let report = check::run(&CheckOptions {
         needs: opts.needs.clone(),
         profile: opts.profile.clone(),
@@ -249,7 +249,7 @@ pub fn run(opts: &DoctorOptions, host: &Host) -> DoctorReport {
         kernel_config_error: config_error,
         modules_dir: ctx.modules_dir.clone(),
         prerequisites,
-        legacy_ip_tables: host.proc.join("net/ip_tables_names").exists(),
+        legacy_ip_tables: host.proc_exists("net/ip_tables_names"),
         host: ctx.policy.clone(),
         extensions,
     }

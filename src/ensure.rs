@@ -14,7 +14,6 @@ use crate::catalog::PROBE_PREREQUISITES;
 use crate::check::{self, CheckOptions, CheckReport, Status};
 use crate::doctor::module_queries;
 use crate::exit::ExitCode;
-use crate::host::Host;
 use crate::kmod::ModuleName;
 use crate::kmod::index::Index;
 use crate::kmod::insert::StepOutcome;
@@ -23,7 +22,8 @@ use crate::kmod::resolve::Request;
 use crate::load::{self, LoadError, LoadOptions, LoadReport};
 use crate::probe::{Backend, Outcome, ProbeError};
 use crate::profile::Need;
-use crate::sys::ModuleSyscalls;
+use crate::system::host::Host;
+use crate::system::syscalls::ModuleSyscalls;
 
 /// What to ensure.
 #[derive(Debug, Clone)]
@@ -191,7 +191,8 @@ pub fn run(opts: &EnsureOptions, host: &Host, sys: &impl ModuleSyscalls) -> Ensu
         let has_alias_index = opts
             .modules_dir
             .clone()
-            .or_else(|| crate::kmod::modules_dir(&check::kernel_release()))
+            .or_else(|| crate::kmod::modules_dir(&crate::system::host::kernel_release()))
+            .and_then(|d| crate::system::fs::Dir::open(&d).ok())
             .and_then(|d| Index::load(&d).ok())
             .is_some_and(|i| i.aliases.is_some());
         let queries: Vec<String> = if has_alias_index {
@@ -268,6 +269,7 @@ pub fn run(opts: &EnsureOptions, host: &Host, sys: &impl ModuleSyscalls) -> Ensu
                     note: format!("dry run: would add {} module(s)", added.len()),
                     added,
                     readers: persist::readers(&opts.root),
+                    warnings: Vec::new(),
                 })
                 .map_err(|e| e.to_string())
         } else {

@@ -16,9 +16,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::kmod::compress::{self, Compression};
+use crate::system::fs::{self, FsError};
 
-/// Config files larger than this are refused (real ones are ~300 KiB).
-const MAX_CONFIG_BYTES: u64 = 16 << 20;
+/// Config files larger than this, stored or decompressed, are refused
+/// (real ones are about 300 KiB).
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
 
 /// One option's value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -59,12 +61,22 @@ pub struct KernelConfig {
 
 /// Why a config file could not be read.
 #[derive(Debug, thiserror::Error)]
-#[error("kernel config {path}: {detail}")]
+#[error("kernel config {}: {detail}", .path.display())]
 pub struct ConfigError {
     /// The file.
     pub path: PathBuf,
     /// What went wrong.
     pub detail: String,
+}
+
+impl ConfigError {
+    /// A file-layer error, worded without repeating the path.
+    fn from_fs(path: &Path, e: FsError) -> Self {
+        let text = e.to_string();
+        let prefix = format!("{}: ", path.display());
+        let detail = text.strip_prefix(&prefix).unwrap_or(&text).to_string();
+        Self { path: path.to_path_buf(), detail }
+    }
 }
 
 impl KernelConfig {
@@ -104,22 +116,12 @@ impl KernelConfig {
         Self { source: source.to_path_buf(), values, malformed }
     }
 
-    /// Reads and parses a file, plain or gzip.
+    /// Reads and parses a file, plain or gzip: a regular file, not a link,
+    /// at most [`MAX_CONFIG_BYTES`] as stored and once decompressed.
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
         let err = |detail: String| ConfigError { path: path.to_path_buf(), detail };
-        let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
-        // /proc/config.gz reports size 0 until read; cap what is read instead.
-        let data = {
-            use std::io::Read;
-            let mut data = Vec::new();
-            std::fs::File::open(path)
-                .and_then(|f| f.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut data))
-                .map_err(|e| err(e.to_string()))?;
-            if data.len() as u64 > MAX_CONFIG_BYTES || meta.len() > MAX_CONFIG_BYTES {
-                return Err(err("too large to be a kernel config".into()));
-            }
-            data
-        };
+        let data = fs::read_file(path, MAX_CONFIG_BYTES, "a kernel config")
+            .map_err(|e| ConfigError::from_fs(path, e))?;
         let data = match Compression::from_magic(&data) {
             Compression::None => data,
             kind => compress::decompress(kind, &data, MAX_CONFIG_BYTES).map_err(|e| err(e.to_string()))?,
@@ -175,7 +177,9 @@ pub fn find(release: &str, explicit: Option<&Path>) -> Result<Option<KernelConfi
     if let Some(p) = explicit {
         return KernelConfig::read(p).map(Some);
     }
-    Ok(candidates(release).iter().filter(|p| p.exists()).find_map(|p| KernelConfig::read(p).ok()))
+    // The first candidate that reads as a config wins; one that is absent,
+    // a link or not a config is passed over.
+    Ok(candidates(release).iter().find_map(|p| KernelConfig::read(p).ok()))
 }
 
 fn is_symbol(s: &str) -> bool {

@@ -4,14 +4,14 @@
 use std::path::{Path, PathBuf};
 
 use crate::exit::ExitCode;
-use crate::host::Host;
 use crate::kmod::insert::{LoadFailure, Loader, StepOutcome};
 use crate::kmod::persist::{self, Persisted};
 use crate::kmod::policy::LoadPolicy;
 use crate::kmod::resolve::{Action, Plan, Request, ResolveError, Resolver};
 use crate::kmod::state::KernelModules;
 use crate::kmod::{ModuleName, default_dirs, modules_dir};
-use crate::sys::ModuleSyscalls;
+use crate::system::host::Host;
+use crate::system::syscalls::ModuleSyscalls;
 
 /// What to load, and how.
 #[derive(Debug, Clone, Default)]
@@ -112,7 +112,7 @@ impl LoadReport {
 
 /// Plans and, unless `dry_run`, loads.
 pub fn run(opts: &LoadOptions, host: &Host, sys: &impl ModuleSyscalls) -> LoadReport {
-    let release = crate::check::kernel_release();
+    let release = crate::system::host::kernel_release();
     let kernel = KernelModules::new(host.clone());
     let mut report = LoadReport {
         kernel_release: release.clone(),
@@ -208,6 +208,7 @@ fn dry_run_persist(root: &Path, modules: &[ModuleName]) -> Result<Persisted, Str
         note: format!("dry run: would add {} module(s)", added.len()),
         added,
         readers,
+        warnings: Vec::new(),
     })
 }
 

@@ -5,9 +5,17 @@ mod cli;
 mod cmd;
 
 use clap::Parser;
+use xtprobe::exit::ExitCode;
 
 fn main() {
-    let cli = cli::Cli::parse();
+    let code = match cli::Cli::try_parse() {
+        Ok(cli) => run(cli),
+        Err(e) => clap_message(&e),
+    };
+    std::process::exit(code.code());
+}
+
+fn run(cli: cli::Cli) -> ExitCode {
     let outcome = match cli.command {
         cli::Command::Check(args) => cmd::check::run(args),
         cli::Command::Load(args) => cmd::load::run(args),
@@ -15,9 +23,21 @@ fn main() {
         cli::Command::Ensure(args) => cmd::ensure::run(args),
         cli::Command::Profiles(args) => cmd::profiles::run(args),
     };
-    let code = outcome.unwrap_or_else(|cmd::Usage(message)| {
+    outcome.unwrap_or_else(|cmd::Usage(message)| {
         cmd::output::error(&message);
-        xtprobe::exit::ExitCode::Usage
-    });
-    std::process::exit(code.code());
+        ExitCode::Usage
+    })
+}
+
+/// `--help` and `--version` go to stdout (exit 0, or 3 if it cannot be
+/// written); usage errors to stderr (exit 2). clap's own printing could
+/// panic with stderr gone; this cannot.
+fn clap_message(e: &clap::Error) -> ExitCode {
+    let text = e.render().to_string();
+    if e.use_stderr() {
+        cmd::output::error(text.trim_start_matches("error: "));
+        ExitCode::Usage
+    } else {
+        cmd::output::status(ExitCode::Ok, cmd::output::print(&text))
+    }
 }

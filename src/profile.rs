@@ -25,6 +25,73 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::probe::{Family, Requirement};
+use crate::system::fs;
+
+/// The largest profile file read.
+pub const MAX_PROFILE_BYTES: u64 = 1 << 20;
+/// The deepest nesting of `[` and `{` accepted in a profile.
+pub const MAX_NESTING: usize = 16;
+
+/// The first place where `[`/`{` nest deeper than `limit`, or a line has
+/// more than `limit` dots (a dotted key `a.b.c` nests tables too), outside
+/// strings and comments, as (depth, 1-based line); `None` if nowhere.
+pub fn too_deep(text: &str, limit: usize) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
+    let (mut i, mut depth, mut line, mut dots) = (0, 0usize, 1, 0usize);
+    while i < b.len() {
+        match b[i] {
+            b'\n' => {
+                line += 1;
+                dots = 0;
+            }
+            b'.' => {
+                dots += 1;
+                if dots > limit {
+                    return Some((dots, line));
+                }
+            }
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            q @ (b'"' | b'\'') => {
+                let multi = b[i..].starts_with(&[q, q, q]);
+                let width = if multi { 3 } else { 1 };
+                i += width;
+                while i < b.len() {
+                    if b[i] == b'\n' {
+                        if !multi {
+                            break; // an unterminated string: the parser will say so
+                        }
+                        line += 1;
+                    }
+                    if q == b'"' && b[i] == b'\\' {
+                        i += 2;
+                        continue;
+                    }
+                    if b[i] == q && (!multi || b[i..].starts_with(&[q, q, q])) {
+                        i += width;
+                        break;
+                    }
+                    i += 1;
+                }
+                continue;
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return Some((depth, line));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
 
 /// The profile `xtprobe check`, `doctor` and `ensure` use without
 /// arguments: the seed of this project.
@@ -282,6 +349,21 @@ fn from_builtin(b: &Builtin) -> Profile {
     }
 }
 
+/// Each requirement once (the first entry wins), each entry's families
+/// once, in order; linear in the number of entries.
+pub fn dedup_needs(needs: Vec<Need>) -> Vec<Need> {
+    let mut seen = std::collections::HashSet::new();
+    needs
+        .into_iter()
+        .filter(|n| seen.insert(n.requirement.clone()))
+        .map(|mut n| {
+            let mut fams = std::collections::HashSet::new();
+            n.families.retain(|f| fams.insert(*f));
+            n
+        })
+        .collect()
+}
+
 /// Every built-in profile.
 pub fn builtins() -> Vec<Profile> {
     BUILTINS.iter().map(from_builtin).collect()
@@ -324,8 +406,29 @@ struct FileEntry {
 /// Reads a custom profile (schema in the module documentation).
 pub fn load_file(path: &Path) -> Result<Profile, ProfileError> {
     let err = |detail: String| ProfileError::File { path: path.display().to_string(), detail };
-    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    let file: FileProfile = basic_toml::from_str(&text).map_err(|e| err(e.to_string()))?;
+    let bytes = fs::read_file(path, MAX_PROFILE_BYTES, "a profile").map_err(|e| {
+        let text = e.to_string();
+        err(text.strip_prefix(&format!("{}: ", path.display())).unwrap_or(&text).to_string())
+    })?;
+    let default_name =
+        path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "custom".into());
+    parse(&bytes, &path.display().to_string(), &default_name)
+}
+
+/// Parses the bytes of a custom profile; `source` names it in errors and
+/// in the profile's sources, `default_name` is its name unless it sets one.
+pub fn parse(bytes: &[u8], source: &str, default_name: &str) -> Result<Profile, ProfileError> {
+    let err = |detail: String| ProfileError::File { path: source.to_string(), detail };
+    let text =
+        std::str::from_utf8(bytes).map_err(|e| err(format!("not UTF-8 text (byte {})", e.valid_up_to())))?;
+    // The TOML parser recurses once per level of `[`/`{`: refuse deep
+    // nesting before it sees the text, so no file can overflow the stack.
+    if let Some((depth, line)) = too_deep(text, MAX_NESTING) {
+        return Err(err(format!(
+            "line {line}: arrays or tables nested {depth} deep; a profile needs at most 2 (the limit is {MAX_NESTING})"
+        )));
+    }
+    let file: FileProfile = basic_toml::from_str(text).map_err(|e| err(e.to_string()))?;
     let families = |list: &Option<Vec<String>>, default: &[Family]| -> Result<Vec<Family>, ProfileError> {
         match list {
             None => Ok(default.to_vec()),
@@ -357,13 +460,11 @@ pub fn load_file(path: &Path) -> Result<Profile, ProfileError> {
     if needs.is_empty() {
         return Err(err("no extensions: give `required`, `optional` or `[[extension]]`".into()));
     }
-    let name = file.name.unwrap_or_else(|| {
-        path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "custom".into())
-    });
+    let needs = dedup_needs(needs);
     Ok(Profile {
-        name,
+        name: file.name.unwrap_or_else(|| default_name.to_string()),
         description: file.description.unwrap_or_default(),
-        sources: vec![path.display().to_string()],
+        sources: vec![source.to_string()],
         needs,
     })
 }

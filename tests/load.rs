@@ -67,12 +67,26 @@ fn plan_without_modules_dep_equals_plan_with_it() {
     );
     t.write_dep();
     let (_, with, _) = load(&t, &["--dry-run", "mod_a"]);
-    let strip = |doc: &serde_json::Value| -> Vec<(String, String, String)> {
-        doc["plan"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| (s["module"].to_string(), s["path"].to_string(), s["needs"].to_string()))
+    // The same order and files; `needs` lists what each source says (the
+    // whole closure from modules.dep, direct dependencies from .modinfo),
+    // so the closures they imply are compared.
+    let strip = |doc: &serde_json::Value| -> Vec<(String, String, Vec<String>)> {
+        let plan = doc["plan"].as_array().unwrap();
+        let needs = |m: &str| -> Vec<String> {
+            let step = plan.iter().find(|s| s["module"] == m).unwrap();
+            step["needs"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect()
+        };
+        plan.iter()
+            .map(|s| {
+                let mut closure = std::collections::BTreeSet::new();
+                let mut stack = needs(s["module"].as_str().unwrap());
+                while let Some(n) = stack.pop() {
+                    if closure.insert(n.clone()) {
+                        stack.extend(needs(&n));
+                    }
+                }
+                (s["module"].to_string(), s["path"].to_string(), closure.into_iter().collect())
+            })
             .collect()
     };
     assert_eq!(strip(&without), strip(&with));
@@ -217,7 +231,13 @@ fn symlinks_out_of_the_tree_are_refused() {
     t.write("modules.dep", "kernel/net/netfilter/evil.ko:\nkernel/net/netfilter/inside.ko:\n");
     let (code, doc, _) = load(&t, &["--dry-run", "evil"]);
     assert_eq!(code, 3, "{doc:#}");
-    assert!(doc["error"]["message"].as_str().unwrap().contains("outside the modules directory"));
+    let msg = doc["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("evil.ko") && msg.contains("symbolic link"), "{msg}");
+    // A path that climbs out is refused before anything is opened.
+    t.write("modules.dep", "../../../../../../etc/passwd.ko:\nkernel/net/netfilter/inside.ko:\n");
+    let (code, doc, _) = load(&t, &["--dry-run", "passwd"]);
+    assert_eq!(code, 3, "{doc:#}");
+    assert!(doc["error"]["message"].as_str().unwrap().contains("outside the modules directory"), "{doc:#}");
 }
 
 #[test]
@@ -325,9 +345,9 @@ fn dry_run_persist_writes_nothing() {
 /// fixture), since this kernel cannot load one.
 #[test]
 fn persist_after_success_records_the_requested_module() {
-    use xtprobe::host::Host;
     use xtprobe::kmod::resolve::Request;
     use xtprobe::load::{LoadOptions, run};
+    use xtprobe::system::host::Host;
     let t = chain();
     t.write_dep();
     let sys_root = tempfile::tempdir().unwrap();
@@ -344,7 +364,7 @@ fn persist_after_success_records_the_requested_module() {
         root: root.path().to_path_buf(),
         ..Default::default()
     };
-    let report = run(&opts, &Host::rooted(sys_root.path()), &xtprobe::sys::KernelSyscalls);
+    let report = run(&opts, &Host::rooted(sys_root.path()), &xtprobe::system::syscalls::KernelSyscalls);
     assert_eq!(report.exit_code(), xtprobe::exit::ExitCode::Ok, "{report:?}");
     let conf = std::fs::read_to_string(root.path().join("etc/modules-load.d/xtprobe.conf")).unwrap();
     assert!(conf.lines().any(|l| l == "mod_a"), "{conf}");

@@ -10,4 +10,5 @@ mod check;
 mod contrib;
 mod debian;
 mod doctor;
+mod hostile;
 mod load;

@@ -19,9 +19,16 @@ pub fn live() -> bool {
     false
 }
 
+/// The binary under test: this build's, or `XTPROBE_BIN` (to judge another
+/// build with the same suite, e.g. the static release binary, or an older
+/// one to see which tests it fails).
+pub fn bin() -> std::path::PathBuf {
+    std::env::var_os("XTPROBE_BIN").map(Into::into).unwrap_or_else(|| env!("CARGO_BIN_EXE_xtprobe").into())
+}
+
 /// The `xtprobe` binary under test, set to run in a fresh network namespace.
 pub fn xtprobe() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtprobe"));
+    let mut cmd = Command::new(bin());
     in_fresh_netns(&mut cmd);
     cmd.env_remove("NO_COLOR");
     cmd

@@ -10,11 +10,11 @@ pub fn run(args: CheckArgs) -> Outcome {
     let (needs, profile) = target::needs(&args.target)?;
     let opts = CheckOptions { needs, profile, backends: args.backend.backends(), timeout: args.timeout };
     let report = check(&opts);
-    output::report(
+    let printed = output::report(
         &args.output,
         || report::check::to_json(&report),
         |style| report::check::to_table(&report, style),
         report.first_error().map(|e| e.to_string()),
     );
-    Ok(report.exit_code())
+    Ok(output::status(report.exit_code(), printed))
 }

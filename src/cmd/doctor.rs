@@ -1,8 +1,8 @@
 //! `xtprobe doctor`.
 
 use xtprobe::doctor::{DoctorOptions, run as doctor};
-use xtprobe::host::Host;
 use xtprobe::report;
+use xtprobe::system::host::Host;
 
 use super::{Outcome, Usage, output, target};
 use crate::cli::DoctorArgs;
@@ -20,11 +20,11 @@ pub fn run(args: DoctorArgs) -> Outcome {
         kernel_config: args.kernel_config,
     };
     let report = doctor(&opts, &Host::system());
-    output::report(
+    let printed = output::report(
         &args.output,
         || report::doctor::to_json(&report),
         |style| report::doctor::to_text(&report, style),
         None,
     );
-    Ok(report.exit_code())
+    Ok(output::status(report.exit_code(), printed))
 }

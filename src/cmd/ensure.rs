@@ -2,9 +2,9 @@
 
 use xtprobe::ensure::{EnsureOptions, run as ensure};
 use xtprobe::exit::ExitCode;
-use xtprobe::host::Host;
 use xtprobe::report;
-use xtprobe::sys::KernelSyscalls;
+use xtprobe::system::host::Host;
+use xtprobe::system::syscalls::KernelSyscalls;
 
 use super::{Outcome, output, target};
 use crate::cli::EnsureArgs;
@@ -23,12 +23,12 @@ pub fn run(args: EnsureArgs) -> Outcome {
     };
     let report = ensure(&opts, &Host::system(), &KernelSyscalls);
     let code = report.exit_code();
-    output::report(
+    let printed = output::report(
         &args.output,
         || report::ensure::to_json(&report),
         |style| report::ensure::to_text(&report, style),
         (code != ExitCode::Ok)
             .then(|| "not everything required is available; run without --quiet for the details".to_string()),
     );
-    Ok(code)
+    Ok(output::status(code, printed))
 }

@@ -1,11 +1,11 @@
 //! `xtprobe load`.
 
-use xtprobe::host::Host;
 use xtprobe::kmod::name;
 use xtprobe::kmod::resolve::Request;
 use xtprobe::load::{LoadOptions, run as load};
 use xtprobe::report;
-use xtprobe::sys::KernelSyscalls;
+use xtprobe::system::host::Host;
+use xtprobe::system::syscalls::KernelSyscalls;
 
 use super::{Outcome, Usage, output};
 use crate::cli::LoadArgs;
@@ -46,11 +46,11 @@ pub fn run(args: LoadArgs) -> Outcome {
         (None, Some(f)) => Some(format!("{}: {}", f.module, f.cause)),
         (None, None) => None,
     };
-    output::report(
+    let printed = output::report(
         &args.output,
         || report::load::to_json(&report),
         |style| report::load::to_text(&report, style),
         quiet_error,
     );
-    Ok(report.exit_code())
+    Ok(output::status(report.exit_code(), printed))
 }

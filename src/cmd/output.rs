@@ -1,12 +1,40 @@
 //! Printing that every command shares: the choice between JSON, a table and
-//! silence; stdout that tolerates a closed pipe; errors on stderr with the
-//! program's name.
+//! silence; output that is an error when it cannot be written; errors on
+//! stderr that never panic; nothing raw from outside reaching a terminal.
+//!
+//! - A write error on stdout (a full disk, a closed descriptor) turns the
+//!   exit status into 3, said on stderr if stderr works. A closed pipe
+//!   (`xtprobe check | head -1`) is not an error: the reader chose to stop.
+//! - stderr is written with `let _ =`: if it is gone too, there is no one to
+//!   tell, and the exit status still says it.
+//! - Every byte goes through [`terminal_safe`]: control characters from
+//!   profile names, file names or kernel messages are escaped.
 
-use std::io::Write;
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use xtprobe::report::Style;
+use xtprobe::exit::ExitCode;
+use xtprobe::report::{Style, terminal_safe};
 
 use crate::cli::OutputArgs;
+
+/// Set before `main` if descriptor 1 was closed when the process started:
+/// Rust's runtime then quietly opens /dev/null in its place, and anything
+/// printed would be lost without an error.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Runs from `.init_array`, before Rust's runtime replaces closed standard
+/// descriptors with /dev/null.
+extern "C" fn note_closed_stdout() {
+    // SAFETY: fcntl(F_GETFD) only reads the descriptor table.
+    if unsafe { libc::fcntl(1, libc::F_GETFD) } == -1 {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    }
+}
+
+#[used]
+#[unsafe(link_section = ".init_array")]
+static NOTE_CLOSED_STDOUT: extern "C" fn() = note_closed_stdout;
 
 /// Prints the report as `--json`/`--quiet`/text ask. With `--quiet`,
 /// `quiet_error` (if any) still goes to stderr.
@@ -15,28 +43,53 @@ pub fn report(
     json: impl FnOnce() -> String,
     text: impl FnOnce(&Style) -> String,
     quiet_error: Option<String>,
-) {
+) -> io::Result<()> {
     if args.json {
-        print(&json());
+        print(&json())
     } else if !args.quiet {
-        print(&text(&Style::detect()));
-    } else if let Some(e) = quiet_error {
-        error(&e);
+        let style = Style::detect();
+        print_styled(&text(&style), &style)
+    } else {
+        if let Some(e) = quiet_error {
+            error(&e);
+        }
+        Ok(())
     }
 }
 
-/// Writes `text` to stdout. A closed pipe (`xtprobe check | head -1`) is not
-/// an error worth reporting; anything else goes to stderr.
-pub fn print(text: &str) {
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("xtprobe: writing output: {e}");
+/// Writes `text` (no colour) to stdout.
+pub fn print(text: &str) -> io::Result<()> {
+    print_styled(text, &Style::plain())
+}
+
+/// Writes `text` to stdout, escaping every control character except the
+/// colour codes `style` itself emits.
+pub fn print_styled(text: &str, style: &Style) -> io::Result<()> {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return Err(io::Error::other("it was closed when xtprobe started"));
+    }
+    let safe = terminal_safe(text, style.colored());
+    let mut out = io::stdout().lock();
+    out.write_all(safe.as_bytes())?;
+    out.flush()
+}
+
+/// The exit status once the output is written: `code`, or 3 if stdout
+/// failed for any reason but a closed pipe.
+pub fn status(code: ExitCode, printed: io::Result<()>) -> ExitCode {
+    match printed {
+        Ok(()) => code,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => code,
+        Err(e) => {
+            error(&format!("cannot write the output to stdout: {e}"));
+            ExitCode::CannotProbe
         }
     }
 }
 
-/// Prints an error on stderr as `xtprobe: <message>`.
+/// Prints an error on stderr as `xtprobe: <message>`; never fails.
 pub fn error(message: &str) {
-    eprintln!("xtprobe: {message}");
+    let safe = terminal_safe(message, false);
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "xtprobe: {}", safe.trim_end());
 }

@@ -12,10 +12,11 @@ pub fn run(args: ProfilesArgs) -> Outcome {
         Some(name) => (vec![profile::resolve(name).map_err(|e| Usage(e.to_string()))?], true),
         None => (profile::builtins(), false),
     };
-    if args.json {
-        output::print(&report::json(&profiles));
+    let printed = if args.json {
+        output::print(&report::json(&profiles))
     } else {
-        output::print(&report::profiles::to_text(&profiles, detailed, &Style::detect()));
-    }
-    Ok(ExitCode::Ok)
+        let style = Style::detect();
+        output::print_styled(&report::profiles::to_text(&profiles, detailed, &style), &style)
+    };
+    Ok(output::status(ExitCode::Ok, printed))
 }

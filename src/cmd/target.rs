@@ -16,7 +16,8 @@ pub fn needs(args: &TargetArgs) -> Result<(Vec<Need>, Option<String>), Usage> {
             .iter()
             .map(|r| Need { requirement: r.clone(), families: families.clone(), optional: false })
             .collect();
-        return Ok((needs, None));
+        // `comment comment` is one question, asked and shown once.
+        return Ok((profile::dedup_needs(needs), None));
     }
     let name = args.profile.as_deref().unwrap_or(profile::DEFAULT);
     let Profile { name, needs, .. } = profile::resolve(name).map_err(|e| Usage(e.to_string()))?;

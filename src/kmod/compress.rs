@@ -65,8 +65,8 @@ impl Compression {
     }
 }
 
-/// Why a compressed module could not be decoded.
-#[derive(Debug, thiserror::Error)]
+/// Why compressed data could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecompressError {
     /// The data is not valid for its format (bad header, bad check, cut short).
     #[error("corrupt {format} data: {detail}")]
@@ -76,9 +76,12 @@ pub enum DecompressError {
         /// The decoder's explanation.
         detail: String,
     },
-    /// The decompressed module would exceed [`MAX_IMAGE_BYTES`].
-    #[error("decompresses to more than {} MiB, the limit for a module", MAX_IMAGE_BYTES >> 20)]
-    TooLarge,
+    /// The output would exceed the limit the caller set.
+    #[error("decompresses to more than {}, the limit for it; refusing to go on", crate::system::fs::human(*.limit))]
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
 }
 
 /// Decompresses `data` (detected as `kind`), producing at most `limit` bytes.
@@ -93,21 +96,21 @@ pub fn decompress(kind: Compression, data: &[u8], limit: u64) -> Result<Vec<u8>,
             let mut input = io::BufReader::new(data);
             match lzma_rs::xz_decompress(&mut input, &mut out) {
                 Ok(()) => Ok(out.buf),
-                Err(_) if out.exceeded => Err(DecompressError::TooLarge),
+                Err(_) if out.exceeded => Err(DecompressError::TooLarge { limit }),
                 Err(e) => Err(corrupt("xz")(&e)),
             }
         }
         Compression::Zstd => {
             let decoder = ruzstd::decoding::StreamingDecoder::new(data).map_err(|e| corrupt("zstd")(&e))?;
             read_capped(decoder, limit).map_err(|e| match e {
-                CappedRead::TooLarge => DecompressError::TooLarge,
+                CappedRead::TooLarge => DecompressError::TooLarge { limit },
                 CappedRead::Io(e) => corrupt("zstd")(&e),
             })
         }
         Compression::Gzip => {
             let decoder = flate2::read::GzDecoder::new(data);
             read_capped(decoder, limit).map_err(|e| match e {
-                CappedRead::TooLarge => DecompressError::TooLarge,
+                CappedRead::TooLarge => DecompressError::TooLarge { limit },
                 CappedRead::Io(e) => corrupt("gzip")(&e),
             })
         }
@@ -176,7 +179,10 @@ mod tests {
         enc.write_all(&data).unwrap();
         let gz = enc.finish().unwrap();
         assert_eq!(decompress(Compression::Gzip, &gz, 1 << 20).unwrap(), data);
-        assert!(matches!(decompress(Compression::Gzip, &gz, 100), Err(DecompressError::TooLarge)));
+        assert!(matches!(
+            decompress(Compression::Gzip, &gz, 100),
+            Err(DecompressError::TooLarge { limit: 100 })
+        ));
         assert!(matches!(
             decompress(Compression::Gzip, &gz[..gz.len() / 2], 1 << 20),
             Err(DecompressError::Corrupt { .. })

@@ -1,31 +1,22 @@
-//! Reading one module file: bounded, compression detected by magic, and its
-//! `.modinfo` decoded on demand.
+//! One module file, opened once: its compression told by magic, its bytes
+//! and `.modinfo` read through the same descriptor that `finit_module`
+//! is later given, so what was checked is what gets loaded.
 
-use std::io::Read;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use super::compress::{self, Compression, DecompressError, MAX_FILE_BYTES, MAX_IMAGE_BYTES};
 use super::modinfo::{ModInfo, ModinfoError};
+use crate::system::fs::{self, Dir, FsError};
 
 /// Why a module file could not be used.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FileError {
-    /// Opening or reading failed.
-    #[error("{path}: {detail}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        detail: String,
-    },
-    /// Larger than any module.
-    #[error("{path}: larger than {} MiB, the limit for a module file", MAX_FILE_BYTES >> 20)]
-    TooLarge {
-        /// The file.
-        path: PathBuf,
-    },
+    /// Opening or reading failed (missing, not a regular file, a link, too large).
+    #[error(transparent)]
+    Fs(#[from] FsError),
     /// Compressed data that does not decode.
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", .path.display())]
     Decompress {
         /// The file.
         path: PathBuf,
@@ -33,7 +24,7 @@ pub enum FileError {
         source: DecompressError,
     },
     /// Not a kernel module once decompressed.
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", .path.display())]
     Modinfo {
         /// The file.
         path: PathBuf,
@@ -42,55 +33,54 @@ pub enum FileError {
     },
 }
 
-/// The first bytes of a file, enough to tell its compression.
-pub fn sniff(path: &Path) -> Result<Compression, FileError> {
-    let mut head = [0u8; 8];
-    let mut f = std::fs::File::open(path).map_err(|e| io(path, e))?;
-    let n = read_up_to(&mut f, &mut head).map_err(|e| io(path, e))?;
-    Ok(Compression::from_magic(&head[..n]))
+/// An open module file.
+#[derive(Debug)]
+pub struct ModuleFile {
+    /// Where it is (for messages and reports).
+    pub path: PathBuf,
+    file: File,
 }
 
-fn read_up_to(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
+impl ModuleFile {
+    /// Opens `rel` beneath the modules directory `dir`: a regular file, not
+    /// a link, nothing outside `dir`.
+    pub fn open(dir: &Dir, rel: &Path) -> Result<Self, FileError> {
+        Ok(Self { path: dir.shown(rel), file: dir.open_file(rel)? })
+    }
+
+    /// The descriptor, for `finit_module`.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// The compression, from the first bytes.
+    pub fn compression(&self) -> Result<Compression, FileError> {
+        let mut head = [0u8; 8];
+        let n = fs::read_head(&self.file, &mut head, &self.path)?;
+        Ok(Compression::from_magic(&head[..n]))
+    }
+
+    /// The whole file (bounded).
+    pub fn bytes(&self) -> Result<Vec<u8>, FileError> {
+        Ok(fs::read_capped(&self.file, MAX_FILE_BYTES, &self.path, "a module file")?)
+    }
+
+    /// The file, decompressed if it is compressed: the image `init_module`
+    /// takes, byte for byte what the compressor was given (signatures
+    /// included).
+    pub fn image(&self) -> Result<Vec<u8>, FileError> {
+        let data = self.bytes()?;
+        let kind = Compression::from_magic(&data);
+        if kind == Compression::None {
+            return Ok(data);
         }
+        compress::decompress(kind, &data, MAX_IMAGE_BYTES)
+            .map_err(|source| FileError::Decompress { path: self.path.clone(), source })
     }
-    Ok(n)
-}
 
-/// Reads the whole file (bounded).
-pub fn read(path: &Path) -> Result<Vec<u8>, FileError> {
-    let f = std::fs::File::open(path).map_err(|e| io(path, e))?;
-    let mut data = Vec::new();
-    f.take(MAX_FILE_BYTES + 1).read_to_end(&mut data).map_err(|e| io(path, e))?;
-    if data.len() as u64 > MAX_FILE_BYTES {
-        return Err(FileError::TooLarge { path: path.to_path_buf() });
+    /// The module's `.modinfo`.
+    pub fn modinfo(&self) -> Result<ModInfo, FileError> {
+        let image = self.image()?;
+        ModInfo::from_elf(&image).map_err(|source| FileError::Modinfo { path: self.path.clone(), source })
     }
-    Ok(data)
-}
-
-/// Reads and, if compressed, decompresses the file: the image
-/// `init_module` takes, byte for byte what the compressor was given
-/// (signatures included).
-pub fn image(path: &Path) -> Result<Vec<u8>, FileError> {
-    let data = read(path)?;
-    let kind = Compression::from_magic(&data);
-    if kind == Compression::None {
-        return Ok(data);
-    }
-    compress::decompress(kind, &data, MAX_IMAGE_BYTES)
-        .map_err(|source| FileError::Decompress { path: path.to_path_buf(), source })
-}
-
-/// The module's `.modinfo`.
-pub fn modinfo(path: &Path) -> Result<ModInfo, FileError> {
-    let image = image(path)?;
-    ModInfo::from_elf(&image).map_err(|source| FileError::Modinfo { path: path.to_path_buf(), source })
-}
-
-fn io(path: &Path, e: std::io::Error) -> FileError {
-    FileError::Io { path: path.to_path_buf(), detail: e.to_string() }
 }

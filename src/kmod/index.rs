@@ -20,23 +20,21 @@ use std::path::{Path, PathBuf};
 use super::glob;
 use super::modinfo::parse_softdep;
 use super::name::{ModuleName, normalize_alias};
+use crate::system::fs::{Dir, FsError};
 
-/// Index files larger than this are refused (Debian's modules.alias is ~1 MiB).
-pub const MAX_INDEX_BYTES: u64 = 64 << 20;
+/// Index files larger than this are refused (Debian's modules.alias is
+/// about 1 MiB, modules.dep 0.5 MiB).
+pub const MAX_INDEX_BYTES: u64 = 32 << 20;
 
 /// Why an index file could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IndexError {
-    /// The file exists but could not be read.
-    #[error("{path}: {detail}")]
-    Unreadable {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        detail: String,
-    },
+    /// The file exists but could not be read (not a regular file, a link,
+    /// leads out of the directory, too large, an I/O error).
+    #[error(transparent)]
+    File(#[from] FsError),
     /// A line that does not have the file's format.
-    #[error("{path}:{line}: {why} (regenerate it with depmod, or remove it to resolve from .modinfo)")]
+    #[error("{}:{line}: {why} (regenerate it with depmod, or remove it to resolve from .modinfo)", .path.display())]
     Malformed {
         /// The file.
         path: PathBuf,
@@ -83,28 +81,26 @@ pub struct Index {
 }
 
 impl Index {
-    /// Reads whatever index files `dir` has.
-    pub fn load(dir: &Path) -> Result<Self, IndexError> {
+    /// Reads whatever index files `dir` has: each beneath the directory,
+    /// a regular file, at most [`MAX_INDEX_BYTES`].
+    pub fn load(dir: &Dir) -> Result<Self, IndexError> {
         let mut index = Index::default();
-        if let Some(text) = read_optional(&dir.join("modules.dep"))? {
-            index.dep = Some(parse_dep(&dir.join("modules.dep"), &text)?);
+        let read = |name: &'static str| dir.read_optional(Path::new(name), MAX_INDEX_BYTES, name);
+        let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+        if let Some(b) = read("modules.dep")? {
+            index.dep = Some(parse_dep(&dir.shown(Path::new("modules.dep")), &text(b))?);
         }
-        if let Some(text) = read_optional(&dir.join("modules.alias"))? {
-            index.aliases = Some(parse_alias(&dir.join("modules.alias"), &text)?);
+        if let Some(b) = read("modules.alias")? {
+            index.aliases = Some(parse_alias(&dir.shown(Path::new("modules.alias")), &text(b))?);
         }
-        if let Some(text) = read_optional(&dir.join("modules.softdep"))? {
-            index.softdeps = Some(parse_softdeps(&dir.join("modules.softdep"), &text)?);
+        if let Some(b) = read("modules.softdep")? {
+            index.softdeps = Some(parse_softdeps(&dir.shown(Path::new("modules.softdep")), &text(b))?);
         }
-        if let Some(text) = read_optional(&dir.join("modules.builtin"))? {
+        if let Some(b) = read("modules.builtin")? {
             index.builtin_known = true;
-            index.builtin.extend(
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .filter_map(|l| ModuleName::from_path(Path::new(l))),
-            );
+            index.builtin.extend(parse_builtin(&text(b)));
         }
-        if let Some(bytes) = read_optional_bytes(&dir.join("modules.builtin.modinfo"))? {
+        if let Some(bytes) = read("modules.builtin.modinfo")? {
             index.builtin_known = true;
             let (names, aliases) = parse_builtin_modinfo(&bytes);
             index.builtin.extend(names);
@@ -138,29 +134,9 @@ impl Index {
     }
 }
 
-fn read_optional(path: &Path) -> Result<Option<String>, IndexError> {
-    Ok(read_optional_bytes(path)?.map(|b| String::from_utf8_lossy(&b).into_owned()))
-}
-
-fn read_optional_bytes(path: &Path) -> Result<Option<Vec<u8>>, IndexError> {
-    let unreadable =
-        |e: std::io::Error| IndexError::Unreadable { path: path.to_path_buf(), detail: e.to_string() };
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(unreadable(e)),
-    };
-    if meta.len() > MAX_INDEX_BYTES {
-        return Err(IndexError::Unreadable {
-            path: path.to_path_buf(),
-            detail: format!(
-                "{} bytes, more than the {} MiB an index may have",
-                meta.len(),
-                MAX_INDEX_BYTES >> 20
-            ),
-        });
-    }
-    std::fs::read(path).map(Some).map_err(unreadable)
+/// Parses modules.builtin: one `kernel/…/x.ko` path per line.
+pub fn parse_builtin(text: &str) -> impl Iterator<Item = ModuleName> + '_ {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).filter_map(|l| ModuleName::from_path(Path::new(l)))
 }
 
 /// Parses modules.dep.

@@ -11,19 +11,18 @@
 //! IGNORE_MODVERSIONS flags are never passed.
 
 use std::ffi::CString;
-use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use super::file::{self, FileError};
+use super::file::FileError;
 use super::name::ModuleName;
 use super::policy::LoadPolicy;
 use super::resolve::{Action, Method, Plan, Step};
 use super::state::{InitState, KernelModules};
 use crate::exit::ExitCode;
 use crate::probe::Errno;
-use crate::sys::{MODULE_INIT_COMPRESSED_FILE, ModuleSyscalls};
+use crate::system::syscalls::{MODULE_INIT_COMPRESSED_FILE, ModuleSyscalls};
 
 /// How long to wait for a module another process is loading.
 pub const BUSY_WAIT: Duration = Duration::from_secs(5);
@@ -106,7 +105,7 @@ pub struct Loader<'a, S: ModuleSyscalls> {
 impl<'a, S: ModuleSyscalls> Loader<'a, S> {
     /// A loader using `sys`, reading state from `kernel`, diagnosing with `policy`.
     pub fn new(sys: &'a S, kernel: &'a KernelModules, policy: &'a LoadPolicy) -> Self {
-        Self { sys, kernel, policy, release: crate::check::kernel_release(), busy_wait: BUSY_WAIT }
+        Self { sys, kernel, policy, release: crate::system::host::kernel_release(), busy_wait: BUSY_WAIT }
     }
 
     /// Runs every step in order; after a failure the rest are not attempted.
@@ -147,7 +146,7 @@ impl<'a, S: ModuleSyscalls> Loader<'a, S> {
             }
             _ => {}
         }
-        let (Some(path), Some(method)) = (&step.path, step.method) else {
+        let (Some(handle), Some(method)) = (&step.file, step.method) else {
             return StepOutcome::Failed(self.failure(
                 step,
                 "plan",
@@ -169,24 +168,16 @@ impl<'a, S: ModuleSyscalls> Loader<'a, S> {
         let mut used = method;
         let mut result = match method {
             Method::Finit | Method::FinitCompressed => {
-                let f = match std::fs::File::open(path) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        return StepOutcome::Failed(self.file_failure(
-                            step,
-                            FileError::Io { path: path.clone(), detail: e.to_string() },
-                        ));
-                    }
-                };
+                // The descriptor the plan opened and checked: never the path again.
                 let flags = if method == Method::FinitCompressed { MODULE_INIT_COMPRESSED_FILE } else { 0 };
-                ("finit_module", self.sys.finit_module(&f, &params, flags))
+                ("finit_module", self.sys.finit_module(handle.0.file(), &params, flags))
             }
             Method::Init => ("init_module", Err(libc::ENOSYS)),
         };
         // init_module: asked for, or the fallback when finit_module is
         // missing (ENOSYS), as kmod does.
         if result.1 == Err(libc::ENOSYS) {
-            let image = match file::image(path) {
+            let image = match handle.0.image() {
                 Ok(i) => i,
                 Err(e) => return StepOutcome::Failed(self.file_failure(step, e)),
             };
@@ -198,9 +189,9 @@ impl<'a, S: ModuleSyscalls> Loader<'a, S> {
             Err(libc::EEXIST) => StepOutcome::AlreadyLoaded,
             Err(libc::EBUSY) => match self.kernel.wait_live(&step.module, self.busy_wait) {
                 Some(InitState::Live) => StepOutcome::AlreadyLoaded,
-                _ => StepOutcome::Failed(self.diagnose(step, path, result.0, libc::EBUSY)),
+                _ => StepOutcome::Failed(self.diagnose(step, result.0, libc::EBUSY)),
             },
-            Err(errno) => StepOutcome::Failed(self.diagnose(step, path, result.0, errno)),
+            Err(errno) => StepOutcome::Failed(self.diagnose(step, result.0, errno)),
         }
     }
 
@@ -230,7 +221,7 @@ impl<'a, S: ModuleSyscalls> Loader<'a, S> {
     }
 
     /// The cause and fix for `errno` from `operation` on `step`.
-    pub fn diagnose(&self, step: &Step, path: &Path, operation: &'static str, errno: i32) -> LoadFailure {
+    pub fn diagnose(&self, step: &Step, operation: &'static str, errno: i32) -> LoadFailure {
         let m = &step.module;
         let mut evidence = Vec::new();
         let (cause, fix, exit) = match errno {
@@ -272,7 +263,7 @@ impl<'a, S: ModuleSyscalls> Loader<'a, S> {
                 )
             }
             libc::ENOEXEC => {
-                let vermagic = file::modinfo(path).ok().and_then(|i| i.vermagic);
+                let vermagic = step.file.as_ref().and_then(|h| h.0.modinfo().ok()).and_then(|i| i.vermagic);
                 let built_for =
                     vermagic.as_deref().and_then(|v| v.split_whitespace().next()).map(str::to_string);
                 evidence.push(format!("running kernel: {}", self.release));
@@ -367,22 +358,30 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::host::Host;
     use crate::kmod::compress::Compression;
-    use crate::kmod::resolve::DepSource;
+    use crate::kmod::file::ModuleFile;
+    use crate::kmod::resolve::{DepSource, Handle};
+    use crate::system::host::Host;
 
     /// Records every call and answers from a script, as youki's
     /// `TestHelperSyscall` does: the build machine's kernel cannot load.
     #[derive(Default)]
     struct Recorder {
         finit: RefCell<Vec<(u32, String)>>,
+        /// The first bytes of each file handed to finit_module, read through its descriptor.
+        finit_heads: RefCell<Vec<Vec<u8>>>,
         init: RefCell<Vec<usize>>,
         finit_answers: RefCell<Vec<Result<(), i32>>>,
         init_answers: RefCell<Vec<Result<(), i32>>>,
     }
 
     impl ModuleSyscalls for Recorder {
-        fn finit_module(&self, _: &std::fs::File, params: &CStr, flags: u32) -> Result<(), i32> {
+        fn finit_module(&self, file: &std::fs::File, params: &CStr, flags: u32) -> Result<(), i32> {
+            use std::os::unix::fs::FileExt;
+            let mut head = vec![0u8; 4];
+            let n = file.read_at(&mut head, 0).unwrap();
+            head.truncate(n);
+            self.finit_heads.borrow_mut().push(head);
             self.finit.borrow_mut().push((flags, params.to_string_lossy().into_owned()));
             self.finit_answers.borrow_mut().remove(0)
         }
@@ -430,9 +429,12 @@ mod tests {
     }
 
     fn step(name: &str, path: &std::path::Path, method: Method, needs: &[&str]) -> Step {
+        let dir = crate::system::fs::Dir::open(path.parent().unwrap()).unwrap();
+        let file = ModuleFile::open(&dir, std::path::Path::new(path.file_name().unwrap())).unwrap();
         Step {
             module: ModuleName::new(name),
             path: Some(path.to_path_buf()),
+            file: Some(Handle(std::sync::Arc::new(file))),
             action: Action::Load,
             method: Some(method),
             compression: Some(Compression::None),
@@ -465,6 +467,20 @@ mod tests {
         );
         assert_eq!(out, vec![StepOutcome::Loaded { method: Method::Finit }, StepOutcome::AlreadyLoaded]);
         assert_eq!(rec.finit.borrow()[0], (0, "p=1".to_string()));
+    }
+
+    #[test]
+    fn the_descriptor_the_plan_checked_is_the_one_loaded() {
+        // The plan opens the file; then someone swaps it for another one.
+        let s = setup(&[]);
+        let planned = step("a", &s.path, Method::Finit, &[]);
+        let swap = s.path.with_extension("swap");
+        std::fs::write(&swap, b"EVIL").unwrap();
+        std::fs::rename(&swap, &s.path).unwrap();
+        let rec = Recorder::default();
+        rec.finit_answers.borrow_mut().push(Ok(()));
+        run(&s, &rec, vec![planned]);
+        assert_eq!(rec.finit_heads.borrow()[0], b"\x7fELF", "the original file, not the swapped one");
     }
 
     #[test]

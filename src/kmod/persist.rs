@@ -1,25 +1,38 @@
 //! Making a load survive reboots: `/etc/modules-load.d/xtprobe.conf`, one
 //! module name per line, as modules-load.d(5) reads it.
 //!
-//! The file is merged (lines already there are kept, in order, comments
-//! included), written atomically (temporary file in the same directory,
-//! fsync, rename, fsync of the directory) with mode 0644, and left untouched
-//! when it already lists every module. A failure at any point leaves the old
-//! file as it was and no temporary file behind.
+//! The update is a read-merge-write under an exclusive `flock` on
+//! `.xtprobe.conf.lock` in the same directory, so concurrent runs never lose
+//! each other's lines. Lines already there are kept, in order, comments
+//! included. `etc/`, `modules-load.d/` and the file itself must not be
+//! symbolic links (under `--root` a link could lead anywhere): they are
+//! refused, never followed. The new file is written atomically (temporary
+//! file created with `O_EXCL | O_NOFOLLOW`, `fsync`, `renameat`) with mode
+//! 0644 set by `fchmod` whatever the umask, keeping the old file's owner.
+//! Every name written is checked to be a module name (letters, digits,
+//! `_`). The file is left untouched when it already lists every module. A
+//! failed directory `fsync` after the rename is a warning, not a failure.
 //!
 //! Something must read it at boot: systemd-modules-load, or Debian's
 //! sysvinit `/etc/init.d/kmod` (which runs `modprobe`). On hosts with
 //! neither, the file does nothing; the report says so.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::name::ModuleName;
+use super::name::{MODULE_NAME_MAX, ModuleName};
+use crate::system::fs::{self, Dir, FileKind, FsError, Scope};
 
 /// The file, relative to the root.
 pub const CONF_PATH: &str = "etc/modules-load.d/xtprobe.conf";
+
+const CONF_NAME: &str = "xtprobe.conf";
+const LOCK_NAME: &str = ".xtprobe.conf.lock";
+/// How long to wait for another xtprobe updating the file.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// The largest modules-load.d file xtprobe will merge into.
+pub const MAX_CONF_BYTES: u64 = 1 << 20;
 
 const HEADER: &str = "# Written by xtprobe: modules loaded at boot (modules-load.d(5)).\n";
 
@@ -44,60 +57,96 @@ pub struct Persisted {
     pub readers: Vec<String>,
     /// A sentence about whether the entry will take effect.
     pub note: String,
+    /// Problems that did not stop the write (a directory that could not be synced).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Why the file could not be written.
-#[derive(Debug, thiserror::Error)]
-#[error("writing {path}: {detail}")]
-pub struct PersistError {
-    /// The file.
-    pub path: PathBuf,
-    /// What failed.
-    pub detail: String,
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PersistError {
+    /// A file or directory on the way was refused or failed.
+    #[error("cannot update {CONF_PATH}: {0}")]
+    File(#[from] FsError),
+    /// A name that is not a module name.
+    #[error("cannot update {CONF_PATH}: `{}` is not a module name (letters, digits and `_`, at most {MODULE_NAME_MAX} bytes)", .0.escape_debug())]
+    Name(String),
 }
 
-/// The programs under `root` that would read modules-load.d at boot.
+/// The programs under `root` that would read modules-load.d at boot
+/// (links resolved inside `root`, as in the booted image).
 pub fn readers(root: &Path) -> Vec<String> {
-    READERS.iter().filter(|r| root.join(r).is_file()).map(|r| format!("/{r}")).collect()
+    let Ok(dir) = Dir::open(root) else { return Vec::new() };
+    READERS
+        .iter()
+        .filter(|r| dir.kind_of(Path::new(r), Scope::InRoot).is_some_and(|(k, _)| k == FileKind::Regular))
+        .map(|r| format!("/{r}"))
+        .collect()
 }
 
-/// What `persist` would add, without writing anything.
+/// Checks a name before it is written as a line of its own.
+pub fn valid_name(name: &ModuleName) -> Result<(), PersistError> {
+    let s = name.as_str();
+    if s.is_empty() || s.len() > MODULE_NAME_MAX || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(PersistError::Name(s.to_string()));
+    }
+    Ok(())
+}
+
+/// What `persist` would add, without writing anything (nothing is created).
 pub fn pending(root: &Path, modules: &[ModuleName]) -> Result<Vec<ModuleName>, PersistError> {
-    let path = root.join(CONF_PATH);
-    let existing = read_existing(&path)?;
+    for m in modules {
+        valid_name(m)?;
+    }
+    let existing = match open_existing_dir(root)? {
+        Some(dir) => read_existing(&dir)?.0,
+        None => String::new(),
+    };
     Ok(missing(&existing, modules))
 }
 
-fn read_existing(path: &Path) -> Result<String, PersistError> {
-    match std::fs::read_to_string(path) {
-        Ok(s) => Ok(s),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(e) => Err(PersistError { path: path.to_path_buf(), detail: e.to_string() }),
+/// `root/etc/modules-load.d` if it exists, refusing links on the way.
+fn open_existing_dir(root: &Path) -> Result<Option<Dir>, PersistError> {
+    let root = Dir::open(root)?;
+    let mut dir = root;
+    for part in ["etc", "modules-load.d"] {
+        match dir.open_dir(Path::new(part)) {
+            Ok(d) => dir = d,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        // open_dir resolves beneath and refuses a link in the last component.
     }
+    Ok(Some(dir))
+}
+
+/// The current file's text and owner, or empty if there is none.
+fn read_existing(dir: &Dir) -> Result<(String, Option<(u32, u32)>), PersistError> {
+    let Some(file) = dir.open_existing(CONF_NAME)? else { return Ok((String::new(), None)) };
+    let shown = dir.shown(Path::new(CONF_NAME));
+    let bytes = fs::read_capped(&file, MAX_CONF_BYTES, &shown, "a modules-load.d file")?;
+    let owner = fs::owner_and_mode(&file).ok().map(|(u, g, _)| (u, g));
+    Ok((String::from_utf8_lossy(&bytes).into_owned(), owner))
 }
 
 fn missing(existing: &str, modules: &[ModuleName]) -> Vec<ModuleName> {
-    let listed: Vec<ModuleName> = existing
+    let listed: std::collections::BTreeSet<ModuleName> = existing
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
         .map(ModuleName::new)
         .collect();
-    let mut out: Vec<ModuleName> = Vec::new();
-    for m in modules {
-        if !listed.contains(m) && !out.contains(m) {
-            out.push(m.clone());
-        }
-    }
-    out
+    let mut seen = std::collections::BTreeSet::new();
+    modules.iter().filter(|m| !listed.contains(*m) && seen.insert(*m)).cloned().collect()
 }
 
 /// Adds `modules` to `<root>/etc/modules-load.d/xtprobe.conf`.
 pub fn persist(root: &Path, modules: &[ModuleName]) -> Result<Persisted, PersistError> {
+    for m in modules {
+        valid_name(m)?;
+    }
     let path = root.join(CONF_PATH);
-    let err = |detail: String| PersistError { path: path.clone(), detail };
-    let existing = read_existing(&path)?;
-    let added = missing(&existing, modules);
     let readers = readers(root);
     let note = if readers.is_empty() {
         "nothing on this host reads /etc/modules-load.d (no systemd-modules-load, no /etc/init.d/kmod): \
@@ -107,11 +156,16 @@ pub fn persist(root: &Path, modules: &[ModuleName]) -> Result<Persisted, Persist
     } else {
         format!("read at boot by {}", readers.join(", "))
     };
+    let dir = Dir::open(root)?.subdir_create("etc", 0o755)?.subdir_create("modules-load.d", 0o755)?;
+    // Read, merge and write under the lock: a concurrent run waits here and
+    // then reads what this one wrote.
+    let _lock = dir.lock(LOCK_NAME, LOCK_WAIT)?;
+    let (existing, owner) = read_existing(&dir)?;
+    let added = missing(&existing, modules);
     if added.is_empty() {
-        return Ok(Persisted { path, added, changed: false, readers, note });
+        return Ok(Persisted { path, added, changed: false, readers, note, warnings: Vec::new() });
     }
-
-    let mut content = if existing.is_empty() { HEADER.to_string() } else { existing.clone() };
+    let mut content = if existing.is_empty() { HEADER.to_string() } else { existing };
     if !content.ends_with('\n') {
         content.push('\n');
     }
@@ -119,23 +173,8 @@ pub fn persist(root: &Path, modules: &[ModuleName]) -> Result<Persisted, Persist
         content.push_str(m.as_str());
         content.push('\n');
     }
-
-    let dir = path.parent().expect("CONF_PATH has a parent");
-    std::fs::create_dir_all(dir).map_err(|e| err(format!("creating {}: {e}", dir.display())))?;
-    let tmp = dir.join(format!(".xtprobe.conf.{}.tmp", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o644).open(&tmp)?;
-        f.write_all(content.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
-        std::fs::File::open(dir)?.sync_all()
-    };
-    if let Err(e) = write() {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(err(e.to_string()));
-    }
-    Ok(Persisted { path, added, changed: true, readers, note })
+    let warning = dir.write_atomic(CONF_NAME, content.as_bytes(), 0o644, owner)?;
+    Ok(Persisted { path, added, changed: true, readers, note, warnings: warning.into_iter().collect() })
 }
 
 #[cfg(test)]
@@ -165,8 +204,11 @@ mod tests {
         let again = persist(root.path(), &names(&["xt_comment"])).unwrap();
         assert!(!again.changed);
         assert_eq!(std::fs::read_to_string(&conf).unwrap(), "# mine\nbr_netfilter\nxt_comment\n");
-        let leftovers: Vec<_> = std::fs::read_dir(conf.parent().unwrap()).unwrap().collect();
-        assert_eq!(leftovers.len(), 1, "no temporary file left");
+        assert_eq!(
+            listing(conf.parent().unwrap()),
+            [".xtprobe.conf.lock", "xtprobe.conf"],
+            "no temporary file"
+        );
     }
 
     #[test]
@@ -197,6 +239,88 @@ mod tests {
         std::fs::create_dir_all(root.path().join(CONF_PATH)).unwrap();
         assert!(persist(root.path(), &names(&["xt_comment"])).is_err());
         assert!(root.path().join(CONF_PATH).is_dir());
-        assert_eq!(std::fs::read_dir(root.path().join("etc/modules-load.d")).unwrap().count(), 1);
+        assert_eq!(listing(&root.path().join("etc/modules-load.d")), [".xtprobe.conf.lock", "xtprobe.conf"]);
+    }
+
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn links_on_the_way_are_refused_and_nothing_outside_changes() {
+        let outside = tempfile::tempdir().unwrap();
+        let target = outside.path().join("victim");
+        std::fs::write(&target, "precious\n").unwrap();
+        // The file itself, `modules-load.d/` and `etc/` as links.
+        type Plant<'a> = &'a dyn Fn(&Path);
+        let cases: [(&str, Plant); 3] = [
+            ("xtprobe.conf", &|r: &Path| {
+                std::fs::create_dir_all(r.join("etc/modules-load.d")).unwrap();
+                std::os::unix::fs::symlink(&target, r.join(CONF_PATH)).unwrap();
+            }),
+            ("modules-load.d", &|r: &Path| {
+                std::fs::create_dir_all(r.join("etc")).unwrap();
+                std::os::unix::fs::symlink(outside.path(), r.join("etc/modules-load.d")).unwrap();
+            }),
+            ("etc", &|r: &Path| std::os::unix::fs::symlink(outside.path(), r.join("etc")).unwrap()),
+        ];
+        for (what, plant) in cases {
+            let root = tempfile::tempdir().unwrap();
+            plant(root.path());
+            let e = persist(root.path(), &names(&["xt_comment"])).unwrap_err();
+            assert!(e.to_string().contains("symbolic link"), "{what}: {e}");
+            assert!(pending(root.path(), &names(&["xt_comment"])).is_err(), "{what}: dry run too");
+            assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n", "{what}");
+            assert_eq!(listing(outside.path()), ["victim"], "{what}: nothing written outside");
+        }
+    }
+
+    #[test]
+    fn mode_is_0644_under_any_umask_and_the_owner_is_kept() {
+        let root = tempfile::tempdir().unwrap();
+        let conf = root.path().join(CONF_PATH);
+        std::fs::create_dir_all(conf.parent().unwrap()).unwrap();
+        std::fs::write(&conf, "a\n").unwrap();
+        std::os::unix::fs::chown(&conf, Some(4242), Some(4343)).unwrap();
+        let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+        let r = persist(root.path(), &names(&["xt_comment"]));
+        nix::sys::stat::umask(old);
+        r.unwrap();
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(&conf).unwrap();
+        assert_eq!((m.mode() & 0o777, m.uid(), m.gid()), (0o644, 4242, 4343));
+    }
+
+    #[test]
+    fn only_module_names_are_written() {
+        let root = tempfile::tempdir().unwrap();
+        for bad in ["a\nb", "x y", "", "\u{1b}[31m"] {
+            let e = persist(root.path(), &[ModuleName::new(bad)]).unwrap_err();
+            assert!(matches!(e, PersistError::Name(_)), "{bad:?}: {e}");
+        }
+        assert!(!root.path().join(CONF_PATH).exists());
+    }
+
+    #[test]
+    fn concurrent_writers_lose_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let threads: Vec<_> = (0..50)
+            .map(|i| {
+                let r = root.path().to_path_buf();
+                std::thread::spawn(move || persist(&r, &names(&[&format!("mod_{i}")])).unwrap())
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let text = std::fs::read_to_string(root.path().join(CONF_PATH)).unwrap();
+        for i in 0..50 {
+            assert_eq!(text.lines().filter(|l| *l == format!("mod_{i}")).count(), 1, "mod_{i}:\n{text}");
+        }
     }
 }

@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use crate::host::Host;
+use crate::system::host::Host;
 
 /// Facts about module loading on one host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -39,7 +39,7 @@ pub struct LoadPolicy {
 impl LoadPolicy {
     /// Reads the facts from `host` (and our own capability set).
     pub fn read(host: &Host) -> Self {
-        let modules_supported = host.proc.join("modules").exists();
+        let modules_supported = host.proc_exists("modules");
         let cap_sys_module =
             caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SYS_MODULE).ok();
         let initial_user_namespace = host.proc_file("self/uid_map").map(|m| is_initial_uid_map(&m));

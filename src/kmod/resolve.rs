@@ -19,18 +19,29 @@
 //! cannot be found is a warning, as it is for modprobe.
 //!
 //! The order: every module after everything it needs. Modules are sorted by
-//! the size of their dependency closure, then by name — a topological order
-//! (a dependency's closure is a strict subset of its user's) that comes out
-//! the same whether the closure was read from modules.dep or rebuilt from
-//! `.modinfo`, so a tree with and without modules.dep gives one plan.
+//! their height — the length of the longest chain of modules below them —
+//! then by name: a topological order (a dependency is always lower than
+//! its user) that comes out the same whether the edges were read from
+//! modules.dep (each line the whole closure) or from `.modinfo` (direct
+//! dependencies only), because the longest chain is the same in both
+//! graphs. So a tree with and without modules.dep gives one plan. All of it
+//! is linear in the size of the graph: no closure is ever stored, so a
+//! hostile modules.dep cannot make it quadratic.
+//!
+//! Every module file is opened once, at lookup, beneath the modules
+//! directory ([`ModuleFile`]); the same descriptor serves `.modinfo`, the
+//! compression sniff and `finit_module`. Files that could not be opened or
+//! parsed are remembered, so a bad module is read once, not on every
+//! alias lookup.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use super::compress::Compression;
-use super::file::{self, FileError};
+use super::file::{FileError, ModuleFile};
 use super::index::{Index, IndexError};
 use super::modinfo::ModInfo;
 use super::name::{ModuleName, normalize_alias};
@@ -81,6 +92,9 @@ pub struct Step {
     pub module: ModuleName,
     /// Its file; `None` when built in or already loaded.
     pub path: Option<PathBuf>,
+    /// The open file, for the loader (the descriptor the plan checked).
+    #[serde(skip)]
+    pub file: Option<Handle>,
     /// What to do.
     pub action: Action,
     /// How to load it (for `load`).
@@ -97,8 +111,9 @@ pub struct Step {
     pub params: String,
     /// Where its dependencies came from.
     pub deps_from: DepSource,
-    /// The modules it needs, directly or not (hard dependencies and `pre:`
-    /// soft dependencies).
+    /// The modules that must be loaded before it, as its source lists them
+    /// (modules.dep lists the whole closure, `.modinfo` the direct
+    /// dependencies), with `pre:` soft dependencies.
     pub needs: Vec<ModuleName>,
 }
 
@@ -168,10 +183,22 @@ pub struct Located {
     pub live: bool,
 }
 
+/// An opened module file, shared by the lookup, the plan and the loader.
+#[derive(Debug, Clone)]
+pub struct Handle(pub Arc<ModuleFile>);
+
+impl PartialEq for Handle {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.path == other.0.path
+    }
+}
+
+impl Eq for Handle {}
+
 /// What a lookup found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Target {
-    File(ModuleName, PathBuf),
+    File(ModuleName, Handle),
     Builtin(ModuleName),
     Live(ModuleName),
 }
@@ -199,7 +226,10 @@ pub struct Resolver {
     tree: ModuleTree,
     index: Index,
     kernel: KernelModules,
-    modinfo: BTreeMap<PathBuf, ModInfo>,
+    /// Files opened so far, failures included (a bad file is tried once).
+    opened: BTreeMap<PathBuf, Result<Handle, FileError>>,
+    /// `.modinfo` read so far, failures included.
+    modinfo: BTreeMap<PathBuf, Result<ModInfo, FileError>>,
     /// Decompress in userspace even when the kernel could.
     pub force_userspace: bool,
 }
@@ -208,8 +238,15 @@ impl Resolver {
     /// Opens `dir` and reads its index files.
     pub fn open(dir: &std::path::Path, kernel: KernelModules) -> Result<Self, ResolveError> {
         let tree = ModuleTree::open(dir)?;
-        let index = Index::load(dir)?;
-        Ok(Self { tree, index, kernel, modinfo: BTreeMap::new(), force_userspace: false })
+        let index = Index::load(tree.handle())?;
+        Ok(Self {
+            tree,
+            index,
+            kernel,
+            opened: BTreeMap::new(),
+            modinfo: BTreeMap::new(),
+            force_userspace: false,
+        })
     }
 
     /// The index files read.
@@ -222,6 +259,11 @@ impl Resolver {
         self.tree.dir()
     }
 
+    /// Notes from the tree walk (subdirectories that could not be read).
+    pub fn warnings(&self) -> &[String] {
+        self.tree.warnings()
+    }
+
     /// Whether `name` is listed as built in.
     pub fn is_builtin(&self, name: &ModuleName) -> bool {
         self.index.builtin.contains(name)
@@ -230,22 +272,35 @@ impl Resolver {
     /// The file of the module called exactly `name`, if the tree has one.
     pub fn module_file(&mut self, name: &ModuleName) -> Result<Option<PathBuf>, ResolveError> {
         match self.by_name(name)? {
-            Some(Target::File(_, p)) => Ok(Some(p)),
+            Some(Target::File(_, h)) => Ok(Some(h.0.path.clone())),
             _ => Ok(None),
         }
     }
 
-    fn modinfo_of(&mut self, path: &PathBuf) -> Result<&ModInfo, ResolveError> {
-        if !self.modinfo.contains_key(path) {
-            let info = file::modinfo(path)?;
-            self.modinfo.insert(path.clone(), info);
+    /// Opens `rel` (relative to the modules directory) once.
+    fn open_rel(&mut self, rel: &std::path::Path) -> Result<Handle, FileError> {
+        if !self.opened.contains_key(rel) {
+            let opened = ModuleFile::open(self.tree.handle(), rel).map(|f| Handle(Arc::new(f)));
+            self.opened.insert(rel.to_path_buf(), opened);
         }
-        Ok(&self.modinfo[path])
+        self.opened[rel].clone()
     }
 
-    /// The module's `.modinfo` (read once).
-    pub fn modinfo(&mut self, path: &PathBuf) -> Result<ModInfo, ResolveError> {
-        self.modinfo_of(path).cloned()
+    fn modinfo_of(&mut self, h: &Handle) -> Result<&ModInfo, FileError> {
+        let key = &h.0.path;
+        if !self.modinfo.contains_key(key) {
+            let info = h.0.modinfo();
+            self.modinfo.insert(key.clone(), info);
+        }
+        self.modinfo[key].as_ref().map_err(Clone::clone)
+    }
+
+    /// The `.modinfo` of the module called exactly `name`, if it has a file.
+    pub fn modinfo_by_name(&mut self, name: &ModuleName) -> Result<Option<ModInfo>, ResolveError> {
+        match self.by_name(name)? {
+            Some(Target::File(_, h)) => Ok(Some(self.modinfo_of(&h)?.clone())),
+            _ => Ok(None),
+        }
     }
 
     /// Every module providing `query` (a name or alias), and where xtprobe
@@ -258,7 +313,9 @@ impl Resolver {
             .map(|t| {
                 let live = self.kernel.initstate(t.name()) == Some(InitState::Live);
                 match t {
-                    Target::File(module, path) => Located { module, path: Some(path), builtin: false, live },
+                    Target::File(module, h) => {
+                        Located { module, path: Some(h.0.path.clone()), builtin: false, live }
+                    }
                     Target::Builtin(module) => Located { module, path: None, builtin: true, live },
                     Target::Live(module) => Located { module, path: None, builtin: false, live: true },
                 }
@@ -270,14 +327,14 @@ impl Resolver {
     /// A module by exact (normalised) name.
     fn by_name(&mut self, name: &ModuleName) -> Result<Option<Target>, ResolveError> {
         if let Some(entry) = self.index.dep.as_ref().and_then(|d| d.get(name)) {
-            let path = entry.path.clone();
-            return Ok(Some(Target::File(name.clone(), self.tree.contain(&path)?)));
+            let rel = self.tree.contain(&entry.path.clone())?;
+            return Ok(Some(Target::File(name.clone(), self.open_rel(&rel)?)));
         }
         if self.index.builtin.contains(name) {
             return Ok(Some(Target::Builtin(name.clone())));
         }
-        if let Some(path) = self.tree.find(name)? {
-            return Ok(Some(Target::File(name.clone(), self.tree.contain(&path)?)));
+        if let Some(rel) = self.tree.find(name)? {
+            return Ok(Some(Target::File(name.clone(), self.open_rel(&rel)?)));
         }
         if self.kernel.initstate(name) == Some(InitState::Live) {
             return Ok(Some(Target::Live(name.clone())));
@@ -328,7 +385,7 @@ impl Resolver {
                     "{dir}/modules.alias: absent; .modinfo aliases of the tree's modules: {}",
                     if found.is_empty() { "no match".to_string() } else { format!("{found:?}") }
                 ));
-                targets.extend(found.into_iter().map(|(n, p)| Target::File(n, p)));
+                targets.extend(found.into_iter().map(|(n, h)| Target::File(n, h)));
             }
         }
         if targets.is_empty() {
@@ -341,7 +398,7 @@ impl Resolver {
 
     /// Without modules.alias: candidate modules by name, verified by their
     /// `.modinfo`; every module only if no candidate matches.
-    fn scan_aliases(&mut self, alias: &str) -> Result<Vec<(ModuleName, PathBuf)>, ResolveError> {
+    fn scan_aliases(&mut self, alias: &str) -> Result<Vec<(ModuleName, Handle)>, ResolveError> {
         let all: Vec<(ModuleName, PathBuf)> =
             self.tree.all()?.iter().map(|(n, p)| (n.clone(), p.clone())).collect();
         let stripped = ["ipt_", "ip6t_", "arpt_", "ebt_"].iter().find_map(|p| alias.strip_prefix(p));
@@ -349,9 +406,9 @@ impl Resolver {
             n.as_str().starts_with(alias) || stripped.is_some_and(|s| n.as_str() == format!("xt_{s}"))
         };
         let (candidates, rest): (Vec<_>, Vec<_>) = all.into_iter().partition(|(n, _)| is_candidate(n));
-        let mut found = self.match_aliases(alias, candidates)?;
+        let mut found = self.match_aliases(alias, candidates);
         if found.is_empty() {
-            found = self.match_aliases(alias, rest)?;
+            found = self.match_aliases(alias, rest);
         }
         Ok(found)
     }
@@ -360,17 +417,18 @@ impl Resolver {
         &mut self,
         alias: &str,
         modules: Vec<(ModuleName, PathBuf)>,
-    ) -> Result<Vec<(ModuleName, PathBuf)>, ResolveError> {
+    ) -> Vec<(ModuleName, Handle)> {
         let mut found = Vec::new();
-        for (name, path) in modules {
+        for (name, rel) in modules {
             // A module that cannot be read does not provide the alias; the
             // error surfaces if the module itself is ever needed.
-            let Ok(info) = self.modinfo_of(&path) else { continue };
+            let Ok(h) = self.open_rel(&rel) else { continue };
+            let Ok(info) = self.modinfo_of(&h) else { continue };
             if info.aliases.iter().any(|a| super::glob::matches(&normalize_alias(a), alias)) {
-                found.push((name, path));
+                found.push((name, h));
             }
         }
-        Ok(found)
+        found
     }
 
     /// Dependencies of a module file: (hard, soft pre, soft post, source).
@@ -378,7 +436,7 @@ impl Resolver {
     fn deps(
         &mut self,
         name: &ModuleName,
-        path: &PathBuf,
+        h: &Handle,
     ) -> Result<(Vec<ModuleName>, Vec<String>, Vec<String>, DepSource), ResolveError> {
         let from_dep = self
             .index
@@ -388,12 +446,12 @@ impl Resolver {
             .map(|e| e.closure.iter().filter_map(|p| ModuleName::from_path(p)).collect::<Vec<_>>());
         let (hard, source) = match from_dep {
             Some(hard) => (hard, DepSource::ModulesDep),
-            None => (self.modinfo_of(path)?.depends.clone(), DepSource::Modinfo),
+            None => (self.modinfo_of(h)?.depends.clone(), DepSource::Modinfo),
         };
         let (pre, post) = match &self.index.softdeps {
             Some(s) => s.get(name).map(|s| (s.pre.clone(), s.post.clone())).unwrap_or_default(),
             None => {
-                let info = self.modinfo_of(path)?;
+                let info = self.modinfo_of(h)?;
                 (info.softdep_pre.clone(), info.softdep_post.clone())
             }
         };
@@ -403,7 +461,7 @@ impl Resolver {
     /// The plan for `requests`, in load order.
     pub fn plan(&mut self, requests: &[Request]) -> Result<Plan, ResolveError> {
         let mut nodes: BTreeMap<ModuleName, Node> = BTreeMap::new();
-        let mut warnings = Vec::new();
+        let mut warnings: Vec<String> = Vec::new();
         let mut queue: Vec<Target> = Vec::new();
 
         for req in requests {
@@ -426,11 +484,11 @@ impl Resolver {
         while let Some(target) = queue.pop() {
             let name = target.name().clone();
             // Built-in and loaded modules need nothing; files are expanded once.
-            let Target::File(_, path) = &target else { continue };
+            let Target::File(_, handle) = &target else { continue };
             if !expanded.insert(name.clone()) {
                 continue;
             }
-            let (hard, pre, post, source) = self.deps(&name, path)?;
+            let (hard, pre, post, source) = self.deps(&name, handle)?;
             let mut hard_set = BTreeSet::new();
             for dep in hard {
                 if dep == name {
@@ -461,6 +519,8 @@ impl Resolver {
             node.deps_from = source;
         }
 
+        // What the tree walk (if any lookup needed it) could not read.
+        warnings.extend(self.tree.warnings().iter().cloned());
         let order = order(&nodes, &mut warnings)?;
         let mut required: BTreeSet<ModuleName> = BTreeSet::new();
         let mut stack: Vec<ModuleName> =
@@ -474,17 +534,17 @@ impl Resolver {
         let mut steps = Vec::new();
         for (name, needs) in order {
             let node = &nodes[&name];
-            let (action, path) = match &node.target {
+            let (action, file) = match &node.target {
                 Target::Builtin(_) => (Action::Builtin, None),
                 Target::Live(_) => (Action::Live, None),
                 Target::File(..) if self.kernel.initstate(&name) == Some(InitState::Live) => {
                     (Action::Live, None)
                 }
-                Target::File(_, p) => (Action::Load, Some(p.clone())),
+                Target::File(_, h) => (Action::Load, Some(h.clone())),
             };
-            let (method, compression) = match &path {
-                Some(p) => {
-                    let c = file::sniff(p)?;
+            let (method, compression) = match &file {
+                Some(h) => {
+                    let c = h.0.compression()?;
                     let m = match c {
                         Compression::None => Method::Finit,
                         c if !self.force_userspace && kernel_compression == Some(c) => {
@@ -498,7 +558,8 @@ impl Resolver {
             };
             steps.push(Step {
                 module: name.clone(),
-                path,
+                path: file.as_ref().map(|h| h.0.path.clone()),
+                file,
                 action,
                 method,
                 compression,
@@ -559,73 +620,215 @@ impl Node {
     }
 }
 
-/// Orders the nodes: rejects hard cycles, drops soft edges that would close
-/// a cycle (with a warning), and sorts by (closure size, name).
+/// Orders the nodes: rejects hard cycles, drops soft edges that close a
+/// cycle (with a warning), and sorts by (height, name). Returns each
+/// module with what must be loaded before it. Linear in nodes + edges,
+/// and never recursive, so a hostile index cannot blow time, memory or
+/// the stack.
 fn order(
     nodes: &BTreeMap<ModuleName, Node>,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<(ModuleName, Vec<ModuleName>)>, ResolveError> {
-    // Hard cycles are errors: find one with a depth-first search.
-    fn visit<'a>(
-        n: &'a ModuleName,
-        nodes: &'a BTreeMap<ModuleName, Node>,
-        state: &mut BTreeMap<&'a ModuleName, u8>,
-        path: &mut Vec<ModuleName>,
-    ) -> Result<(), ResolveError> {
-        match state.get(n) {
-            Some(2) => return Ok(()),
-            Some(1) => {
-                let start = path.iter().position(|p| p == n).unwrap_or(0);
-                let mut cycle = path[start..].to_vec();
-                cycle.push(n.clone());
-                return Err(ResolveError::Cycle(cycle));
-            }
-            _ => {}
-        }
-        state.insert(n, 1);
-        path.push(n.clone());
-        if let Some(node) = nodes.get(n) {
-            for d in &node.hard {
-                visit(d, nodes, state, path)?;
-            }
-        }
-        path.pop();
-        state.insert(n, 2);
-        Ok(())
-    }
-    let mut state = BTreeMap::new();
-    for n in nodes.keys() {
-        visit(n, nodes, &mut state, &mut Vec::new())?;
+    let names: Vec<&ModuleName> = nodes.keys().collect();
+    let index: BTreeMap<&ModuleName, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let idx = |n: &ModuleName| index.get(n).copied();
+    // before[i]: nodes that must come before node i.
+    let hard: Vec<Vec<usize>> = nodes.values().map(|n| n.hard.iter().filter_map(idx).collect()).collect();
+
+    // Hard cycles are errors.
+    let comp = graph::strongly_connected(&hard);
+    if let Some(cycle) = graph::a_cycle(&hard, &comp) {
+        return Err(ResolveError::Cycle(cycle.into_iter().map(|i| names[i].clone()).collect()));
     }
 
-    // Edges "a must come before b": hard deps and pre softdeps of b, and b
-    // for each post softdep of b.
-    let mut before: BTreeMap<ModuleName, BTreeSet<ModuleName>> =
-        nodes.iter().map(|(n, node)| (n.clone(), node.hard.clone())).collect();
-    let closure_of = |before: &BTreeMap<ModuleName, BTreeSet<ModuleName>>, start: &ModuleName| {
-        let mut seen = BTreeSet::new();
-        let mut stack: Vec<ModuleName> = before.get(start).into_iter().flatten().cloned().collect();
-        while let Some(x) = stack.pop() {
-            if seen.insert(x.clone()) {
-                stack.extend(before.get(&x).into_iter().flatten().cloned());
+    // Soft edges (first, then): pre softdeps of a module, and the module
+    // before each of its post softdeps.
+    let mut soft: Vec<(usize, usize)> = Vec::new();
+    for (i, node) in nodes.values().enumerate() {
+        soft.extend(node.soft_pre.iter().filter_map(idx).map(|p| (p, i)));
+        soft.extend(node.soft_post.iter().filter_map(idx).map(|p| (i, p)));
+    }
+    let mut before = hard.clone();
+    for &(first, then) in &soft {
+        before[then].push(first);
+    }
+    // A soft edge inside a strongly connected component closes a cycle
+    // (the hard edges alone have none): drop every such edge.
+    let comp = graph::strongly_connected(&before);
+    let mut dropped = BTreeSet::new();
+    for &(first, then) in &soft {
+        if (first == then || comp[first] == comp[then]) && dropped.insert((first, then)) {
+            warnings.push(format!(
+                "ignoring soft dependency {} before {}: it would form a cycle",
+                names[first], names[then]
+            ));
+        }
+    }
+    if !dropped.is_empty() {
+        before = hard;
+        for &(first, then) in &soft {
+            if !dropped.contains(&(first, then)) {
+                before[then].push(first);
             }
         }
-        seen
-    };
-    let mut soft_edges: Vec<(ModuleName, ModuleName)> = Vec::new(); // (first, then)
-    for (n, node) in nodes {
-        soft_edges.extend(node.soft_pre.iter().map(|p| (p.clone(), n.clone())));
-        soft_edges.extend(node.soft_post.iter().map(|p| (n.clone(), p.clone())));
     }
-    for (first, then) in soft_edges {
-        if first == then || closure_of(&before, &first).contains(&then) {
-            warnings.push(format!("ignoring soft dependency {first} before {then}: it would form a cycle"));
-            continue;
+    for b in &mut before {
+        b.sort_unstable();
+        b.dedup();
+    }
+    let height = graph::heights(&before);
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_by(|&a, &b| height[a].cmp(&height[b]).then_with(|| names[a].cmp(names[b])));
+    Ok(order
+        .into_iter()
+        .map(|i| {
+            let mut needs: Vec<ModuleName> = before[i].iter().map(|&j| names[j].clone()).collect();
+            needs.sort();
+            (names[i].clone(), needs)
+        })
+        .collect())
+}
+
+/// Graph algorithms on adjacency lists (`adj[v]` = the nodes `v` points
+/// to), iterative so that no input can overflow the stack.
+mod graph {
+    const UNSEEN: usize = usize::MAX;
+
+    /// Tarjan's strongly connected components: `comp[v]` for every node.
+    pub fn strongly_connected(adj: &[Vec<usize>]) -> Vec<usize> {
+        let n = adj.len();
+        let (mut index, mut low, mut on_stack) = (vec![UNSEEN; n], vec![0; n], vec![false; n]);
+        let mut comp = vec![UNSEEN; n];
+        let (mut stack, mut next, mut count) = (Vec::new(), 0, 0);
+        for start in 0..n {
+            if index[start] != UNSEEN {
+                continue;
+            }
+            let mut calls: Vec<(usize, usize)> = vec![(start, 0)];
+            index[start] = next;
+            low[start] = next;
+            next += 1;
+            stack.push(start);
+            on_stack[start] = true;
+            while let Some(&(v, i)) = calls.last() {
+                if let Some(&w) = adj[v].get(i) {
+                    calls.last_mut().expect("non-empty").1 += 1;
+                    if index[w] == UNSEEN {
+                        index[w] = next;
+                        low[w] = next;
+                        next += 1;
+                        stack.push(w);
+                        on_stack[w] = true;
+                        calls.push((w, 0));
+                    } else if on_stack[w] {
+                        low[v] = low[v].min(index[w]);
+                    }
+                    continue;
+                }
+                calls.pop();
+                if let Some(&(u, _)) = calls.last() {
+                    low[u] = low[u].min(low[v]);
+                }
+                if low[v] == index[v] {
+                    while let Some(w) = stack.pop() {
+                        on_stack[w] = false;
+                        comp[w] = count;
+                        if w == v {
+                            break;
+                        }
+                    }
+                    count += 1;
+                }
+            }
         }
-        before.entry(then).or_default().insert(first);
+        comp
     }
-    let mut out: Vec<(ModuleName, Vec<ModuleName>)> =
-        nodes.keys().map(|n| (n.clone(), closure_of(&before, n).into_iter().collect())).collect();
-    out.sort_by(|(a, ca), (b, cb)| ca.len().cmp(&cb.len()).then_with(|| a.cmp(b)));
-    Ok(out)
+
+    /// A cycle, if any component has more than one node or a node points
+    /// to itself: the nodes in order, the first repeated at the end.
+    pub fn a_cycle(adj: &[Vec<usize>], comp: &[usize]) -> Option<Vec<usize>> {
+        let mut size = vec![0usize; adj.len()];
+        for &c in comp {
+            size[c] += 1;
+        }
+        let start = (0..adj.len()).find(|&v| size[comp[v]] > 1 || adj[v].contains(&v))?;
+        // Follow edges that stay in the component until a node repeats.
+        let mut path = vec![start];
+        let mut at = vec![usize::MAX; adj.len()];
+        at[start] = 0;
+        let mut v = start;
+        loop {
+            let w = *adj[v].iter().find(|&&w| comp[w] == comp[start])?;
+            if at[w] != usize::MAX {
+                let mut cycle = path[at[w]..].to_vec();
+                cycle.push(w);
+                return Some(cycle);
+            }
+            at[w] = path.len();
+            path.push(w);
+            v = w;
+        }
+    }
+
+    /// The length of the longest path from each node (0 for a node that
+    /// points nowhere). `adj` must be acyclic.
+    pub fn heights(adj: &[Vec<usize>]) -> Vec<usize> {
+        let n = adj.len();
+        let mut height = vec![UNSEEN; n];
+        let mut busy = vec![false; n];
+        for start in 0..n {
+            if height[start] != UNSEEN {
+                continue;
+            }
+            let mut calls: Vec<(usize, usize)> = vec![(start, 0)];
+            busy[start] = true;
+            while let Some(&(v, i)) = calls.last() {
+                if let Some(&w) = adj[v].get(i) {
+                    calls.last_mut().expect("non-empty").1 += 1;
+                    if height[w] == UNSEEN && !busy[w] {
+                        busy[w] = true;
+                        calls.push((w, 0));
+                    }
+                    continue;
+                }
+                calls.pop();
+                height[v] = adj[v]
+                    .iter()
+                    .map(|&w| if height[w] == UNSEEN { 0 } else { height[w] + 1 })
+                    .max()
+                    .unwrap_or(0);
+            }
+        }
+        height
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn components_cycles_and_heights() {
+            // 0 -> 1 -> 2, 3 -> 4 -> 3
+            let adj = vec![vec![1], vec![2], vec![], vec![4], vec![3]];
+            let c = strongly_connected(&adj);
+            assert!(c[0] != c[1] && c[1] != c[2] && c[3] == c[4]);
+            assert_eq!(a_cycle(&adj, &c), Some(vec![3, 4, 3]));
+            let dag = vec![vec![1, 2], vec![2], vec![]];
+            assert_eq!(a_cycle(&dag, &strongly_connected(&dag)), None);
+            assert_eq!(heights(&dag), vec![2, 1, 0]);
+            // The transitive closure has the same heights.
+            let closure = vec![vec![1, 2], vec![2], vec![]];
+            assert_eq!(heights(&closure), heights(&dag));
+            assert_eq!(a_cycle(&[vec![0]], &strongly_connected(&[vec![0]])), Some(vec![0, 0]));
+        }
+
+        #[test]
+        fn a_chain_of_a_million_is_linear_and_does_not_recurse() {
+            let n = 1_000_000;
+            let adj: Vec<Vec<usize>> = (0..n).map(|i| if i + 1 < n { vec![i + 1] } else { vec![] }).collect();
+            let c = strongly_connected(&adj);
+            assert_eq!(a_cycle(&adj, &c), None);
+            assert_eq!(heights(&adj)[0], n - 1);
+        }
+    }
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::compress::Compression;
 use super::name::ModuleName;
-use crate::host::Host;
+use crate::system::host::Host;
 
 /// `/sys/module/NAME/initstate`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -74,6 +74,6 @@ impl KernelModules {
     /// Whether the kernel supports loadable modules at all: `/proc/modules`
     /// exists only with `CONFIG_MODULES`.
     pub fn modules_supported(&self) -> bool {
-        self.host.proc.join("modules").exists()
+        self.host.proc_exists("modules")
     }
 }

@@ -21,7 +21,7 @@ use nix::sys::socket::{AddressFamily, SockFlag, SockProtocol, SockType, socket};
 use super::consts::*;
 use super::walk::{Extent, RevisionAnswer, walk};
 use super::{Errno, Extension, Family, Kind, Outcome, ProbeError};
-use crate::sys;
+use crate::system::syscalls as sys;
 
 /// Where one (family, kind) question is asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

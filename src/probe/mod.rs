@@ -30,6 +30,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+pub use crate::system::Errno;
 pub use spec::{Requirement, SpecError};
 pub use walk::{RevisionAnswer, Revisions};
 
@@ -296,40 +297,6 @@ impl ProbeError {
             ProbeError::Os { errno, .. } => Some(*errno),
             ProbeError::BareAck | ProbeError::Wire(_) => None,
         }
-    }
-}
-
-/// A positive errno value that prints as its symbolic name (`ENOENT`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Errno(pub i32);
-
-impl Errno {
-    /// The symbolic name, or `E<number>` for values nix does not know.
-    pub fn name(self) -> String {
-        let e = nix::errno::Errno::from_raw(self.0);
-        if e == nix::errno::Errno::UnknownErrno { format!("E{}", self.0) } else { format!("{e:?}") }
-    }
-
-    /// The C library's description ("No such file or directory").
-    pub fn description(self) -> &'static str {
-        nix::errno::Errno::from_raw(self.0).desc()
-    }
-
-    /// The errno of a std I/O error, if it has one.
-    pub fn of(e: &std::io::Error) -> Errno {
-        Errno(e.raw_os_error().unwrap_or(libc::EIO))
-    }
-}
-
-impl fmt::Display for Errno {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.name(), self.description())
-    }
-}
-
-impl Serialize for Errno {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.name())
     }
 }
 

@@ -18,7 +18,7 @@ use neli::utils::Groups;
 use super::exchange::{Answer, Exchange};
 use super::wire::messages;
 use super::{Errno, ProbeError};
-use crate::sys;
+use crate::system::syscalls as sys;
 
 /// Size of each receive slot. Replies to our requests are under 256 bytes
 /// (an error echoes our ≤ 76-byte request plus its extended ACK); a larger
@@ -108,7 +108,8 @@ impl NfnlSocket {
         for i in 0..count {
             datagram.extend(build(base.wrapping_add(i as u32), i));
         }
-        self.sock.send(&datagram, Msg::empty()).map_err(|e| os_error("send(NETLINK_NETFILTER)", &e))?;
+        crate::system::errno::retry(|| self.sock.send(&datagram, Msg::empty()))
+            .map_err(|e| os_error("send(NETLINK_NETFILTER)", &e))?;
 
         let mut exchanges: Vec<Exchange> = reply_types
             .iter()

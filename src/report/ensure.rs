@@ -11,7 +11,7 @@
 //!                "loaded": ["xt_comment"], "error": null | "…",
 //!                "load": { …an `xtprobe load --json` document… } } ],
 //!   "after": { …check document… } | null,      // null when nothing was loaded
-//!   "persist": null | { "path", "added", "changed", "readers", "note" } | { "error": "…" },
+//!   "persist": null | { "path", "added", "changed", "readers", "note", "warnings"? } | { "error": "…" },
 //!   "exit_code": 0
 //! }
 //! ```
@@ -154,6 +154,11 @@ pub fn to_text(r: &EnsureReport, style: &Style) -> String {
         )),
         Some(Err(e)) => out.push_str(&format!("{} {e}\n", style.paint(Tone::Bad, "persist failed:", 0))),
         None => {}
+    }
+    if let Some(Ok(p)) = &r.persisted {
+        for w in &p.warnings {
+            out.push_str(&format!("{} {w}\n", style.paint(Tone::Warn, "warning:", 0)));
+        }
     }
     out
 }

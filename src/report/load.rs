@@ -24,7 +24,7 @@
 //!                              | "planned" | "failed" | "optional-failed"
 //!                              | "not-attempted", … } } ],
 //!   "error": null | { "message": "…" },   // why no plan could be made
-//!   "persist": null | { "path", "added", "changed", "readers", "note" } | { "error": "…" },
+//!   "persist": null | { "path", "added", "changed", "readers", "note", "warnings"? } | { "error": "…" },
 //!   "warnings": ["…"],
 //!   "exit_code": 0
 //! }
@@ -211,6 +211,11 @@ pub fn to_text(report: &LoadReport, style: &Style) -> String {
         )),
         Some(Err(e)) => out.push_str(&format!("\n{} {e}\n", style.paint(Tone::Bad, "persist failed:", 0))),
         None => {}
+    }
+    if let Some(Ok(p)) = &report.persisted {
+        for w in &p.warnings {
+            out.push_str(&format!("{} {w}\n", style.paint(Tone::Warn, "warning:", 0)));
+        }
     }
     out
 }

@@ -45,11 +45,16 @@ pub fn get_revision(fd: RawFd, level: i32, optname: i32, name: &str, revision: u
         return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
     }
     arg.name[..bytes.len()].copy_from_slice(bytes);
-    let mut len = std::mem::size_of::<XtGetRevision>() as libc::socklen_t;
-    // SAFETY: `arg` is a live, writable, correctly sized buffer and `len`
-    // holds its size; the kernel writes at most `len` bytes.
-    let rc = unsafe { libc::getsockopt(fd, level, optname, (&raw mut arg).cast::<libc::c_void>(), &mut len) };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    // A signal while the kernel runs modprobe for an unknown name is not
+    // an answer: ask again.
+    super::errno::retry(|| {
+        let mut len = std::mem::size_of::<XtGetRevision>() as libc::socklen_t;
+        // SAFETY: `arg` is a live, writable, correctly sized buffer and `len`
+        // holds its size; the kernel writes at most `len` bytes.
+        let rc =
+            unsafe { libc::getsockopt(fd, level, optname, (&raw mut arg).cast::<libc::c_void>(), &mut len) };
+        if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    })
 }
 
 /// Receives up to `bufs.len()` datagrams with one `recvmmsg(MSG_WAITFORONE)`:
@@ -110,10 +115,10 @@ impl ModuleSyscalls for KernelSyscalls {
         // Only the flags named above are ever passed: never the IGNORE_*
         // flags, which taint the kernel and void module signatures.
         let flags = nix::kmod::ModuleInitFlags::from_bits_retain(flags);
-        nix::kmod::finit_module(file, params, flags).map_err(|e| e as i32)
+        super::errno::retry(|| nix::kmod::finit_module(file, params, flags).map_err(|e| e as i32))
     }
 
     fn init_module(&self, image: &[u8], params: &std::ffi::CStr) -> Result<(), i32> {
-        nix::kmod::init_module(image, params).map_err(|e| e as i32)
+        super::errno::retry(|| nix::kmod::init_module(image, params).map_err(|e| e as i32))
     }
 }

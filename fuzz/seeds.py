@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz targets (fuzz/corpus/<target>/).
+
+Seeds are real inputs: netlink replies captured from this machine's kernel
+(in a fresh network namespace), text index files in depmod's format, this
+kernel's own config, the module files of the harness's kernels, and the
+grammar's examples. Run as root from the repository:
+
+    unshare -n python3 fuzz/seeds.py [MODULE.ko ...]
+
+The output is checked in; re-running it only adds files.
+"""
+import gzip
+import hashlib
+import lzma
+import os
+import socket
+import struct
+import subprocess
+import sys
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+
+def seed(target, data):
+    if isinstance(data, str):
+        data = data.encode()
+    d = os.path.join(ROOT, target)
+    os.makedirs(d, exist_ok=True)
+    name = hashlib.sha1(data).hexdigest()[:16]
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def nla(ty, payload):
+    n = 4 + len(payload)
+    return struct.pack("=HH", n, ty) + payload + b"\0" * ((4 - n % 4) % 4)
+
+
+def compat_get(seq, family, name, rev, kind):
+    body = struct.pack("=BBH", family, 0, 0)
+    body += nla(1, name.encode() + b"\0") + nla(2, struct.pack(">I", rev)) + nla(3, struct.pack(">I", kind))
+    return struct.pack("=IHHII", 16 + len(body), 0x0B00, 0x5, seq, 0) + body
+
+
+def getgen(seq):
+    body = struct.pack("=BBH", 0, 0, 0)
+    return struct.pack("=IHHII", 16 + len(body), 0x0A10, 0x5, seq, 0) + body
+
+
+def capture_netlink():
+    """Asks this kernel real questions and keeps every datagram it answers."""
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)  # NETLINK_NETFILTER
+    s.bind((0, 0))
+    s.setsockopt(270, 11, 1)  # SOL_NETLINK, NETLINK_EXT_ACK
+    s.settimeout(0.3)
+    questions = [
+        compat_get(1, 2, "conntrack", 3, 0),  # data + ack
+        compat_get(1, 2, "conntrack", 0, 0),  # EPROTONOSUPPORT
+        compat_get(1, 10, "nosuchmatch", 0, 0),  # ENOENT
+        compat_get(1, 2, "comment", 300, 0),  # ERANGE with extack
+        compat_get(1, 0, "comment", 0, 0),  # EINVAL
+        compat_get(1, 2, "MASQUERADE", 0, 1),
+        getgen(1),
+        compat_get(1, 2, "comment", 0, 0) + compat_get(2, 2, "DNAT", 2, 1) + getgen(3),  # a batch
+    ]
+    for q in questions:
+        s.send(q)
+        got = b""
+        while True:
+            try:
+                d = s.recv(65536)
+            except socket.timeout:
+                break
+            seed("netlink_reply", d)
+            got += d
+        seed("netlink_reply", got)
+
+
+def text_seeds():
+    seed("modules_dep", "kernel/net/netfilter/xt_comment.ko.xz: kernel/net/netfilter/x_tables.ko.xz\n"
+                        "kernel/net/netfilter/x_tables.ko.xz:\n"
+                        "kernel/net/netfilter/xt_conntrack.ko.xz: kernel/net/netfilter/x_tables.ko.xz "
+                        "kernel/net/netfilter/nf_conntrack.ko.xz kernel/net/ipv6/netfilter/nf_defrag_ipv6.ko.xz "
+                        "kernel/net/ipv4/netfilter/nf_defrag_ipv4.ko.xz kernel/lib/libcrc32c.ko.xz\n"
+                        "/lib/modules/6.12.0/updates/a.ko: ../b.ko\n")
+    seed("modules_alias", "# Aliases extracted from modules themselves.\nalias ipt_comment xt_comment\n"
+                          "alias ip6t_comment xt_comment\nalias crypto-crc32c crc32c_generic\n"
+                          "alias pci:v00008086d*sv*sd*bc*sc*i* e1000e\nalias [a-z]*x[!y]? m\n"
+                          "cpu:type:x86,ven*fam*mod*:feature:*0094*\n")
+    seed("modules_softdep", "# Soft dependencies extracted from modules themselves.\n"
+                            "softdep libcrc32c pre: crc32c\nsoftdep cifs gcm\nsoftdep cifs post: aes pre: md5\n")
+    seed("modules_builtin", "kernel/net/netfilter/x_tables.ko\nkernel/net/netfilter/xt_comment.ko\n")
+    seed("modules_builtin", b"xt_comment.alias=ipt_comment\0xt_comment.alias=ip6t_comment\0"
+                            b"xt_comment.license=GPL\0x_tables.license=GPL\0junk\0")
+    seed("kconfig", "#\n# Automatically generated file; DO NOT EDIT.\n#\nCONFIG_NETFILTER_XT_MATCH_COMMENT=m\n"
+                    "CONFIG_NFT_COMPAT=y\n# CONFIG_NETFILTER_XT_MATCH_U32 is not set\n"
+                    "CONFIG_MODPROBE_PATH=\"/sbin/modprobe\"\nCONFIG_LOG_BUF_SHIFT=17\n")
+    try:
+        with open("/proc/config.gz", "rb") as f:
+            text = gzip.decompress(f.read()).decode(errors="replace")
+        lines = text.splitlines()
+        seed("kconfig", "\n".join(lines[:120]) + "\n")
+        seed("kconfig", "\n".join(l for l in lines if "NETFILTER" in l or "NFT_" in l) + "\n")
+    except OSError:
+        pass
+    seed("profile_toml", 'name = "my-cni"\ndescription = "what it is for"\nfamilies = ["ipv4", "ipv6"]\n'
+                         'required = ["comment", "target:MASQUERADE", "conntrack@1"]\noptional = ["statistic"]\n\n'
+                         '[[extension]]\nspec = "icmp6"\nfamilies = ["ipv6"]\noptional = false\n')
+    seed("profile_toml", "required = ['''comment''', \"\"\"mark\"\"\"] # c\n[[extension]]\nspec = 'x'\n")
+    seed("ext_spec", "comment match:conntrack@3 target:MASQUERADE t:DNAT@2 m:mark ipv4,ipv6,arp,bridge")
+    seed("ext_spec", "j:REJECT x:y @ conntrack@256 inet6 eb ebtables")
+
+
+def compressed(target, raw):
+    seed(target, raw)
+    seed("decompress", lzma.compress(raw, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32))
+    seed("decompress", lzma.compress(raw, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64))
+    seed("decompress", gzip.compress(raw))
+    try:
+        seed("decompress", subprocess.run(["zstd", "-q", "-c"], input=raw, capture_output=True, check=True).stdout)
+    except (OSError, subprocess.CalledProcessError):
+        pass
+
+
+def built_module():
+    """A relocatable ELF with a .modinfo section, as modpost writes one."""
+    import tempfile
+    src = (b'__attribute__((section(".modinfo"), used)) static const char info[] = '
+           b'"alias=ipt_comment\\0alias=ip6t_comment\\0license=GPL\\0depends=x_tables\\0softdep=pre: crc32c\\0"'
+           b'"name=xt_comment\\0vermagic=6.12.0 SMP preempt mod_unload modversions \\0";\n'
+           b'int init_module(void) { return 0; }\n')
+    with tempfile.TemporaryDirectory() as d:
+        c, o = os.path.join(d, "m.c"), os.path.join(d, "m.ko")
+        with open(c, "wb") as f:
+            f.write(src)
+        subprocess.run(["gcc", "-c", "-O1", "-o", o, c], check=True)
+        with open(o, "rb") as f:
+            return f.read()
+
+
+def module_seeds(paths):
+    compressed("modinfo_elf", built_module())
+    for p in paths:
+        with open(p, "rb") as f:
+            data = f.read()
+        if data.startswith(b"\xfd7zXZ\0"):
+            seed("decompress", data)
+            data = lzma.decompress(data)
+        compressed("modinfo_elf", data)
+
+
+if __name__ == "__main__":
+    text_seeds()
+    module_seeds(sys.argv[1:])
+    capture_netlink()
