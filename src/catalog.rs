@@ -145,6 +145,22 @@ pub fn provider(ext: &Extension, family: Family) -> Option<&'static Provider> {
         .find(|p| p.family.is_none_or(|f| f == family))
 }
 
+/// The module queries for an extension: the aliases the kernel requests
+/// for each family (`ipt_NAME`, `ip6t_NAME`, …), then the mainline module
+/// (this table's), then `xt_NAME`; each once.
+pub fn module_queries(ext: &Extension, families: &[Family]) -> Vec<String> {
+    let mut q: Vec<String> = families.iter().map(|f| format!("{}{}", f.module_prefix(), ext.name)).collect();
+    for f in families {
+        if let Some(p) = provider(ext, *f) {
+            q.push(p.module.to_string());
+        }
+    }
+    q.push(format!("xt_{}", ext.name));
+    let mut seen = std::collections::BTreeSet::new();
+    q.retain(|s| seen.insert(s.clone()));
+    q
+}
+
 /// Kernel options the probe itself needs: nfnetlink, nf_tables, nft_compat.
 pub const PROBE_PREREQUISITES: [(&str, &str); 3] = [
     ("CONFIG_NETFILTER_NETLINK", "nfnetlink"),
@@ -166,6 +182,14 @@ mod tests {
         assert!(provider(&Extension::target("REJECT"), Family::Arp).is_none());
         assert!(provider(&Extension::target("comment"), Family::Ipv4).is_none(), "kind matters");
         assert!(provider(&Extension::matching("MARK"), Family::Ipv4).is_none(), "case matters");
+    }
+
+    #[test]
+    fn queries_follow_the_kernel_aliases() {
+        let q = module_queries(&Extension::target("REJECT"), &[Family::Ipv4, Family::Ipv6]);
+        assert_eq!(q, ["ipt_REJECT", "ip6t_REJECT", "xt_REJECT"]);
+        let q = module_queries(&Extension::matching("comment"), &[Family::Ipv4]);
+        assert_eq!(q, ["ipt_comment", "xt_comment"]);
     }
 
     #[test]

@@ -6,8 +6,13 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use xtprobe::exit::EXIT_CODES_HELP;
+use xtprobe::app::exit::EXIT_CODES_HELP;
 use xtprobe::probe::{Backend, Family, Requirement};
+
+/// The default `--timeout` of check and doctor.
+pub const SHORT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The default `--timeout` of load and ensure (module inits can be slow).
+pub const LONG_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Ask the kernel which xtables extensions it supports, explain what is
 /// missing, and load it without kmod.
@@ -94,9 +99,8 @@ pub struct DoctorArgs {
     #[command(flatten)]
     pub target: TargetArgs,
 
-    /// The modules directory [default: /lib/modules/$(uname -r), then /usr/lib/modules/$(uname -r)].
-    #[arg(long, value_name = "DIR")]
-    pub modules_dir: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub modules: ModulesDirArg,
 
     /// The kernel config to read [default: /proc/config.gz, /boot/config-$(uname -r), …].
     #[arg(long, value_name = "FILE")]
@@ -105,9 +109,8 @@ pub struct DoctorArgs {
     #[command(flatten)]
     pub output: OutputArgs,
 
-    /// Seconds to wait for each kernel answer.
-    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout, default_value = "5")]
-    pub timeout: Duration,
+    #[command(flatten)]
+    pub timeout: TimeoutArg,
 }
 
 #[derive(Debug, Args)]
@@ -115,32 +118,20 @@ pub struct EnsureArgs {
     #[command(flatten)]
     pub target: TargetArgs,
 
-    /// Plan only: load nothing.
-    #[arg(long, short = 'n')]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub mode: LoadModeArgs,
 
-    /// List the modules loaded in /etc/modules-load.d/xtprobe.conf.
-    #[arg(long)]
-    pub persist: bool,
+    #[command(flatten)]
+    pub persist: PersistArgs,
 
-    /// Root directory for --persist.
-    #[arg(long, value_name = "DIR", default_value = "/")]
-    pub root: std::path::PathBuf,
-
-    /// The modules directory [default: /lib/modules/$(uname -r), then /usr/lib/modules/$(uname -r)].
-    #[arg(long, value_name = "DIR")]
-    pub modules_dir: Option<std::path::PathBuf>,
-
-    /// Decompress modules here and use init_module.
-    #[arg(long)]
-    pub userspace_decompress: bool,
+    #[command(flatten)]
+    pub modules: ModulesDirArg,
 
     #[command(flatten)]
     pub output: OutputArgs,
 
-    /// Seconds to wait for each kernel answer.
-    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout, default_value = "5")]
-    pub timeout: Duration,
+    #[command(flatten)]
+    pub timeout: TimeoutArg,
 }
 
 #[derive(Debug, Args)]
@@ -184,14 +175,45 @@ pub struct LoadArgs {
     #[arg(value_name = "MODULE [KEY=VALUE]...", required = true, num_args = 1..)]
     pub items: Vec<String>,
 
+    #[command(flatten)]
+    pub mode: LoadModeArgs,
+
+    #[command(flatten)]
+    pub persist: PersistArgs,
+
+    #[command(flatten)]
+    pub modules: ModulesDirArg,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub timeout: TimeoutArg,
+}
+
+/// `--modules-dir`, shared by load, ensure and doctor.
+#[derive(Debug, Args)]
+pub struct ModulesDirArg {
+    /// The modules directory [default: /lib/modules/$(uname -r), then /usr/lib/modules/$(uname -r)].
+    #[arg(long, value_name = "DIR")]
+    pub modules_dir: Option<std::path::PathBuf>,
+}
+
+/// `--dry-run` and `--userspace-decompress`, shared by load and ensure.
+#[derive(Debug, Args)]
+pub struct LoadModeArgs {
     /// Print the plan; load nothing.
     #[arg(long, short = 'n')]
     pub dry_run: bool,
 
-    /// The modules directory [default: /lib/modules/$(uname -r), then /usr/lib/modules/$(uname -r)].
-    #[arg(long, value_name = "DIR")]
-    pub modules_dir: Option<std::path::PathBuf>,
+    /// Decompress modules here and use init_module, even if the kernel could decompress them.
+    #[arg(long)]
+    pub userspace_decompress: bool,
+}
 
+/// `--persist` and `--root`, shared by load and ensure.
+#[derive(Debug, Args)]
+pub struct PersistArgs {
     /// After loading, list the requested modules in /etc/modules-load.d/xtprobe.conf.
     #[arg(long)]
     pub persist: bool,
@@ -199,13 +221,22 @@ pub struct LoadArgs {
     /// Root directory for --persist (for images and tests).
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: std::path::PathBuf,
+}
 
-    /// Decompress modules here and use init_module, even if the kernel could decompress them.
-    #[arg(long)]
-    pub userspace_decompress: bool,
+/// `--timeout`, shared by every command that talks to the kernel.
+#[derive(Debug, Args)]
+pub struct TimeoutArg {
+    /// Seconds the whole command may take, kernel-side waits included (a module autoload the
+    /// kernel runs, a module's init) [default: 5 for check and doctor, 60 for load and ensure].
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
+}
 
-    #[command(flatten)]
-    pub output: OutputArgs,
+impl TimeoutArg {
+    /// The deadline, starting now, with `default` if none was given.
+    pub fn deadline(&self, default: Duration) -> xtprobe::system::deadline::Deadline {
+        xtprobe::system::deadline::Deadline::after(self.timeout.unwrap_or(default))
+    }
 }
 
 const CHECK_HELP: &str = "\
@@ -264,9 +295,8 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub output: OutputArgs,
 
-    /// Seconds to wait for each kernel answer.
-    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout, default_value = "5")]
-    pub timeout: Duration,
+    #[command(flatten)]
+    pub timeout: TimeoutArg,
 }
 
 /// What to check: extensions, or a profile. Shared by check, doctor, ensure.
@@ -296,6 +326,28 @@ pub struct OutputArgs {
     /// Print nothing on stdout; only the exit status tells.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+/// What a command prints: one choice, whichever flags made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMode {
+    /// Tables and sentences (the default).
+    Text,
+    /// A JSON document.
+    Json,
+    /// Nothing on stdout.
+    Quiet,
+}
+
+impl OutputArgs {
+    /// The output mode these flags select.
+    pub fn mode(&self) -> OutputMode {
+        match (self.json, self.quiet) {
+            (true, _) => OutputMode::Json,
+            (false, true) => OutputMode::Quiet,
+            (false, false) => OutputMode::Text,
+        }
+    }
 }
 
 /// A non-empty, duplicate-free list of families.

@@ -13,14 +13,10 @@
 
 #![deny(missing_docs)]
 
+pub mod app;
 pub mod catalog;
-pub mod check;
-pub mod doctor;
-pub mod ensure;
-pub mod exit;
 pub mod kconfig;
 pub mod kmod;
-pub mod load;
 pub mod probe;
 pub mod profile;
 pub mod report;

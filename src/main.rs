@@ -5,7 +5,7 @@ mod cli;
 mod cmd;
 
 use clap::Parser;
-use xtprobe::exit::ExitCode;
+use xtprobe::app::exit::ExitCode;
 
 fn main() {
     let code = match cli::Cli::try_parse() {

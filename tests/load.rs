@@ -345,8 +345,8 @@ fn dry_run_persist_writes_nothing() {
 /// fixture), since this kernel cannot load one.
 #[test]
 fn persist_after_success_records_the_requested_module() {
+    use xtprobe::app::load::{LoadOptions, run};
     use xtprobe::kmod::resolve::Request;
-    use xtprobe::load::{LoadOptions, run};
     use xtprobe::system::host::Host;
     let t = chain();
     t.write_dep();
@@ -365,7 +365,7 @@ fn persist_after_success_records_the_requested_module() {
         ..Default::default()
     };
     let report = run(&opts, &Host::rooted(sys_root.path()), &xtprobe::system::syscalls::KernelSyscalls);
-    assert_eq!(report.exit_code(), xtprobe::exit::ExitCode::Ok, "{report:?}");
+    assert_eq!(report.exit_code(), xtprobe::app::exit::ExitCode::Ok, "{report:?}");
     let conf = std::fs::read_to_string(root.path().join("etc/modules-load.d/xtprobe.conf")).unwrap();
     assert!(conf.lines().any(|l| l == "mod_a"), "{conf}");
     assert!(!conf.contains("mod_b"), "dependencies are resolved at boot, not listed: {conf}");

@@ -1,31 +1,44 @@
 //! `xtprobe ensure`.
 
-use xtprobe::ensure::{EnsureOptions, run as ensure};
-use xtprobe::exit::ExitCode;
+use xtprobe::app::ensure::{EnsureOptions, run as ensure};
+use xtprobe::app::exit::ExitCode;
 use xtprobe::report;
 use xtprobe::system::host::Host;
+use xtprobe::system::privilege::{self, FILE_WRITE, NET_ADMIN, SYS_MODULE};
 use xtprobe::system::syscalls::KernelSyscalls;
 
 use super::{Outcome, output, target};
-use crate::cli::EnsureArgs;
+use crate::cli::{EnsureArgs, LONG_TIMEOUT};
 
 pub fn run(args: EnsureArgs) -> Outcome {
+    let mut keep = vec![NET_ADMIN];
+    if !args.mode.dry_run {
+        keep.push(SYS_MODULE);
+        if args.persist.persist {
+            keep.extend(FILE_WRITE);
+        }
+    }
+    let privileges = privilege::restrict(&keep);
     let (needs, profile) = target::needs(&args.target)?;
+    let deadline = args.timeout.deadline(LONG_TIMEOUT);
     let opts = EnsureOptions {
         needs,
         profile,
-        timeout: args.timeout,
-        modules_dir: args.modules_dir,
-        persist: args.persist,
-        root: args.root,
-        dry_run: args.dry_run,
-        userspace_decompress: args.userspace_decompress,
+        deadline: deadline.clone(),
+        modules_dir: args.modules.modules_dir,
+        persist: args.persist.persist,
+        root: args.persist.root,
+        dry_run: args.mode.dry_run,
+        userspace_decompress: args.mode.userspace_decompress,
     };
-    let report = ensure(&opts, &Host::system(), &KernelSyscalls);
+    let report = match output::bounded(&deadline, move || ensure(&opts, &Host::system(), &KernelSyscalls)) {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
+    };
     let code = report.exit_code();
     let printed = output::report(
         &args.output,
-        || report::ensure::to_json(&report),
+        || report::ensure::to_json(&report, Some(&privileges)),
         |style| report::ensure::to_text(&report, style),
         (code != ExitCode::Ok)
             .then(|| "not everything required is available; run without --quiet for the details".to_string()),

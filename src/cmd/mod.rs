@@ -15,4 +15,4 @@ pub mod target;
 pub struct Usage(pub String);
 
 /// What a subcommand returns.
-pub type Outcome = Result<xtprobe::exit::ExitCode, Usage>;
+pub type Outcome = Result<xtprobe::app::exit::ExitCode, Usage>;

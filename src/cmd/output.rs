@@ -13,10 +13,10 @@
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use xtprobe::exit::ExitCode;
+use xtprobe::app::exit::ExitCode;
 use xtprobe::report::{Style, terminal_safe};
 
-use crate::cli::OutputArgs;
+use crate::cli::{OutputArgs, OutputMode};
 
 /// Set before `main` if descriptor 1 was closed when the process started:
 /// Rust's runtime then quietly opens /dev/null in its place, and anything
@@ -36,6 +36,29 @@ extern "C" fn note_closed_stdout() {
 #[unsafe(link_section = ".init_array")]
 static NOTE_CLOSED_STDOUT: extern "C" fn() = note_closed_stdout;
 
+/// Runs a command's work within `deadline` (plus a second's grace for the
+/// command's own bounded steps to report first). If it is still busy then
+/// (a module's init that never returns, an autoloader that hangs), says
+/// what it was doing on stderr and gives exit status 3; the process then
+/// ends, and with it the stuck thread.
+pub fn bounded<T: Send + 'static>(
+    deadline: &xtprobe::system::deadline::Deadline,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ExitCode> {
+    let outer =
+        xtprobe::system::deadline::Deadline::after(deadline.remaining() + std::time::Duration::from_secs(1));
+    let shared = deadline.clone();
+    xtprobe::system::deadline::within(&outer, work).map_err(|_| {
+        let pending = shared.pending();
+        error(&format!(
+            "gave up after {} s (--timeout): {}",
+            deadline.budget().as_secs_f64(),
+            if pending.is_empty() { "the command did not finish".to_string() } else { pending }
+        ));
+        ExitCode::CannotProbe
+    })
+}
+
 /// Prints the report as `--json`/`--quiet`/text ask. With `--quiet`,
 /// `quiet_error` (if any) still goes to stderr.
 pub fn report(
@@ -44,16 +67,18 @@ pub fn report(
     text: impl FnOnce(&Style) -> String,
     quiet_error: Option<String>,
 ) -> io::Result<()> {
-    if args.json {
-        print(&json())
-    } else if !args.quiet {
-        let style = Style::detect();
-        print_styled(&text(&style), &style)
-    } else {
-        if let Some(e) = quiet_error {
-            error(&e);
+    match args.mode() {
+        OutputMode::Json => print(&json()),
+        OutputMode::Text => {
+            let style = Style::detect();
+            print_styled(&text(&style), &style)
         }
-        Ok(())
+        OutputMode::Quiet => {
+            if let Some(e) = quiet_error {
+                error(&e);
+            }
+            Ok(())
+        }
     }
 }
 

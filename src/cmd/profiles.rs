@@ -1,6 +1,6 @@
 //! `xtprobe profiles`.
 
-use xtprobe::exit::ExitCode;
+use xtprobe::app::exit::ExitCode;
 use xtprobe::profile;
 use xtprobe::report::{self, Style};
 

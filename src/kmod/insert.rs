@@ -5,10 +5,19 @@
 //! Semantics follow kmod's `kmod_module_insert_module` and busybox's
 //! `bb_init_module`: EEXIST is success (the module is already there);
 //! ENOSYS from `finit_module` falls back to `init_module` (kernels before
-//! 3.8, and how a kernel without module support is told apart); EBUSY means
-//! another loader (a second xtprobe, or the kernel's autoloader) is loading
-//! the same module, so we wait for it to go live. The IGNORE_VERMAGIC and
-//! IGNORE_MODVERSIONS flags are never passed.
+//! 3.8, and how a kernel without module support is told apart). A module
+//! another loader is bringing up (`initstate` coming) is waited for. EBUSY
+//! means, since Linux 6.2 (`module_patient_check_exists`), that a
+//! concurrent load of the same module *failed*: it is retried once, and a
+//! second failure says so. The IGNORE_VERMAGIC and IGNORE_MODVERSIONS flags
+//! are never passed.
+//!
+//! A failure skips only the modules that need the one that failed; the
+//! rest of the plan goes on. Modules that provide the same alias
+//! (`crc32c` → `crc32c_intel`, `crc32c_generic`) are alternatives: the
+//! request is met when any one of them loads, as with kmod. The loader
+//! says what kind of failure it met ([`FailureClass`]); the caller decides
+//! what exit status that is.
 
 use std::ffi::CString;
 use std::time::Duration;
@@ -20,8 +29,8 @@ use super::name::ModuleName;
 use super::policy::LoadPolicy;
 use super::resolve::{Action, Method, Plan, Step};
 use super::state::{InitState, KernelModules};
-use crate::exit::ExitCode;
 use crate::probe::Errno;
+use crate::system::deadline::Deadline;
 use crate::system::syscalls::{MODULE_INIT_COMPRESSED_FILE, ModuleSyscalls};
 
 /// How long to wait for a module another process is loading.
@@ -42,9 +51,21 @@ pub struct LoadFailure {
     pub fix: String,
     /// Facts that support the diagnosis.
     pub evidence: Vec<String>,
-    /// The exit status this failure maps to.
-    #[serde(skip)]
-    pub exit: ExitCode,
+    /// What kind of failure.
+    pub class: FailureClass,
+}
+
+/// What kind of failure a load met: the caller maps it to an exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureClass {
+    /// This host cannot or may not load modules (no module support, EPERM:
+    /// capability, container, modules_disabled, lockdown), or the module's
+    /// file is unusable (unreadable, corrupt, busy).
+    Environment,
+    /// The kernel refused this module: signature, format or vermagic,
+    /// unknown symbol, parameters, or its own init failed.
+    Refused,
 }
 
 /// What happened to one step.
@@ -69,7 +90,10 @@ pub enum StepOutcome {
     /// A module that is only a soft dependency did not load; ignored, as
     /// modprobe ignores it.
     OptionalFailed(LoadFailure),
-    /// Not tried, because an earlier module failed.
+    /// One of several modules providing the same alias did not load, and
+    /// another one did: the alias is there.
+    AlternativeFailed(LoadFailure),
+    /// Not tried, because a module it needs failed.
     NotAttempted {
         /// Why.
         reason: String,
@@ -87,6 +111,19 @@ impl StepOutcome {
                 | StepOutcome::Live
                 | StepOutcome::Planned
                 | StepOutcome::OptionalFailed(_)
+                | StepOutcome::AlternativeFailed(_)
+        )
+    }
+
+    /// Whether the module itself is in the kernel (or planned) now.
+    fn present(&self) -> bool {
+        matches!(
+            self,
+            StepOutcome::Loaded { .. }
+                | StepOutcome::AlreadyLoaded
+                | StepOutcome::Builtin
+                | StepOutcome::Live
+                | StepOutcome::Planned
         )
     }
 }
@@ -98,33 +135,63 @@ pub struct Loader<'a, S: ModuleSyscalls> {
     policy: &'a LoadPolicy,
     /// The running kernel's release (`uname -r`), for vermagic diagnoses.
     pub release: String,
-    /// How long to wait on EBUSY.
+    /// How long to wait for a module another loader is bringing up.
     pub busy_wait: Duration,
+    /// Where to record what the loader waits on (a timeout names it).
+    pub deadline: Option<Deadline>,
 }
 
 impl<'a, S: ModuleSyscalls> Loader<'a, S> {
     /// A loader using `sys`, reading state from `kernel`, diagnosing with `policy`.
     pub fn new(sys: &'a S, kernel: &'a KernelModules, policy: &'a LoadPolicy) -> Self {
-        Self { sys, kernel, policy, release: crate::system::host::kernel_release(), busy_wait: BUSY_WAIT }
+        Self {
+            sys,
+            kernel,
+            policy,
+            release: crate::system::host::kernel_release(),
+            busy_wait: BUSY_WAIT,
+            deadline: None,
+        }
     }
 
-    /// Runs every step in order; after a failure the rest are not attempted.
+    /// Runs every step in order. A step whose hard needs or pre soft
+    /// dependencies include a module that is not there (it failed, or was
+    /// skipped) is not attempted; every other step is. Alternatives of one
+    /// alias succeed together if any one of them loads.
     pub fn run(&self, plan: &Plan) -> Vec<StepOutcome> {
-        let mut out = Vec::with_capacity(plan.steps.len());
-        let mut failed: Option<ModuleName> = None;
+        let mut out: Vec<StepOutcome> = Vec::with_capacity(plan.steps.len());
+        let mut missing: std::collections::BTreeMap<&ModuleName, String> = Default::default();
         for step in &plan.steps {
-            if let Some(f) = &failed {
-                out.push(StepOutcome::NotAttempted { reason: format!("{f} failed to load") });
+            // A soft dependency that failed does not hold its user back.
+            if let Some(dep) = step.hard_needs.iter().find(|d| missing.contains_key(d)) {
+                let reason = format!("it needs {dep}, which {}", missing[dep]);
+                missing.insert(&step.module, "was not attempted".to_string());
+                out.push(StepOutcome::NotAttempted { reason });
                 continue;
             }
             let outcome = match self.step(step) {
                 StepOutcome::Failed(f) if !step.required => StepOutcome::OptionalFailed(f),
+                StepOutcome::Failed(f) if step.alternative_for.is_some() => StepOutcome::AlternativeFailed(f),
                 other => other,
             };
-            if !outcome.is_ok() {
-                failed = Some(step.module.clone());
+            if !outcome.present() {
+                missing.insert(&step.module, "failed to load".to_string());
             }
             out.push(outcome);
+        }
+        // An alias none of whose providers loaded has failed after all.
+        for (i, step) in plan.steps.iter().enumerate() {
+            let Some(alias) = &step.alternative_for else { continue };
+            let any = plan
+                .steps
+                .iter()
+                .zip(&out)
+                .any(|(s, o)| s.alternative_for.as_ref() == Some(alias) && o.present());
+            if !any {
+                if let StepOutcome::AlternativeFailed(f) = &out[i] {
+                    out[i] = StepOutcome::Failed(f.clone());
+                }
+            }
         }
         out
     }
@@ -167,31 +234,63 @@ impl<'a, S: ModuleSyscalls> Loader<'a, S> {
         };
         let mut used = method;
         let mut result = match method {
-            Method::Finit | Method::FinitCompressed => {
-                // The descriptor the plan opened and checked: never the path again.
-                let flags = if method == Method::FinitCompressed { MODULE_INIT_COMPRESSED_FILE } else { 0 };
-                ("finit_module", self.sys.finit_module(handle.0.file(), &params, flags))
-            }
+            Method::Finit | Method::FinitCompressed => ("finit_module", self.call(method, handle, &params)),
             Method::Init => ("init_module", Err(libc::ENOSYS)),
         };
         // init_module: asked for, or the fallback when finit_module is
         // missing (ENOSYS), as kmod does.
         if result.1 == Err(libc::ENOSYS) {
-            let image = match handle.0.image() {
-                Ok(i) => i,
-                Err(e) => return StepOutcome::Failed(self.file_failure(step, e)),
-            };
+            if let Err(e) = handle.0.image() {
+                return StepOutcome::Failed(self.file_failure(step, e));
+            }
             used = Method::Init;
-            result = ("init_module", self.sys.init_module(&image, &params));
+            result = ("init_module", self.call(Method::Init, handle, &params));
+        }
+        // EBUSY: a concurrent load of the same module failed (6.2+). Try once
+        // more ourselves; the second answer is the one that counts.
+        let mut busy = false;
+        if result.1 == Err(libc::EBUSY) {
+            busy = true;
+            result.1 = self.call(used, handle, &params);
         }
         match result.1 {
             Ok(()) => StepOutcome::Loaded { method: used },
             Err(libc::EEXIST) => StepOutcome::AlreadyLoaded,
-            Err(libc::EBUSY) => match self.kernel.wait_live(&step.module, self.busy_wait) {
-                Some(InitState::Live) => StepOutcome::AlreadyLoaded,
-                _ => StepOutcome::Failed(self.diagnose(step, result.0, libc::EBUSY)),
+            Err(errno) => {
+                let mut f = self.diagnose(step, result.0, errno);
+                if busy && errno != libc::EBUSY {
+                    f.evidence.insert(
+                        0,
+                        format!(
+                            "a concurrent load of {} failed first (EBUSY); this answer is from a second attempt",
+                            step.module
+                        ),
+                    );
+                }
+                StepOutcome::Failed(f)
+            }
+        }
+    }
+
+    /// One system call handing `handle` to the kernel by `method`: the
+    /// descriptor the plan opened and checked, never the path again.
+    fn call(&self, method: Method, handle: &super::resolve::Handle, params: &CString) -> Result<(), i32> {
+        if let Some(d) = &self.deadline {
+            d.doing(format!(
+                "the kernel was loading {} ({}) and running its init, which had not returned",
+                handle.0.path.display(),
+                if method == Method::Init { "init_module" } else { "finit_module" }
+            ));
+        }
+        match method {
+            Method::Finit => self.sys.finit_module(handle.0.file(), params, 0),
+            Method::FinitCompressed => {
+                self.sys.finit_module(handle.0.file(), params, MODULE_INIT_COMPRESSED_FILE)
+            }
+            Method::Init => match handle.0.image() {
+                Ok(image) => self.sys.init_module(&image, params),
+                Err(_) => Err(libc::ENOEXEC),
             },
-            Err(errno) => StepOutcome::Failed(self.diagnose(step, result.0, errno)),
         }
     }
 
@@ -203,7 +302,7 @@ impl<'a, S: ModuleSyscalls> Loader<'a, S> {
             cause: cause.to_string(),
             fix: String::new(),
             evidence: Vec::new(),
-            exit: ExitCode::CannotProbe,
+            class: FailureClass::Environment,
         }
     }
 
@@ -216,7 +315,7 @@ impl<'a, S: ModuleSyscalls> Loader<'a, S> {
             fix: "reinstall the package that ships this module (the file is unreadable or corrupt)"
                 .to_string(),
             evidence: Vec::new(),
-            exit: ExitCode::CannotProbe,
+            class: FailureClass::Environment,
         }
     }
 
@@ -224,13 +323,13 @@ impl<'a, S: ModuleSyscalls> Loader<'a, S> {
     pub fn diagnose(&self, step: &Step, operation: &'static str, errno: i32) -> LoadFailure {
         let m = &step.module;
         let mut evidence = Vec::new();
-        let (cause, fix, exit) = match errno {
+        let (cause, fix, class) = match errno {
             libc::ENOSYS => (
                 "this kernel has no loadable-module support (CONFIG_MODULES is not set)".to_string(),
                 "nothing can be loaded: the extension must be built into the kernel (=y); \
                  `xtprobe check` shows what it has"
                     .to_string(),
-                ExitCode::CannotProbe,
+                FailureClass::Environment,
             ),
             libc::EPERM | libc::EACCES => {
                 let causes = self.policy.eperm_causes(m.as_str());
@@ -245,7 +344,7 @@ impl<'a, S: ModuleSyscalls> Loader<'a, S> {
                 (
                     cause,
                     "see the evidence below; `dmesg` shows the kernel's own message".to_string(),
-                    ExitCode::CannotProbe,
+                    FailureClass::Environment,
                 )
             }
             libc::EKEYREJECTED | libc::ENOKEY | libc::EBADMSG | libc::ENOPKG => {
@@ -259,7 +358,7 @@ impl<'a, S: ModuleSyscalls> Loader<'a, S> {
                     "use the module built and signed with this kernel (the distribution's package), or \
                      enroll its signing key"
                         .to_string(),
-                    ExitCode::KernelRefused,
+                    FailureClass::Refused,
                 )
             }
             libc::ENOEXEC => {
@@ -282,7 +381,7 @@ impl<'a, S: ModuleSyscalls> Loader<'a, S> {
                 (
                     cause,
                     "load modules from /lib/modules/$(uname -r) of the running kernel".to_string(),
-                    ExitCode::KernelRefused,
+                    FailureClass::Refused,
                 )
             }
             libc::ENOENT => {
@@ -301,7 +400,7 @@ impl<'a, S: ModuleSyscalls> Loader<'a, S> {
                     "`dmesg` names the unknown symbol; load the module that provides it first, or \
                      regenerate modules.dep with depmod"
                         .to_string(),
-                    ExitCode::KernelRefused,
+                    FailureClass::Refused,
                 )
             }
             libc::EINVAL => (
@@ -315,18 +414,23 @@ impl<'a, S: ModuleSyscalls> Loader<'a, S> {
                 "check the parameters; `dmesg` tells which; a module from another build of the same \
                  kernel release fails this way too"
                     .to_string(),
-                ExitCode::KernelRefused,
+                FailureClass::Refused,
             ),
+            // Since 6.2 (module_patient_check_exists): another load of the
+            // same module was in progress and it failed; we retried once.
             libc::EBUSY => (
-                format!("another process kept loading {m} for more than {} s", self.busy_wait.as_secs()),
-                "retry; if it persists, `dmesg` shows what the module's init is waiting for".to_string(),
-                ExitCode::KernelRefused,
+                format!(
+                    "a concurrent load of {m} failed, twice (EBUSY): whatever else loads it (a second \
+                     xtprobe, udev, the kernel's autoloader) cannot bring it up either"
+                ),
+                "`dmesg` shows why the module's init failed; then run again".to_string(),
+                FailureClass::Refused,
             ),
             libc::EOPNOTSUPP => (
                 "the kernel cannot decompress modules itself (CONFIG_MODULE_DECOMPRESS is not set)"
                     .to_string(),
                 "retry with --userspace-decompress".to_string(),
-                ExitCode::KernelRefused,
+                FailureClass::Refused,
             ),
             libc::ENODEV => (
                 "the module's init found nothing to drive: a device or CPU feature it needs is absent \
@@ -334,20 +438,20 @@ impl<'a, S: ModuleSyscalls> Loader<'a, S> {
                     .to_string(),
                 "nothing to load on this machine; if it is only a soft dependency, the load goes on without it"
                     .to_string(),
-                ExitCode::KernelRefused,
+                FailureClass::Refused,
             ),
             libc::ETXTBSY => (
                 "the module file is open for writing by another process".to_string(),
                 "wait for the package manager (or whatever writes it) to finish, then run again".to_string(),
-                ExitCode::CannotProbe,
+                FailureClass::Environment,
             ),
             other => (
                 format!("the kernel (or the module's init function) returned {}", Errno(other).name()),
                 "`dmesg` shows the module's own message".to_string(),
-                ExitCode::KernelRefused,
+                FailureClass::Refused,
             ),
         };
-        LoadFailure { module: m.clone(), operation, errno: Some(Errno(errno)), cause, fix, evidence, exit }
+        LoadFailure { module: m.clone(), operation, errno: Some(Errno(errno)), cause, fix, evidence, class }
     }
 }
 
@@ -388,6 +492,9 @@ mod tests {
         fn init_module(&self, image: &[u8], _: &CStr) -> Result<(), i32> {
             self.init.borrow_mut().push(image.len());
             self.init_answers.borrow_mut().remove(0)
+        }
+        fn module_support(&self) -> crate::system::syscalls::ModuleSupport {
+            crate::system::syscalls::ModuleSupport::Yes
         }
     }
 
@@ -443,12 +550,14 @@ mod tests {
             params: "p=1".into(),
             deps_from: DepSource::Modinfo,
             needs: needs.iter().map(|n| ModuleName::new(n)).collect(),
+            hard_needs: needs.iter().map(|n| ModuleName::new(n)).collect(),
+            alternative_for: None,
         }
     }
 
     fn run(s: &Setup, rec: &Recorder, steps: Vec<Step>) -> Vec<StepOutcome> {
         let kernel = KernelModules::new(s.host.clone());
-        let policy = LoadPolicy::read(&s.host);
+        let policy = LoadPolicy::read(&s.host, rec);
         let mut loader = Loader::new(rec, &kernel, &policy);
         loader.busy_wait = Duration::from_millis(50);
         loader.release = "6.12.0-running".into();
@@ -514,36 +623,72 @@ mod tests {
         assert!(rec.finit.borrow().is_empty());
         let StepOutcome::Failed(f) = &out[0] else { panic!("{out:?}") };
         assert_eq!(f.errno, Some(Errno(libc::ENOSYS)));
-        assert_eq!(f.exit, ExitCode::CannotProbe);
+        assert_eq!(f.class, FailureClass::Environment);
         assert!(f.cause.contains("CONFIG_MODULES"));
     }
 
     #[test]
-    fn ebusy_waits_for_the_other_loader() {
+    fn a_live_module_is_not_loaded_again_and_ebusy_is_retried_once() {
         let s = setup(&["a"]);
         let rec = Recorder::default();
         // "a" is live before we start: nothing is called at all.
         let out = run(&s, &rec, vec![step("a", &s.path, Method::Finit, &[])]);
         assert_eq!(out, vec![StepOutcome::AlreadyLoaded]);
         assert!(rec.finit.borrow().is_empty());
-        // "b" stays busy and never goes live: a failure after the wait.
-        rec.finit_answers.borrow_mut().push(Err(libc::EBUSY));
+        // A concurrent load failed (EBUSY); the retry succeeds.
+        rec.finit_answers.borrow_mut().extend([Err(libc::EBUSY), Ok(())]);
+        let out = run(&s, &rec, vec![step("b", &s.path, Method::Finit, &[])]);
+        assert_eq!(out, vec![StepOutcome::Loaded { method: Method::Finit }]);
+        assert_eq!(rec.finit.borrow().len(), 2, "exactly one retry");
+        // The retry fails for a reason of its own: that reason, with the EBUSY noted.
+        let rec = Recorder::default();
+        rec.finit_answers.borrow_mut().extend([Err(libc::EBUSY), Err(libc::EINVAL)]);
         let out = run(&s, &rec, vec![step("b", &s.path, Method::Finit, &[])]);
         let StepOutcome::Failed(f) = &out[0] else { panic!("{out:?}") };
-        assert_eq!(f.errno, Some(Errno(libc::EBUSY)));
+        assert_eq!(f.errno, Some(Errno(libc::EINVAL)));
+        assert!(f.evidence[0].contains("concurrent load of b failed first"), "{f:?}");
+        // Busy twice: the concurrent loads keep failing.
+        let rec = Recorder::default();
+        rec.finit_answers.borrow_mut().extend([Err(libc::EBUSY), Err(libc::EBUSY)]);
+        let out = run(&s, &rec, vec![step("b", &s.path, Method::Finit, &[])]);
+        let StepOutcome::Failed(f) = &out[0] else { panic!("{out:?}") };
+        assert!(f.cause.contains("concurrent load of b failed, twice"), "{f:?}");
+        assert_eq!(rec.finit.borrow().len(), 2, "never more than one retry");
+    }
+
+    #[test]
+    fn an_alias_is_met_when_any_one_provider_loads() {
+        let s = setup(&[]);
+        let alt = |name: &str| {
+            let mut st = step(name, &s.path, Method::Finit, &[]);
+            st.alternative_for = Some("crc32c".into());
+            st
+        };
+        // crc32c_intel: ENODEV (no SSE4.2); crc32c_generic loads: the alias is there.
+        let rec = Recorder::default();
+        rec.finit_answers.borrow_mut().extend([Err(libc::ENODEV), Ok(())]);
+        let out = run(&s, &rec, vec![alt("crc32c_intel"), alt("crc32c_generic")]);
+        assert!(matches!(&out[0], StepOutcome::AlternativeFailed(_)), "{out:?}");
+        assert_eq!(out[1], StepOutcome::Loaded { method: Method::Finit });
+        assert!(out.iter().all(StepOutcome::is_ok));
+        // Neither loads: both count as failed.
+        let rec = Recorder::default();
+        rec.finit_answers.borrow_mut().extend([Err(libc::ENODEV), Err(libc::ENODEV)]);
+        let out = run(&s, &rec, vec![alt("crc32c_intel"), alt("crc32c_generic")]);
+        assert!(out.iter().all(|o| matches!(o, StepOutcome::Failed(_))), "{out:?}");
     }
 
     #[test]
     fn diagnoses_name_cause_and_evidence() {
         let s = setup(&["dep_live"]);
-        let cases: [(i32, &str, ExitCode); 5] = [
-            (libc::ENOENT, "symbol", ExitCode::KernelRefused),
-            (libc::ENOEXEC, "built for kernel 6.12.0-other", ExitCode::KernelRefused),
-            (libc::EPERM, "user namespace", ExitCode::CannotProbe),
-            (libc::EKEYREJECTED, "signature", ExitCode::KernelRefused),
-            (libc::EINVAL, "parameters", ExitCode::KernelRefused),
+        let cases: [(i32, &str, FailureClass); 5] = [
+            (libc::ENOENT, "symbol", FailureClass::Refused),
+            (libc::ENOEXEC, "built for kernel 6.12.0-other", FailureClass::Refused),
+            (libc::EPERM, "user namespace", FailureClass::Environment),
+            (libc::EKEYREJECTED, "signature", FailureClass::Refused),
+            (libc::EINVAL, "parameters", FailureClass::Refused),
         ];
-        for (errno, needle, exit) in cases {
+        for (errno, needle, class) in cases {
             let rec = Recorder::default();
             rec.finit_answers.borrow_mut().push(Err(errno));
             let out = run(&s, &rec, vec![step("m", &s.path, Method::Finit, &["dep_live", "dep_gone"])]);
@@ -552,7 +697,7 @@ mod tests {
                 f.cause.contains(needle) || f.evidence.iter().any(|e| e.contains(needle)),
                 "{errno}: {f:?}"
             );
-            assert_eq!(f.exit, exit, "{errno}");
+            assert_eq!(f.class, class, "{errno}");
             assert!(!f.fix.is_empty());
             if errno == libc::ENOENT {
                 assert_eq!(f.evidence, vec!["not loaded: dep_gone".to_string()]);
@@ -568,7 +713,9 @@ mod tests {
         let mut soft = step("crc32c_intel", &s.path, Method::Finit, &[]);
         soft.requested = false;
         soft.required = false;
-        let out = run(&s, &rec, vec![soft, step("libcrc32c", &s.path, Method::Finit, &["crc32c_intel"])]);
+        let mut user = step("libcrc32c", &s.path, Method::Finit, &["crc32c_intel"]);
+        user.hard_needs.clear(); // a pre: soft dependency, not a hard one
+        let out = run(&s, &rec, vec![soft, user]);
         assert!(
             matches!(&out[0], StepOutcome::OptionalFailed(f) if f.errno == Some(Errno(libc::ENODEV))),
             "{out:?}"
@@ -577,17 +724,27 @@ mod tests {
     }
 
     #[test]
-    fn a_failure_stops_the_rest() {
+    fn a_failure_skips_only_what_depends_on_it() {
         let s = setup(&[]);
         let rec = Recorder::default();
-        rec.finit_answers.borrow_mut().push(Err(libc::ENOEXEC));
+        rec.finit_answers.borrow_mut().extend([Err(libc::ENOEXEC), Ok(())]);
         let out = run(
             &s,
             &rec,
-            vec![step("a", &s.path, Method::Finit, &[]), step("b", &s.path, Method::Finit, &["a"])],
+            vec![
+                step("a", &s.path, Method::Finit, &[]),
+                step("b", &s.path, Method::Finit, &["a"]),
+                step("c", &s.path, Method::Finit, &["b"]),
+                step("unrelated", &s.path, Method::Finit, &[]),
+            ],
         );
         assert!(matches!(out[0], StepOutcome::Failed(_)));
-        assert_eq!(out[1], StepOutcome::NotAttempted { reason: "a failed to load".into() });
-        assert_eq!(rec.finit.borrow().len(), 1);
+        assert_eq!(out[1], StepOutcome::NotAttempted { reason: "it needs a, which failed to load".into() });
+        assert_eq!(
+            out[2],
+            StepOutcome::NotAttempted { reason: "it needs b, which was not attempted".into() }
+        );
+        assert_eq!(out[3], StepOutcome::Loaded { method: Method::Finit }, "the unrelated module still loads");
+        assert_eq!(rec.finit.borrow().len(), 2);
     }
 }

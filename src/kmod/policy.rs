@@ -11,12 +11,16 @@
 use serde::Serialize;
 
 use crate::system::host::Host;
+use crate::system::syscalls::{ModuleSupport, ModuleSyscalls};
 
 /// Facts about module loading on one host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LoadPolicy {
-    /// `/proc/modules` exists: the kernel has `CONFIG_MODULES`.
+    /// The kernel has `CONFIG_MODULES` (its own answer to `finit_module`,
+    /// not `/proc/modules`, which early initramfs may not have mounted).
     pub modules_supported: bool,
+    /// The kernel's answer in full: yes, not allowed here, or absent.
+    pub module_support: ModuleSupport,
     /// `CAP_SYS_MODULE` is in our effective set.
     pub cap_sys_module: Option<bool>,
     /// We run in the initial user namespace (`/proc/self/uid_map` maps all
@@ -38,8 +42,9 @@ pub struct LoadPolicy {
 
 impl LoadPolicy {
     /// Reads the facts from `host` (and our own capability set).
-    pub fn read(host: &Host) -> Self {
-        let modules_supported = host.proc_exists("modules");
+    pub fn read(host: &Host, sys: &impl ModuleSyscalls) -> Self {
+        let module_support = sys.module_support();
+        let modules_supported = module_support != ModuleSupport::Absent;
         let cap_sys_module =
             caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SYS_MODULE).ok();
         let initial_user_namespace = host.proc_file("self/uid_map").map(|m| is_initial_uid_map(&m));
@@ -55,6 +60,7 @@ impl LoadPolicy {
         let modprobe_present = modprobe_path.as_ref().map(|p| is_executable(std::path::Path::new(p)));
         Self {
             modules_supported,
+            module_support,
             cap_sys_module,
             initial_user_namespace,
             modules_disabled,
@@ -147,6 +153,7 @@ fn is_executable(path: &std::path::Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::system::syscalls::Support;
 
     fn fixture(files: &[(&str, &str)]) -> (tempfile::TempDir, Host) {
         let tmp = tempfile::tempdir().unwrap();
@@ -169,7 +176,7 @@ mod tests {
             ("proc/sys/kernel/modprobe", "/sbin/modprobe\n"),
             ("sys/kernel/security/lockdown", "none [integrity] confidentiality\n"),
         ]);
-        let p = LoadPolicy::read(&host);
+        let p = LoadPolicy::read(&host, &Support(ModuleSupport::NotAllowed));
         assert!(p.modules_supported);
         assert_eq!(p.initial_user_namespace, Some(false));
         assert_eq!(p.modules_disabled, Some(true));
@@ -192,8 +199,8 @@ mod tests {
             ("sys/kernel/security/lockdown", "[none] integrity confidentiality\n"),
             ("proc/cmdline", "quiet\n"),
         ]);
-        let p = LoadPolicy::read(&host);
-        assert!(!p.modules_supported, "no /proc/modules: CONFIG_MODULES=n");
+        let p = LoadPolicy::read(&host, &Support(ModuleSupport::Absent));
+        assert!(!p.modules_supported, "the syscall says ENOSYS: CONFIG_MODULES=n");
         assert_eq!(p.initial_user_namespace, Some(true));
         assert_eq!(p.modules_disabled, Some(false));
         assert_eq!(p.lockdown, None);

@@ -115,6 +115,13 @@ pub struct Step {
     /// (modules.dep lists the whole closure, `.modinfo` the direct
     /// dependencies), with `pre:` soft dependencies.
     pub needs: Vec<ModuleName>,
+    /// The hard dependencies among `needs`: if one of them is missing,
+    /// this module cannot load (a failed soft dependency does not matter).
+    #[serde(skip)]
+    pub hard_needs: Vec<ModuleName>,
+    /// The alias this module was requested for when several modules provide
+    /// it (`crc32c`): any one of them loading satisfies the request.
+    pub alternative_for: Option<String>,
 }
 
 /// An ordered load plan.
@@ -213,6 +220,7 @@ impl Target {
 
 struct Node {
     target: Target,
+    alternative_for: Option<String>,
     hard: BTreeSet<ModuleName>,
     soft_pre: BTreeSet<ModuleName>,
     soft_post: BTreeSet<ModuleName>,
@@ -470,9 +478,13 @@ impl Resolver {
             if targets.is_empty() {
                 return Err(ResolveError::NotFound { query: req.query.clone(), looked });
             }
+            let several = targets.len() > 1;
             for t in targets {
                 let node = nodes.entry(t.name().clone()).or_insert_with(|| Node::new(t.clone()));
                 node.requested = true;
+                if several {
+                    node.alternative_for.get_or_insert_with(|| req.query.clone());
+                }
                 if !req.params.is_empty() {
                     node.params = req.params.clone();
                 }
@@ -568,6 +580,8 @@ impl Resolver {
                 params: node.params.clone(),
                 deps_from: node.deps_from,
                 needs,
+                hard_needs: node.hard.iter().cloned().collect(),
+                alternative_for: node.alternative_for.clone(),
             });
         }
         Ok(Plan { steps, warnings })
@@ -610,6 +624,7 @@ impl Node {
     fn new(target: Target) -> Self {
         Self {
             target,
+            alternative_for: None,
             hard: BTreeSet::new(),
             soft_pre: BTreeSet::new(),
             soft_post: BTreeSet::new(),

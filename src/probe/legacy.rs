@@ -21,6 +21,7 @@ use nix::sys::socket::{AddressFamily, SockFlag, SockProtocol, SockType, socket};
 use super::consts::*;
 use super::walk::{Extent, RevisionAnswer, walk};
 use super::{Errno, Extension, Family, Kind, Outcome, ProbeError};
+use crate::system::deadline::Deadline;
 use crate::system::syscalls as sys;
 
 /// Where one (family, kind) question is asked.
@@ -60,16 +61,18 @@ pub fn route(family: Family, kind: Kind) -> Result<SockoptRoute, &'static str> {
 }
 
 /// Asks the legacy sockopts, with one raw socket per address family.
-#[derive(Default)]
 pub struct LegacyProber {
     inet: Option<OwnedFd>,
     inet6: Option<OwnedFd>,
+    deadline: Deadline,
 }
 
 impl LegacyProber {
-    /// A prober; sockets are opened on first use.
-    pub fn new() -> Self {
-        Self::default()
+    /// A prober; sockets are opened on first use. The caller runs it within
+    /// `deadline` ([`crate::system::deadline::within`]): a getsockopt for an
+    /// unknown name runs the kernel's autoloader and cannot time out itself.
+    pub fn new(deadline: &Deadline) -> Self {
+        Self { inet: None, inet6: None, deadline: deadline.clone() }
     }
 
     fn socket(&mut self, ipv6: bool) -> Result<&OwnedFd, ProbeError> {
@@ -101,6 +104,16 @@ impl LegacyProber {
             ext_ack: None,
         })?;
         let fd = self.socket(route.ipv6_socket)?.as_raw_fd();
+        if self.deadline.expired() {
+            return Err(ProbeError::Timeout {
+                budget_ms: self.deadline.budget().as_millis() as u64,
+                pending: self.deadline.pending(),
+            });
+        }
+        self.deadline.doing(format!(
+            "it was asked (getsockopt {}) about {}:{} in {family} at revision {rev}",
+            route.optname, ext.kind, ext.name
+        ));
         match sys::get_revision(fd, route.level, route.optname, &ext.name, rev) {
             Ok(()) => Ok(RevisionAnswer::Supported { best: None }),
             Err(e) => match e.raw_os_error().unwrap_or(libc::EIO) {

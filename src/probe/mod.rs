@@ -221,9 +221,19 @@ pub enum ProbeError {
         /// `ip_tables`, `ip6_tables` or `arp_tables`.
         module: &'static str,
     },
-    /// No complete answer arrived within the receive timeout.
-    #[error("no answer from the kernel within {0} ms (is a module autoload hanging?)")]
-    Timeout(u64),
+    /// The deadline passed before the kernel answered.
+    #[error(
+        "the kernel did not answer within {}: {pending}. For a name it does not know, the kernel runs \
+         its module autoloader (kernel.modprobe) inside the request and waits for it: that program did \
+         not return (a hung modprobe, a slow disk); check it, or empty kernel.modprobe to turn autoload off",
+        seconds(*.budget_ms)
+    )]
+    Timeout {
+        /// The time it was given, in milliseconds.
+        budget_ms: u64,
+        /// What it was asked when time ran out.
+        pending: String,
+    },
     /// The kernel acknowledged without answering.
     #[error("the kernel acknowledged the query without answering it (request not processed)")]
     BareAck,
@@ -270,6 +280,10 @@ fn os_remedy(errno: Errno) -> &'static str {
     }
 }
 
+fn seconds(ms: u64) -> String {
+    if ms.is_multiple_of(1000) { format!("{} s", ms / 1000) } else { format!("{:.3} s", ms as f64 / 1000.0) }
+}
+
 fn compat_unavailable_text(nf_tables: bool, ext_ack: &Option<String>) -> String {
     let extra = ext_ack.as_ref().map(|m| format!(" (kernel: {m})")).unwrap_or_default();
     if nf_tables {
@@ -293,7 +307,7 @@ impl ProbeError {
             ProbeError::NoNfnetlink => Some(Errno(libc::EPROTONOSUPPORT)),
             ProbeError::CompatUnavailable { .. } => Some(Errno(libc::EINVAL)),
             ProbeError::LegacyNotLoaded { .. } => Some(Errno(libc::ENOPROTOOPT)),
-            ProbeError::Timeout(_) => Some(Errno(libc::EAGAIN)),
+            ProbeError::Timeout { .. } => Some(Errno(libc::ETIMEDOUT)),
             ProbeError::Os { errno, .. } => Some(*errno),
             ProbeError::BareAck | ProbeError::Wire(_) => None,
         }

@@ -1,8 +1,6 @@
 //! The nft backend: revision queries through nft_compat, as iptables-nft
 //! makes them, and the nf_tables reachability check that explains an EINVAL.
 
-use std::time::Duration;
-
 use serde::Serialize;
 
 use super::compat::{COMPAT_GET, CompatGet, CompatInfo};
@@ -11,6 +9,7 @@ use super::generation::{NEWGEN, emit_getgen, parse_newgen};
 use super::socket::{MAX_BATCH, NfnlSocket};
 use super::walk::{Extent, NFT_LOOKAHEAD, RevisionAnswer, walk_many};
 use super::{Errno, Extension, Family, Outcome, ProbeError};
+use crate::system::deadline::Deadline;
 
 /// Whether nf_tables answered `NFT_MSG_GETGEN`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,12 +28,13 @@ pub struct NfTablesStatus {
 pub struct NftProber {
     sock: NfnlSocket,
     nf_tables: Option<NfTablesStatus>,
+    deadline: Deadline,
 }
 
 impl NftProber {
     /// Opens the nfnetlink socket.
-    pub fn open(timeout: Duration) -> Result<Self, ProbeError> {
-        Ok(Self { sock: NfnlSocket::open(timeout)?, nf_tables: None })
+    pub fn open(deadline: &Deadline) -> Result<Self, ProbeError> {
+        Ok(Self { sock: NfnlSocket::open(deadline)?, nf_tables: None, deadline: deadline.clone() })
     }
 
     /// Asks nf_tables for its generation (cached after the first call;
@@ -43,6 +43,7 @@ impl NftProber {
         if let Some(s) = &self.nf_tables {
             return Ok(s.clone());
         }
+        self.deadline.doing("it was asked for the nf_tables ruleset generation (NFT_MSG_GETGEN)");
         let answer = self.sock.request(emit_getgen, NEWGEN)?;
         self.record_nf_tables(answer)
     }
@@ -81,6 +82,7 @@ impl NftProber {
     /// Asks whether `ext` is registered at revision `rev` in `family`.
     pub fn ask(&mut self, family: Family, ext: &Extension, rev: u8) -> Result<RevisionAnswer, ProbeError> {
         let req = CompatGet { family, name: &ext.name, revision: rev, kind: ext.kind };
+        self.deadline.doing(describe(&[req]));
         let answer = self.sock.request(|seq| req.emit(seq), COMPAT_GET)?;
         self.interpret(&req, answer)
     }
@@ -140,6 +142,7 @@ impl NftProber {
                         CompatGet { family, name: &ext.name, revision: rev, kind: ext.kind }
                     })
                     .collect();
+                self.deadline.doing(describe(&requests));
                 let extra = usize::from(ask_generation);
                 let mut types = vec![NEWGEN; extra];
                 types.extend(std::iter::repeat_n(COMPAT_GET, requests.len()));
@@ -171,5 +174,24 @@ impl NftProber {
                 Err(e) => Outcome::Failed(e),
             })
             .collect()
+    }
+}
+
+/// What a batch asks, for a timeout message: the first question and the count.
+fn describe(requests: &[CompatGet<'_>]) -> String {
+    match requests {
+        [] => "it was asked nothing".to_string(),
+        [r, rest @ ..] => format!(
+            "it was asked (NFNL_MSG_COMPAT_GET) about {}:{} in {} at revision {}{}",
+            r.kind,
+            r.name,
+            r.family,
+            r.revision,
+            if rest.is_empty() {
+                String::new()
+            } else {
+                format!(", and {} more questions in the same batch", rest.len())
+            }
+        ),
     }
 }

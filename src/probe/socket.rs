@@ -9,7 +9,7 @@
 //! extended-ACK offsets stay meaningful.
 
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use neli::consts::socket::{Msg, NlFamily};
 use neli::socket::NlSocket;
@@ -18,6 +18,7 @@ use neli::utils::Groups;
 use super::exchange::{Answer, Exchange};
 use super::wire::messages;
 use super::{Errno, ProbeError};
+use crate::system::deadline::Deadline;
 use crate::system::syscalls as sys;
 
 /// Size of each receive slot. Replies to our requests are under 256 bytes
@@ -40,18 +41,18 @@ pub const MAX_BATCH: usize = 32;
 /// `net.core.rmem_max` (208 KiB by default, so at least 416 KiB).
 const RCVBUF: usize = 256 * 1024;
 
-/// An nfnetlink socket with a per-request deadline.
+/// An nfnetlink socket whose every wait ends at one deadline.
 pub struct NfnlSocket {
     sock: NlSocket,
     seq: u32,
     bufs: Vec<[u8; RECV_BUFFER]>,
-    timeout: Duration,
+    deadline: Deadline,
 }
 
 impl NfnlSocket {
     /// Opens and binds the socket. EPROTONOSUPPORT means the kernel has no
     /// nfnetlink at all.
-    pub fn open(timeout: Duration) -> Result<Self, ProbeError> {
+    pub fn open(deadline: &Deadline) -> Result<Self, ProbeError> {
         let sock = NlSocket::connect(NlFamily::Netfilter, None, Groups::empty()).map_err(|e| {
             match e.raw_os_error() {
                 Some(libc::EPROTONOSUPPORT) => ProbeError::NoNfnetlink,
@@ -62,14 +63,13 @@ impl NfnlSocket {
         let _ = sock.enable_ext_ack(true);
         // Best effort: the default buffer still holds a whole batch.
         let _ = sock.set_recv_buffer_size(RCVBUF);
-        sys::set_receive_timeout(&sock, timeout).map_err(|e| os_error("setsockopt(SO_RCVTIMEO)", &e))?;
         // Start from the clock like iptables does, so replies left over from
         // another process's socket could never match by accident.
         let seq = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as u32)
             .unwrap_or(1);
-        Ok(Self { sock, seq, bufs: vec![[0; RECV_BUFFER]; RECV_SLOTS], timeout })
+        Ok(Self { sock, seq, bufs: vec![[0; RECV_BUFFER]; RECV_SLOTS], deadline: deadline.clone() })
     }
 
     /// Sends the message `build(seq)` and collects the kernel's answer,
@@ -102,6 +102,9 @@ impl NfnlSocket {
     ) -> Result<Vec<Answer>, ProbeError> {
         let count = reply_types.len();
         assert!(count <= MAX_BATCH, "batch of {count} exceeds MAX_BATCH");
+        if self.deadline.expired() {
+            return Err(self.timeout());
+        }
         let base = self.seq.wrapping_add(1);
         self.seq = self.seq.wrapping_add(count as u32);
         let mut datagram = Vec::with_capacity(count * 64);
@@ -118,14 +121,19 @@ impl NfnlSocket {
             .collect();
         let mut answers: Vec<Option<Answer>> = vec![None; count];
         let mut pending = count;
-        let deadline = Instant::now() + self.timeout;
         while pending > 0 {
+            // Each wait gets only what is left of the deadline, so waits
+            // never add up past it.
+            let left = self.deadline.remaining();
+            if left.is_zero() {
+                return Err(self.timeout());
+            }
+            sys::set_receive_timeout(&self.sock, left.max(Duration::from_millis(1)))
+                .map_err(|e| os_error("setsockopt(SO_RCVTIMEO)", &e))?;
             let lens = match sys::recv_many(&self.sock, &mut self.bufs) {
                 Ok(lens) => lens,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Err(ProbeError::Timeout(self.timeout.as_millis() as u64));
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(self.timeout()),
                 Err(e) => return Err(os_error("recvmmsg(NETLINK_NETFILTER)", &e)),
             };
             for (buf, len) in self.bufs.iter().zip(lens) {
@@ -146,11 +154,20 @@ impl NfnlSocket {
                     }
                 }
             }
-            if pending > 0 && Instant::now() >= deadline {
-                return Err(ProbeError::Timeout(self.timeout.as_millis() as u64));
-            }
         }
-        Ok(answers.into_iter().map(|a| a.expect("every request answered")).collect())
+        answers
+            .into_iter()
+            .map(|a| {
+                a.ok_or(ProbeError::Wire(super::wire::WireError::Mismatch("a request was never answered")))
+            })
+            .collect()
+    }
+
+    fn timeout(&self) -> ProbeError {
+        ProbeError::Timeout {
+            budget_ms: self.deadline.budget().as_millis() as u64,
+            pending: self.deadline.pending(),
+        }
     }
 }
 

@@ -30,7 +30,7 @@
 use serde::Serialize;
 
 use super::{SCHEMA_VERSION, Style, Tone};
-use crate::check::{CheckReport, CheckResult, Disagreement, Status};
+use crate::app::check::{CheckReport, CheckResult, Disagreement, Status};
 use crate::probe::nft::NfTablesStatus;
 use crate::probe::{Backend, Errno, Family, Kind, Outcome, ProbeError};
 
@@ -140,8 +140,8 @@ fn result_json(r: &CheckResult) -> ResultJson<'_> {
 }
 
 /// The report as a pretty JSON document (fields in schema order).
-pub fn to_json(report: &CheckReport) -> String {
-    super::json(&document(report))
+pub fn to_json(report: &CheckReport, privileges: Option<&crate::system::privilege::Privileges>) -> String {
+    super::json_with(document(report), privileges)
 }
 
 /// The report as a serializable document.

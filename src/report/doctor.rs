@@ -11,14 +11,19 @@
 //!   "prerequisites": [ { "name": "nft_compat", "available": true | false | null,
 //!                        "config": { "symbol": "CONFIG_NFT_COMPAT", "value": "yes" | "module" | "not-set" | {"other": "…"} | null },
 //!                        "module": null | { "looked_up": […], "found": null | { "module", "path", "builtin", "live" } } } ],
-//!   "host": { "modules_supported", "cap_sys_module", "initial_user_namespace", "modules_disabled",
+//!   "modules_error": null | "…",        // the modules directory's index could not be read
+//!   "proc_mounted": true,
+//!   "host": { "modules_supported", "module_support": "yes" | "not-allowed" | "absent",
+//!             "cap_sys_module", "initial_user_namespace", "modules_disabled",
 //!             "lockdown", "cmdline_blacklist", "sig_enforce", "modprobe_path", "modprobe_present" },
 //!   "legacy_ip_tables": false,
 //!   "extensions": [ { "requirement": "match:comment", "optional": false,
-//!                     "verdict": "supported" | "revision-missing" | "cannot-probe" | "module-not-loaded"
-//!                              | "cannot-load-here" | "module-not-installed" | "not-built"
-//!                              | "no-module-support" | "unknown",
+//!                     "verdict": "supported" | "revision-missing" | "wrong-kind" | "cannot-probe"
+//!                              | "built-in-not-registered" | "loaded-not-registered"
+//!                              | "module-not-loaded" | "cannot-load-here" | "tree-unusable"
+//!                              | "module-not-installed" | "not-built" | "no-module-support" | "unknown",
 //!                     "registered": ["ipv4"], "missing": [],
+//!                     "other_kind": [0] | null,     // revisions of the same name as the other kind
 //!                     "causes": ["…"], "remedy": "…",
 //!                     "config": { … }, "module": { … } } ],
 //!   "exit_code": 0
@@ -28,7 +33,7 @@
 use serde::Serialize;
 
 use super::{SCHEMA_VERSION, Style, Tone};
-use crate::doctor::{DoctorReport, Verdict};
+use crate::app::doctor::{DoctorReport, Verdict};
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -39,14 +44,21 @@ struct Document<'a> {
 }
 
 /// The report as pretty JSON.
-pub fn to_json(report: &DoctorReport) -> String {
-    super::json(&Document { schema_version: SCHEMA_VERSION, report, exit_code: report.exit_code().code() })
+pub fn to_json(report: &DoctorReport, privileges: Option<&crate::system::privilege::Privileges>) -> String {
+    super::json_with(
+        Document { schema_version: SCHEMA_VERSION, report, exit_code: report.exit_code().code() },
+        privileges,
+    )
 }
 
 fn verdict_word(v: Verdict) -> (&'static str, Tone) {
     match v {
         Verdict::Supported => ("supported", Tone::Good),
         Verdict::RevisionMissing => ("revision missing", Tone::Bad),
+        Verdict::WrongKind => ("wrong kind", Tone::Bad),
+        Verdict::BuiltInNotRegistered => ("built in, not registered", Tone::Bad),
+        Verdict::LoadedNotRegistered => ("loaded, not registered", Tone::Bad),
+        Verdict::TreeUnusable => ("modules index broken", Tone::Warn),
         Verdict::CannotProbe => ("cannot probe", Tone::Warn),
         Verdict::ModuleNotLoaded => ("module not loaded", Tone::Bad),
         Verdict::CannotLoadHere => ("cannot load here", Tone::Bad),

@@ -19,8 +19,8 @@
 use serde::Serialize;
 
 use super::{SCHEMA_VERSION, Style, Tone};
-use crate::check::{CheckReport, Status};
-use crate::ensure::{AttemptSummary, EnsureReport};
+use crate::app::check::{CheckReport, Status};
+use crate::app::ensure::{AttemptSummary, EnsureReport};
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -43,7 +43,7 @@ struct Load<'a> {
 use super::load::PersistJson;
 
 /// The report as pretty JSON.
-pub fn to_json(r: &EnsureReport) -> String {
+pub fn to_json(r: &EnsureReport, privileges: Option<&crate::system::privilege::Privileges>) -> String {
     let doc = Document {
         schema_version: SCHEMA_VERSION,
         dry_run: r.dry_run,
@@ -60,7 +60,7 @@ pub fn to_json(r: &EnsureReport) -> String {
         }),
         exit_code: r.exit_code().code(),
     };
-    super::json(&doc)
+    super::json_with(doc, privileges)
 }
 
 fn missing(r: &CheckReport) -> Vec<String> {
@@ -106,7 +106,7 @@ pub fn to_text(r: &EnsureReport, style: &Style) -> String {
         let verb = if r.dry_run { "would load" } else { "loaded" };
         let not_found = matches!(
             a.report.error,
-            Some(crate::load::LoadError::Resolve(crate::kmod::resolve::ResolveError::NotFound { .. }))
+            Some(crate::app::load::LoadError::Resolve(crate::kmod::resolve::ResolveError::NotFound { .. }))
         );
         let what = if not_found {
             // The full list of places looked in is in the JSON (and `xtprobe doctor`).

@@ -36,10 +36,10 @@
 use serde::Serialize;
 
 use super::{SCHEMA_VERSION, Style, Tone};
+use crate::app::load::LoadReport;
 use crate::kmod::insert::StepOutcome;
 use crate::kmod::persist::Persisted;
 use crate::kmod::resolve::Step;
-use crate::load::LoadReport;
 
 /// The load document, for embedding in other reports (ensure).
 #[derive(Serialize)]
@@ -75,8 +75,8 @@ pub(crate) enum PersistJson<'a> {
 }
 
 /// The report as pretty JSON.
-pub fn to_json(report: &LoadReport) -> String {
-    super::json(&document(report))
+pub fn to_json(report: &LoadReport, privileges: Option<&crate::system::privilege::Privileges>) -> String {
+    super::json_with(document(report), privileges)
 }
 
 /// The report as a serializable document.
@@ -113,6 +113,9 @@ fn outcome_word(o: &StepOutcome) -> (String, Tone) {
             (format!("FAILED ({})", f.errno.map(|e| e.name()).unwrap_or_else(|| "error".into())), Tone::Bad)
         }
         StepOutcome::NotAttempted { .. } => ("not attempted".to_string(), Tone::Warn),
+        StepOutcome::AlternativeFailed(f) => {
+            (format!("alternative, failed ({})", f.errno.map(|e| e.name()).unwrap_or_default()), Tone::Warn)
+        }
         StepOutcome::OptionalFailed(f) => {
             (format!("optional, failed ({})", f.errno.map(|e| e.name()).unwrap_or_default()), Tone::Warn)
         }

@@ -17,7 +17,28 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// Serializes a report document as pretty JSON with a final newline.
 pub fn json(doc: &impl serde::Serialize) -> String {
-    let mut s = serde_json::to_string_pretty(doc).expect("report documents serialize");
+    // Documents are plain data (strings, numbers, lists): serializing them
+    // cannot fail; if it ever did, say so in JSON rather than panic.
+    let mut s =
+        serde_json::to_string_pretty(doc).unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()));
     s.push('\n');
     s
+}
+
+/// A command's document with the privileges it ran with appended
+/// (`privileges`: the capabilities kept, see [`crate::system::privilege`]).
+#[derive(serde::Serialize)]
+pub struct WithPrivileges<'a, D: serde::Serialize> {
+    #[serde(flatten)]
+    doc: D,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    privileges: Option<&'a crate::system::privilege::Privileges>,
+}
+
+/// [`json`] of `doc` with `privileges` appended when given.
+pub fn json_with(
+    doc: impl serde::Serialize,
+    privileges: Option<&crate::system::privilege::Privileges>,
+) -> String {
+    json(&WithPrivileges { doc, privileges })
 }

@@ -6,14 +6,18 @@
 //!   and the kernel release;
 //! - [`syscalls`]: the calls no safe wrapper covers (legacy getsockopt,
 //!   `recvmmsg`, the module syscalls behind a trait);
-//! - [`errno`]: errno values as a type, and the `EINTR` retry.
+//! - [`errno`]: errno values as a type, and the `EINTR` retry;
+//! - [`deadline`]: deadlines that hold while the kernel works inside a call;
+//! - [`privilege`]: dropping every capability a command does not need.
 //!
 //! Everything above (`probe`, `kmod`, `kconfig`, the commands) reads files
 //! only through [`fs`].
 
+pub mod deadline;
 pub mod errno;
 pub mod fs;
 pub mod host;
+pub mod privilege;
 pub mod syscalls;
 
 pub use errno::Errno;

@@ -96,7 +96,20 @@ pub fn recv_many<const N: usize>(owner: &impl AsRawFd, bufs: &mut [[u8; N]]) -> 
 /// the kernel decompresses the file itself. Neither libc nor nix defines it.
 pub const MODULE_INIT_COMPRESSED_FILE: u32 = 4;
 
-/// The two module-loading system calls, behind a trait so the loader's
+/// Whether the running kernel can load modules, by the syscall's own answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModuleSupport {
+    /// `finit_module` exists and this process may call it.
+    Yes,
+    /// `finit_module` exists, but EPERM: no `CAP_SYS_MODULE` here, or
+    /// `kernel.modules_disabled` is set.
+    NotAllowed,
+    /// ENOSYS: the kernel was built without `CONFIG_MODULES`.
+    Absent,
+}
+
+/// The module-loading system calls, behind a trait so the loader's
 /// decisions (fallbacks, EEXIST, EBUSY) can be tested on a kernel without
 /// module support, like this project's build machine.
 pub trait ModuleSyscalls {
@@ -104,6 +117,11 @@ pub trait ModuleSyscalls {
     fn finit_module(&self, file: &std::fs::File, params: &std::ffi::CStr, flags: u32) -> Result<(), i32>;
     /// `init_module(image, len, params)`.
     fn init_module(&self, image: &[u8], params: &std::ffi::CStr) -> Result<(), i32>;
+    /// Asks the kernel whether it loads modules at all, loading nothing:
+    /// `finit_module(-1, "", 0)` fails with ENOSYS without module support,
+    /// EPERM when not allowed, and EBADF (the descriptor) otherwise. Works
+    /// without `/proc` (early initramfs).
+    fn module_support(&self) -> ModuleSupport;
 }
 
 /// The real system calls, through nix.
@@ -120,5 +138,37 @@ impl ModuleSyscalls for KernelSyscalls {
 
     fn init_module(&self, image: &[u8], params: &std::ffi::CStr) -> Result<(), i32> {
         super::errno::retry(|| nix::kmod::init_module(image, params).map_err(|e| e as i32))
+    }
+
+    fn module_support(&self) -> ModuleSupport {
+        // SAFETY: fd -1 is never valid; the kernel checks permission, then
+        // the descriptor, and loads nothing.
+        let rc = unsafe {
+            libc::syscall(libc::SYS_finit_module, -1 as libc::c_int, c"".as_ptr(), 0 as libc::c_int)
+        };
+        match (rc, super::Errno::last().0) {
+            (0, _) => ModuleSupport::Yes,
+            (_, libc::ENOSYS) => ModuleSupport::Absent,
+            (_, libc::EPERM) => ModuleSupport::NotAllowed,
+            _ => ModuleSupport::Yes,
+        }
+    }
+}
+
+/// A kernel that answers only the support question (for unit tests of
+/// code that reads the host's policy but never loads).
+#[cfg(test)]
+pub struct Support(pub ModuleSupport);
+
+#[cfg(test)]
+impl ModuleSyscalls for Support {
+    fn finit_module(&self, _: &std::fs::File, _: &std::ffi::CStr, _: u32) -> Result<(), i32> {
+        Err(libc::ENOSYS)
+    }
+    fn init_module(&self, _: &[u8], _: &std::ffi::CStr) -> Result<(), i32> {
+        Err(libc::ENOSYS)
+    }
+    fn module_support(&self) -> ModuleSupport {
+        self.0
     }
 }

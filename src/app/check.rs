@@ -7,13 +7,12 @@
 //! change between queries (no permission, no nfnetlink, no nft_compat,
 //! timeout) is not asked again: its remaining answers carry the same error.
 
-use std::time::Duration;
-
-use crate::exit::ExitCode;
+use crate::app::exit::ExitCode;
 use crate::probe::legacy::LegacyProber;
 use crate::probe::nft::{NfTablesStatus, NftProber};
 use crate::probe::{Backend, Errno, Family, Outcome, ProbeError, Requirement};
 use crate::profile::Need;
+use crate::system::deadline::{self, Deadline};
 
 /// What to check.
 #[derive(Debug, Clone)]
@@ -24,8 +23,9 @@ pub struct CheckOptions {
     pub profile: Option<String>,
     /// The backends to ask. The default is nft only.
     pub backends: Vec<Backend>,
-    /// How long to wait for each kernel answer.
-    pub timeout: Duration,
+    /// When every answer must be in: the whole check, kernel-side waits
+    /// included, ends by then.
+    pub deadline: Deadline,
 }
 
 /// One answer.
@@ -177,7 +177,7 @@ fn is_sticky(e: &ProbeError) -> bool {
         ProbeError::PermissionDenied { .. }
             | ProbeError::NoNfnetlink
             | ProbeError::CompatUnavailable { .. }
-            | ProbeError::Timeout(_)
+            | ProbeError::Timeout { .. }
     )
 }
 
@@ -200,8 +200,47 @@ fn capability_error(backend: Backend) -> Option<ProbeError> {
     })
 }
 
-/// Runs the check.
+/// Runs the check within its deadline: the questions go to the kernel from
+/// a worker thread; if it is still waiting when the deadline passes, every
+/// answer is a timeout naming the question that was pending.
 pub fn run(opts: &CheckOptions) -> CheckReport {
+    let work = opts.clone();
+    match deadline::within(&opts.deadline, move || run_now(&work)) {
+        Ok(report) => report,
+        Err(pending) => timed_out(opts, pending),
+    }
+}
+
+/// The report when the deadline passed with the kernel still busy.
+fn timed_out(opts: &CheckOptions, pending: String) -> CheckReport {
+    let e = ProbeError::Timeout { budget_ms: opts.deadline.budget().as_millis() as u64, pending };
+    let results = opts
+        .backends
+        .iter()
+        .flat_map(|&backend| {
+            let e = e.clone();
+            opts.needs.iter().flat_map(move |n| {
+                let e = e.clone();
+                n.families.iter().map(move |&family| CheckResult {
+                    requirement: n.requirement.clone(),
+                    optional: n.optional,
+                    family,
+                    backend,
+                    outcome: Outcome::Failed(e.clone()),
+                })
+            })
+        })
+        .collect();
+    CheckReport {
+        kernel_release: crate::system::host::kernel_release(),
+        profile: opts.profile.clone(),
+        nf_tables: opts.backends.contains(&Backend::Nft).then(|| Err(e.clone())),
+        results,
+        disagreements: Vec::new(),
+    }
+}
+
+fn run_now(opts: &CheckOptions) -> CheckReport {
     let pairs: Vec<(&Need, Family)> =
         opts.needs.iter().flat_map(|n| n.families.iter().map(move |&f| (n, f))).collect();
     let mut results = Vec::new();
@@ -213,7 +252,7 @@ pub fn run(opts: &CheckOptions) -> CheckReport {
                 nf_tables = status;
                 outcomes
             }
-            Backend::Legacy => run_legacy(&pairs),
+            Backend::Legacy => run_legacy(&pairs, &opts.deadline),
         };
         results.extend(pairs.iter().zip(outcomes).map(|(&(need, family), outcome)| CheckResult {
             requirement: need.requirement.clone(),
@@ -241,7 +280,7 @@ fn run_nft(opts: &CheckOptions, pairs: &[(&Need, Family)]) -> (Vec<Outcome>, NfT
     if let Some(e) = capability_error(Backend::Nft) {
         return (all_failed(e.clone()), Some(Err(e)));
     }
-    let mut prober = match NftProber::open(opts.timeout) {
+    let mut prober = match NftProber::open(&opts.deadline) {
         Ok(p) => p,
         Err(e) => return (all_failed(e.clone()), Some(Err(e))),
     };
@@ -254,10 +293,10 @@ fn run_nft(opts: &CheckOptions, pairs: &[(&Need, Family)]) -> (Vec<Outcome>, NfT
 
 /// All pairs through the legacy sockopts, one question at a time. An error
 /// that will repeat (no permission, module not loaded) is not asked again.
-fn run_legacy(pairs: &[(&Need, Family)]) -> Vec<Outcome> {
+fn run_legacy(pairs: &[(&Need, Family)], deadline: &Deadline) -> Vec<Outcome> {
     let mut sticky: Option<ProbeError> = capability_error(Backend::Legacy);
     let mut family_sticky: Vec<(Family, ProbeError)> = Vec::new();
-    let mut prober = LegacyProber::new();
+    let mut prober = LegacyProber::new(deadline);
     let mut out = Vec::new();
     for &(need, family) in pairs {
         let req = &need.requirement;

@@ -1,5 +1,8 @@
 //! Exit codes: a contract with scripts and CI, documented in `--help` and
-//! the README. Only `main` turns them into a process status.
+//! the README. The use cases decide them; only `main` turns them into a
+//! process status.
+
+use crate::kmod::insert::FailureClass;
 
 /// What the process exit status means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -22,6 +25,14 @@ impl ExitCode {
     /// The numeric status.
     pub fn code(self) -> i32 {
         self as i32
+    }
+
+    /// The status for a module that did not load.
+    pub fn of_failure(class: FailureClass) -> Self {
+        match class {
+            FailureClass::Environment => ExitCode::CannotProbe,
+            FailureClass::Refused => ExitCode::KernelRefused,
+        }
     }
 }
 

@@ -1,0 +1,353 @@
+//! `xtprobe ensure`: make every required extension available, in one
+//! command: probe; load what the probe itself needs (nf_tables, nft_compat
+//! and their dependencies, by the aliases `nfnetlink-subsys-10/11` the
+//! kernel's own autoload uses); load each missing extension's module (by
+//! the alias the kernel requests, `ipt_<name>`, `ip6t_<name>`, …); probe
+//! again; report before and after.
+//!
+//! One modules directory is opened for the whole run ([`Session`]), so a
+//! tree without modules.alias is scanned once, not once per extension.
+//!
+//! A dry run's exit status is the one a real run would give if every
+//! planned load succeeded: an extension already supported, or whose module
+//! was found (a file, built in or loaded), counts as available; one with no
+//! module, or registered without the required revision, as missing; a plan
+//! that could not be made gives its own status.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::app::check::{self, CheckOptions, CheckReport, Status};
+use crate::app::exit::ExitCode;
+use crate::app::load::{self, LoadError, LoadReport, Session};
+use crate::catalog::{self, PROBE_PREREQUISITES};
+use crate::kmod::ModuleName;
+use crate::kmod::insert::StepOutcome;
+use crate::kmod::persist::{self, Persisted};
+use crate::kmod::resolve::{Request, ResolveError};
+use crate::probe::{Backend, Outcome, ProbeError, Requirement};
+use crate::profile::Need;
+use crate::system::deadline::Deadline;
+use crate::system::host::Host;
+use crate::system::syscalls::ModuleSyscalls;
+
+/// What to ensure.
+#[derive(Debug, Clone)]
+pub struct EnsureOptions {
+    /// The extensions.
+    pub needs: Vec<Need>,
+    /// Their profile.
+    pub profile: Option<String>,
+    /// When every kernel conversation must have ended.
+    pub deadline: Deadline,
+    /// The modules directory [default: /lib/modules/$(uname -r)].
+    pub modules_dir: Option<PathBuf>,
+    /// Record the loaded modules in modules-load.d.
+    pub persist: bool,
+    /// Root for the modules-load.d file.
+    pub root: PathBuf,
+    /// Plan only.
+    pub dry_run: bool,
+    /// Decompress modules in userspace.
+    pub userspace_decompress: bool,
+}
+
+/// One load ensure performed (or planned).
+#[derive(Debug)]
+pub struct Attempt {
+    /// What it is for: `probe prerequisites` or the extension.
+    pub purpose: String,
+    /// The requirement it is for (`None` for the probe's prerequisites).
+    pub requirement: Option<Requirement>,
+    /// The names or aliases requested.
+    pub queries: Vec<String>,
+    /// What the loader did.
+    pub report: LoadReport,
+}
+
+impl Attempt {
+    /// Whether every required module is in the kernel (or, dry run, planned).
+    pub fn ok(&self) -> bool {
+        self.report.error.is_none() && self.report.failure().is_none()
+    }
+
+    /// Whether no module provides what was asked.
+    pub fn not_found(&self) -> bool {
+        matches!(self.report.error, Some(LoadError::Resolve(ResolveError::NotFound { .. })))
+    }
+}
+
+/// Everything ensure did.
+#[derive(Debug)]
+pub struct EnsureReport {
+    /// The probe before.
+    pub before: CheckReport,
+    /// Loads, in order.
+    pub attempts: Vec<Attempt>,
+    /// The probe after (absent when nothing was loaded).
+    pub after: Option<CheckReport>,
+    /// The modules-load.d result.
+    pub persisted: Option<Result<Persisted, String>>,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// Why no modules directory could be used, if so, and its status.
+    pub session_error: Option<(String, ExitCode)>,
+}
+
+impl EnsureReport {
+    /// The probe that counts: after, if there was one.
+    pub fn last(&self) -> &CheckReport {
+        self.after.as_ref().unwrap_or(&self.before)
+    }
+
+    /// 0 only if every required extension is supported at the end. A dry
+    /// run: the status a real run would give if every planned load worked
+    /// (see the module documentation). Otherwise the first load failure's
+    /// status (3 environment, 4 kernel refused), or 3 if the kernel still
+    /// cannot be asked, or 1.
+    pub fn exit_code(&self) -> ExitCode {
+        let persist_failed = matches!(self.persisted, Some(Err(_)));
+        if self.dry_run {
+            let code = self.dry_run_code();
+            return if code == ExitCode::Ok && persist_failed { ExitCode::CannotProbe } else { code };
+        }
+        let missing =
+            self.last().results.iter().filter(|x| !x.optional).any(|x| x.status() != Status::Supported);
+        if !missing {
+            return if persist_failed { ExitCode::CannotProbe } else { ExitCode::Ok };
+        }
+        if let Some((_, code)) = &self.session_error {
+            return *code;
+        }
+        self.attempts
+            .iter()
+            .filter(|a| !a.ok() && !a.not_found())
+            .map(|a| a.report.exit_code())
+            .find(|c| *c != ExitCode::Ok)
+            .unwrap_or(if self.last().exit_code() == ExitCode::CannotProbe {
+                ExitCode::CannotProbe
+            } else {
+                ExitCode::Missing
+            })
+    }
+
+    /// The worst status over the required extensions, each judged as a
+    /// real run would end if every planned load succeeded.
+    fn dry_run_code(&self) -> ExitCode {
+        let prereqs = self.attempts.iter().find(|a| a.requirement.is_none());
+        let mut worst = ExitCode::Ok;
+        let mut seen = std::collections::HashSet::new();
+        for r in self.before.results.iter().filter(|r| !r.optional) {
+            if !seen.insert((&r.requirement, r.family)) {
+                continue;
+            }
+            let attempt = self.attempts.iter().find(|a| a.requirement.as_ref() == Some(&r.requirement));
+            let planned = |a: Option<&Attempt>| match a {
+                Some(a) if a.ok() => ExitCode::Ok,
+                Some(a) if a.not_found() => ExitCode::Missing,
+                Some(a) => a.report.exit_code(),
+                None => ExitCode::Missing,
+            };
+            let code = match r.status() {
+                Status::Supported | Status::NotApplicable => ExitCode::Ok,
+                Status::RevisionMissing => ExitCode::Missing,
+                Status::NotRegistered => planned(attempt),
+                // The probe could not ask: fine only if what it needs is
+                // planned and so is the extension's module.
+                Status::Error => match prereqs {
+                    Some(p) if p.ok() && prerequisite_error(&r.outcome) => planned(attempt),
+                    Some(p) if !p.ok() => p.report.exit_code().max(ExitCode::CannotProbe),
+                    _ => ExitCode::CannotProbe,
+                },
+            };
+            worst = worst.max(code);
+        }
+        if let Some((_, code)) = &self.session_error {
+            worst = worst.max(*code);
+        }
+        worst
+    }
+}
+
+/// Serializable summary of an attempt, for the JSON report.
+#[derive(Debug, Serialize)]
+pub struct AttemptSummary {
+    /// What for.
+    pub purpose: String,
+    /// Requested names or aliases.
+    pub queries: Vec<String>,
+    /// Modules loaded now.
+    pub loaded: Vec<ModuleName>,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
+impl Attempt {
+    /// The summary.
+    pub fn summary(&self) -> AttemptSummary {
+        let loaded = match &self.report.plan {
+            Some(p) => p
+                .steps
+                .iter()
+                .zip(&self.report.outcomes)
+                .filter(|(_, o)| matches!(o, StepOutcome::Loaded { .. } | StepOutcome::Planned))
+                .map(|(s, _)| s.module.clone())
+                .collect(),
+            None => Vec::new(),
+        };
+        let error = self
+            .report
+            .error
+            .as_ref()
+            .map(LoadError::to_string)
+            .or_else(|| self.report.failure().map(|f| format!("{}: {}", f.module, f.cause)));
+        AttemptSummary { purpose: self.purpose.clone(), queries: self.queries.clone(), loaded, error }
+    }
+}
+
+fn probe(opts: &EnsureOptions) -> CheckReport {
+    check::run(&CheckOptions {
+        needs: opts.needs.clone(),
+        profile: opts.profile.clone(),
+        backends: vec![Backend::Nft],
+        deadline: opts.deadline.clone(),
+    })
+}
+
+/// Whether an outcome failed for want of nfnetlink, nf_tables or nft_compat.
+fn prerequisite_error(o: &Outcome) -> bool {
+    matches!(o, Outcome::Failed(ProbeError::NoNfnetlink | ProbeError::CompatUnavailable { .. }))
+}
+
+/// Runs ensure.
+pub fn run(opts: &EnsureOptions, host: &Host, sys: &impl ModuleSyscalls) -> EnsureReport {
+    let before = probe(opts);
+    let mut report = EnsureReport {
+        before: before.clone(),
+        attempts: Vec::new(),
+        after: None,
+        persisted: None,
+        dry_run: opts.dry_run,
+        session_error: None,
+    };
+    let mut session = match Session::open(
+        opts.modules_dir.as_deref(),
+        host,
+        sys.module_support(),
+        opts.userspace_decompress,
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            report.session_error = Some((e.to_string(), e.exit_code()));
+            return report;
+        }
+    };
+    session.deadline = Some(opts.deadline.clone());
+    let load = |session: &mut Session, queries: Vec<String>| -> LoadReport {
+        let requests: Vec<Request> =
+            queries.iter().map(|q| Request { query: q.clone(), params: String::new() }).collect();
+        session.load(&requests, opts.dry_run, host, sys)
+    };
+
+    let mut current = before;
+    let prereqs_missing = current.results.iter().any(|r| prerequisite_error(&r.outcome));
+    if prereqs_missing {
+        // The kernel autoloads nfnetlink-subsys-10/11 through modules.alias;
+        // without that index, load by module name.
+        let queries: Vec<String> = if session.resolver().index().aliases.is_some() {
+            vec!["nfnetlink-subsys-10".into(), "nfnetlink-subsys-11".into()]
+        } else {
+            PROBE_PREREQUISITES.iter().skip(1).map(|(_, m)| m.to_string()).collect()
+        };
+        let r = load(&mut session, queries.clone());
+        let attempt = Attempt {
+            purpose: "probe prerequisites (nf_tables, nft_compat)".into(),
+            requirement: None,
+            queries,
+            report: r,
+        };
+        let ok = attempt.ok();
+        report.attempts.push(attempt);
+        if ok && !opts.dry_run {
+            current = probe(opts);
+        }
+    }
+    // Which extensions to load: not registered (or, in a dry run where the
+    // probe could not ask yet, unknown) in some family.
+    for need in &opts.needs {
+        let families: Vec<crate::probe::Family> = current
+            .results
+            .iter()
+            .filter(|r| r.requirement == need.requirement)
+            .filter(|r| {
+                r.status() == Status::NotRegistered
+                    || (opts.dry_run && prereqs_missing && prerequisite_error(&r.outcome))
+            })
+            .map(|r| r.family)
+            .collect();
+        if families.is_empty() {
+            continue;
+        }
+        let ext = &need.requirement.extension;
+        // The aliases the kernel requests, then the mainline module name.
+        // The first query that finds a module decides; if none does, the
+        // first "not found" (the kernel's own alias) is reported, with
+        // every query tried.
+        let queries = catalog::module_queries(ext, &families);
+        let mut first_miss: Option<LoadReport> = None;
+        let mut decided = None;
+        for q in &queries {
+            let r = load(&mut session, vec![q.clone()]);
+            let not_found = matches!(r.error, Some(LoadError::Resolve(ResolveError::NotFound { .. })));
+            if !not_found {
+                decided = Some((vec![q.clone()], r));
+                break;
+            }
+            first_miss.get_or_insert(r);
+        }
+        let (queries, r) = match decided {
+            Some(d) => d,
+            None => (queries, first_miss.expect("at least one query")),
+        };
+        report.attempts.push(Attempt {
+            purpose: need.requirement.to_string(),
+            requirement: Some(need.requirement.clone()),
+            queries,
+            report: r,
+        });
+    }
+    let loaded_any = report.attempts.iter().any(|a| {
+        a.report.outcomes.iter().any(|o| matches!(o, StepOutcome::Loaded { .. } | StepOutcome::AlreadyLoaded))
+    });
+    report.after = (!opts.dry_run && !report.attempts.is_empty())
+        .then(|| if loaded_any { probe(opts) } else { current.clone() });
+
+    if opts.persist {
+        // The same rule as `load --persist`: what was asked for and loaded
+        // as a module (built-ins never).
+        let modules: Vec<ModuleName> = report
+            .attempts
+            .iter()
+            .filter_map(|a| a.report.plan.as_ref().map(|p| load::persistable(p, &a.report.outcomes)))
+            .flatten()
+            .collect();
+        report.persisted = Some(if opts.dry_run {
+            load::dry_run_persist(&opts.root, &modules)
+        } else if modules.is_empty() {
+            persist::pending(&opts.root, &modules)
+                .map(|_| Persisted {
+                    path: opts.root.join(persist::CONF_PATH),
+                    added: Vec::new(),
+                    changed: false,
+                    readers: persist::readers(&opts.root),
+                    note: "nothing was loaded, so nothing to add".to_string(),
+                    warnings: Vec::new(),
+                })
+                .map_err(|e| e.to_string())
+        } else {
+            persist::persist(&opts.root, &modules).map_err(|e| e.to_string())
+        });
+    }
+    report
+}
