@@ -40,6 +40,39 @@ pub enum Command {
     /// List the built-in requirement profiles, or show one.
     #[command(after_help = PROFILES_HELP)]
     Profiles(ProfilesArgs),
+    /// Write modules.dep, modules.alias and modules.softdep without kmod.
+    #[command(after_help = INDEX_HELP)]
+    Index(IndexArgs),
+}
+
+const INDEX_HELP: &str = "\
+For hosts and images without kmod: reads every module's .modinfo (depends=,
+alias=, softdep=) and writes the text indexes depmod writes, with the same
+entries, atomically (mode 0644). Later lookups by alias (ipt_comment,
+nfnetlink-subsys-11) then read modules.alias instead of every module. The
+binary .bin indexes libkmod reads are not written.
+
+Examples:
+  xtprobe index                                  the running kernel's modules
+  xtprobe index --modules-dir /mnt/lib/modules/6.12.117+deb12-amd64
+  xtprobe index --dry-run --json
+
+Exit status:
+  0  written (or, with --dry-run, computed)
+  2  usage error
+  3  the modules directory or a file in it could not be used";
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    #[command(flatten)]
+    pub modules: ModulesDirArg,
+
+    /// Compute and report; write nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 const DOCTOR_HELP: &str = "\

@@ -22,6 +22,7 @@ fn run(cli: cli::Cli) -> ExitCode {
         cli::Command::Doctor(args) => cmd::doctor::run(args),
         cli::Command::Ensure(args) => cmd::ensure::run(args),
         cli::Command::Profiles(args) => cmd::profiles::run(args),
+        cli::Command::Index(args) => cmd::index::run(args),
     };
     outcome.unwrap_or_else(|cmd::Usage(message)| {
         cmd::output::error(&message);

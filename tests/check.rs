@@ -129,6 +129,13 @@ fn every_extension_listed_in_proc_is_supported_by_both_backends() {
     if !live() {
         return;
     }
+    // The legacy backend walks all 256 revisions (a brute force the nft
+    // walk must equal); it answers only where ip_tables is loaded, which
+    // is also what creates these /proc files.
+    if !std::path::Path::new("/proc/net/ip_tables_matches").exists() {
+        eprintln!("skipped: ip_tables is not loaded here, so there is no legacy brute force to compare with");
+        return;
+    }
     for (family, proto) in [("ipv4", "ip"), ("ipv6", "ip6")] {
         let mut specs = Vec::new();
         for (kind, file) in [("match", "matches"), ("target", "targets")] {

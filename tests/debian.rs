@@ -146,3 +146,59 @@ fn plans_agree_with_modprobe_show_depends_and_hold_without_modules_dep() {
         }
     }
 }
+
+/// `xtprobe index` on the tree as shipped writes what depmod writes: the
+/// same dependency closure for every module, the same alias lines and the
+/// same softdep lines; and alias lookups then read the index.
+#[test]
+fn index_writes_what_depmod_writes() {
+    for tree in trees() {
+        let copy = tempfile::tempdir().unwrap();
+        let dir = copy.path().join(&tree.release);
+        // A hard-linked copy: the module files are shared, the new index
+        // files are created beside them (renamed into place, never written
+        // through a link).
+        assert!(Command::new("cp").arg("-al").arg(&tree.shipped).arg(&dir).status().unwrap().success());
+        let out = run(Command::new(env!("CARGO_BIN_EXE_xtprobe"))
+            .args(["index", "--json", "--modules-dir"])
+            .arg(&dir));
+        let (stdout, stderr) = text(&out);
+        assert_eq!(code(&out), 0, "{stdout} {stderr}");
+        let deps = |p: &Path| -> std::collections::BTreeMap<String, BTreeSet<String>> {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(|l| {
+                    let (k, v) = l.split_once(':').unwrap();
+                    (k.to_string(), v.split_whitespace().map(String::from).collect())
+                })
+                .collect()
+        };
+        let lines = |p: &Path| -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(String::from)
+                .collect();
+            v.sort();
+            v
+        };
+        let ours = deps(&dir.join("modules.dep"));
+        let theirs = deps(&tree.depmod.join("modules.dep"));
+        assert_eq!(ours.len(), theirs.len(), "{}: modules", tree.name);
+        let differ: Vec<&String> = ours.keys().filter(|k| ours.get(*k) != theirs.get(*k)).collect();
+        assert!(differ.is_empty(), "{}: closures differ for {differ:?}", tree.name);
+        for f in ["modules.alias", "modules.softdep"] {
+            assert_eq!(lines(&dir.join(f)), lines(&tree.depmod.join(f)), "{}: {f}", tree.name);
+        }
+        // The plan from our index equals the plan from depmod's.
+        assert_eq!(
+            relative(&our_plan(&dir, "nfnetlink-subsys-11"), &dir),
+            relative(&our_plan(&tree.depmod, "nfnetlink-subsys-11"), &tree.depmod),
+            "{}",
+            tree.name
+        );
+    }
+}

@@ -48,11 +48,19 @@ pub struct ImageSpec<'a> {
     pub shell: Option<&'a Path>,
     /// Host files to copy in: (source, destination in the image).
     pub files: &'a [(PathBuf, String)],
+    /// Files made for the case: (destination, mode, bytes). They and
+    /// `files` win over anything else at the same path (a made
+    /// modules.dep replaces the tree's).
+    pub made: &'a [(String, u32, Vec<u8>)],
     /// Include `/usr/sbin/iptables-nft` and what it needs.
     pub iptables: bool,
     /// The case to run.
     pub case: &'a GuestCase,
 }
+
+/// The busybox applets a case with `shell = true` gets.
+const SHELL_APPLETS: [&str; 12] =
+    ["sh", "cat", "uname", "echo", "sleep", "grep", "head", "wc", "cp", "rm", "mkdir", "ls"];
 
 /// depmod's output files, left out by `without_modules_dep`.
 const DEPMOD_OUTPUT: [&str; 11] = [
@@ -117,6 +125,13 @@ pub fn build(spec: &ImageSpec<'_>) -> Result<Vec<u8>> {
     b.archive.char_device("dev/console", 0o600, 5, 1);
     b.host_file("init", spec.guest)?;
     b.host_file("bin/xtprobe", spec.xtprobe)?;
+    // The case's own files first: the first file at a path wins.
+    for (src, dest) in spec.files {
+        b.host_file(dest.trim_start_matches('/'), src)?;
+    }
+    for (dest, mode, data) in spec.made {
+        b.file(dest.trim_start_matches('/'), *mode, data);
+    }
     let case = serde_json::to_vec_pretty(spec.case).map_err(|e| e.to_string())?;
     b.file(CASE_PATH.trim_start_matches('/'), 0o644, &case);
 
@@ -134,12 +149,9 @@ pub fn build(spec: &ImageSpec<'_>) -> Result<Vec<u8>> {
     }
     if let Some(busybox) = spec.shell {
         b.host_file("bin/busybox", busybox)?;
-        for applet in ["sh", "cat", "uname", "echo"] {
+        for applet in SHELL_APPLETS {
             b.symlink(&format!("bin/{applet}"), "/bin/busybox");
         }
-    }
-    for (src, dest) in spec.files {
-        b.host_file(dest.trim_start_matches('/'), src)?;
     }
     if spec.iptables {
         add_iptables(&mut b)?;

@@ -60,6 +60,15 @@ pub struct TinySpec {
     pub source: String,
     /// The comment option's value.
     pub variant: Variant,
+    /// More fragments from `fragments/`, merged after the variant's (for
+    /// kernels that lack or add something: no nft_compat, nf_tables
+    /// expressions as modules, …).
+    #[serde(default)]
+    pub fragments: Vec<String>,
+    /// Lines the final `.config` must contain (an option whose
+    /// dependencies are missing is dropped silently by olddefconfig).
+    #[serde(default)]
+    pub expect: Vec<String>,
 }
 
 /// A built minimal kernel.
@@ -108,7 +117,12 @@ pub fn build(spec: &TinySpec, fragments: &Path) -> Result<TinyKernel> {
     let version = package_version(&spec.source)?;
     let compiler = compiler_version()?;
     let base = read(&fragments.join("base.config"))?;
-    let variant = read(&fragments.join(spec.variant.fragment()))?;
+    let mut variant = read(&fragments.join(spec.variant.fragment()))?;
+    // Extra fragments join the variant's text in the key (a kernel without
+    // any keeps the key it always had).
+    for f in &spec.fragments {
+        variant.push_str(&read(&fragments.join(f))?);
+    }
     let key = key(&spec.source, &version, &compiler, &base, &variant);
     let entry = cache::root().join("kernels").join(format!("{}-{key}", spec.name));
     let mut seconds = 0.0;
@@ -160,16 +174,18 @@ fn compile(spec: &TinySpec, version: &str, fragments: &Path, out_entry: &Path) -
             .arg(out.join(".config"))
             .arg(fragments.join("base.config"))
             .arg(fragments.join(spec.variant.fragment()))
+            .args(spec.fragments.iter().map(|f| fragments.join(f)))
             .current_dir(&src),
     )?;
     cache::run(&mut make(&["-s", "olddefconfig"]))?;
     let config = read(&out.join(".config"))?;
-    if !config.lines().any(|l| l == spec.variant.config_line()) {
-        return Err(format!(
-            "{}: the configuration lost `{}` (a dependency of the option is missing from base.config)",
-            spec.name,
-            spec.variant.config_line()
-        ));
+    for line in std::iter::once(spec.variant.config_line()).chain(spec.expect.iter().map(String::as_str)) {
+        if !config.lines().any(|l| l == line) {
+            return Err(format!(
+                "{}: the configuration lost `{line}` (a dependency of the option is missing from the fragments)",
+                spec.name
+            ));
+        }
     }
     let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).to_string();
     progress(&format!("{}: make -j{jobs} (a few minutes on a cold build tree)", spec.name));

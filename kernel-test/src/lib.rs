@@ -5,7 +5,8 @@
 //!   Debian's own images ([`distro`]), all cached ([`cache`]).
 //! - [`image`] packs an initramfs ([`cpio`]): the static guest runner as
 //!   `/init`, the static xtprobe, the kernel's modules, the real
-//!   iptables-nft when a case needs it.
+//!   iptables-nft when a case needs it, and files made for the case
+//!   ([`edit`]: a module with a broken or no signature, from any kernel).
 //! - [`qemu`] boots it and collects what the guest prints ([`protocol`]);
 //!   [`matrix`] runs the cases of `vm-images/matrix.toml` and judges them.
 //!
@@ -15,6 +16,7 @@
 pub mod cache;
 pub mod cpio;
 pub mod distro;
+pub mod edit;
 pub mod image;
 pub mod kbuild;
 pub mod kernels;

@@ -139,7 +139,7 @@ fn run_matrix(cli: &Cli, filter: Option<&str>, verbose: bool) -> Result<i32, Str
     // Every kernel the cases need is ready before the first VM boots: never
     // boot while a kernel builds (2 cores; TCG guests slow down and time out).
     let kernels = kernels::prepare(&list, &cli.images.join("fragments"), |_, name| {
-        cases.iter().any(|c| c.kernel == name)
+        cases.iter().any(|c| c.kernel == name || c.make.iter().any(|m| m.kernel.as_deref() == Some(name)))
     })?;
     let payload = payload(cli)?;
     let start = Instant::now();
@@ -151,7 +151,7 @@ fn run_matrix(cli: &Cli, filter: Option<&str>, verbose: bool) -> Result<i32, Str
                 eprintln!("  | {l}");
             }
         };
-        let result = matrix::run_case(case, kernel, &payload, &mut echo);
+        let result = matrix::run_case(case, kernel, &kernels, &payload, &mut echo);
         if result.failures.is_empty() {
             passed += 1;
             println!("PASS  {:>6.2} s  {}", result.seconds, case.name);
@@ -196,7 +196,12 @@ fn run_one(
             .ok_or("cannot tell the release from the modules directory's name")?,
         None => "unknown".to_string(),
     };
-    let case = GuestCase { env: Vec::new(), steps: vec![GuestStep { commands: vec![command.to_vec()] }] };
+    let case = GuestCase {
+        env: Vec::new(),
+        steps: vec![GuestStep { commands: vec![command.to_vec()] }],
+        sysctl: Vec::new(),
+        unmount_proc: false,
+    };
     let spec = ImageSpec {
         guest: &payload.guest,
         xtprobe: &payload.xtprobe,
@@ -206,6 +211,7 @@ fn run_one(
         modprobe: None,
         shell: None,
         files: &[],
+        made: &[],
         iptables,
         case: &case,
     };
@@ -218,6 +224,7 @@ fn run_one(
         memory_mib: memory,
         nonce: qemu::nonce(),
         timeout: Duration::from_secs(timeout),
+        append: String::new(),
     };
     let mut status = None;
     let mut done = false;

@@ -12,7 +12,17 @@
 //! iptables = false            # true: the real iptables-nft client
 //! shell = false               # true: busybox as /bin/sh, cat, uname
 //! files = [["contrib/x", "/scripts/x"]]   # repository files to copy in
+//! append = "module.sig_enforce=1"         # more kernel command line
+//! sysctl = ["kernel.modules_disabled=1"]  # set by the guest before the steps
+//! proc = true                 # false: /proc is unmounted before the steps (early initramfs)
 //! timeout = 60                # seconds; default 60 tiny, 180 Debian
+//!
+//! [[case.make]]               # a file made for the case ({release} = the kernel's)
+//! dest = "/lib/modules/{release}/kernel/net/netfilter/xt_comment.ko"
+//! module = "xt_comment"       # from this kernel's tree, or another's:
+//! kernel = "tiny-6.1-m"       # (optional)
+//! edit = "flip-byte"          # "none" (default), "flip-byte" (breaks a signature), "strip-signature"
+//! # or: text = "#!/bin/sh\nexec sleep 1000\n", mode = 0o755
 //!
 //! [[case.step]]
 //! run = ["xtprobe", "check", "comment"]      # or parallel = [[...], [...]]
@@ -86,10 +96,56 @@ pub struct Case {
     /// Files from the repository to copy in: [source, destination].
     #[serde(default)]
     pub files: Vec<(PathBuf, String)>,
+    /// More kernel command line.
+    #[serde(default)]
+    pub append: String,
+    /// `key=value` sysctls the guest sets before the steps.
+    #[serde(default)]
+    pub sysctl: Vec<String>,
+    /// Keep /proc mounted for the steps (default true).
+    #[serde(default = "yes")]
+    pub proc: bool,
+    /// Files made for the case.
+    #[serde(default)]
+    pub make: Vec<Make>,
     /// Seconds before the VM is killed.
     pub timeout: Option<u64>,
     /// The steps.
     pub step: Vec<Step>,
+}
+
+/// A file made for a case: a text, or a module taken from a kernel's tree
+/// (this case's or another's) and edited.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Make {
+    /// Where it goes in the guest; `{release}` is the case kernel's release.
+    pub dest: String,
+    /// The file's text.
+    pub text: Option<String>,
+    /// Its mode (default 0644; 0755 for scripts).
+    pub mode: Option<u32>,
+    /// A module, by name, from `kernel`'s tree (default: the case's kernel).
+    pub module: Option<String>,
+    /// The kernel whose module to take.
+    pub kernel: Option<String>,
+    /// What to do to the module.
+    #[serde(default)]
+    pub edit: Edit,
+}
+
+/// Edits to a module file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Edit {
+    /// As it is.
+    #[default]
+    None,
+    /// One byte in the middle changed: a signed module's signature no
+    /// longer matches.
+    FlipByte,
+    /// Decompressed, with its appended signature removed: an unsigned module.
+    StripSignature,
 }
 
 fn yes() -> bool {
@@ -151,6 +207,19 @@ impl Matrix {
             }
             if c.modules == Some(Modules::Closure) && c.closure.is_empty() {
                 return Err(here("modules = \"closure\" needs a `closure` list"));
+            }
+            for m in &c.make {
+                if m.text.is_some() == m.module.is_some() {
+                    return Err(here(&format!("make {}: give exactly one of `text` or `module`", m.dest)));
+                }
+                if let Some(k) = &m.kernel {
+                    if !kernels.contains(k) {
+                        return Err(here(&format!("make {}: kernel {k} is not in kernels.toml", m.dest)));
+                    }
+                }
+            }
+            if let Some(bad) = c.sysctl.iter().find(|s| !s.contains('=')) {
+                return Err(here(&format!("sysctl {bad:?}: write key=value")));
             }
         }
         Ok(m)
@@ -264,11 +333,32 @@ fn module_set(case: &Case, kernel: &Kernel) -> ModuleSet {
     }
 }
 
-/// Runs one case: image, boot, judgement. `echo` receives serial lines live.
-pub fn run_case(case: &Case, kernel: &Kernel, payload: &Payload, echo: &mut dyn FnMut(&str)) -> CaseResult {
+/// Runs one case: image, boot, judgement. `echo` receives serial lines
+/// live; `kernels` are every prepared kernel (for files made from another
+/// kernel's modules).
+pub fn run_case(
+    case: &Case,
+    kernel: &Kernel,
+    kernels: &[Kernel],
+    payload: &Payload,
+    echo: &mut dyn FnMut(&str),
+) -> CaseResult {
     let guest_case = GuestCase {
         env: Vec::new(),
         steps: case.step.iter().map(|s| GuestStep { commands: s.commands() }).collect(),
+        sysctl: case
+            .sysctl
+            .iter()
+            .filter_map(|s| s.split_once('='))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect(),
+        unmount_proc: !case.proc,
+    };
+    let made = match made_files(case, kernel, kernels) {
+        Ok(m) => m,
+        Err(e) => {
+            return CaseResult { name: case.name.clone(), failures: vec![e], run: None, seconds: 0.0 };
+        }
     };
     let spec = ImageSpec {
         guest: &payload.guest,
@@ -279,6 +369,7 @@ pub fn run_case(case: &Case, kernel: &Kernel, payload: &Payload, echo: &mut dyn 
         modprobe: case.modprobe.then_some(payload.busybox.as_path()),
         shell: case.shell.then_some(payload.busybox.as_path()),
         files: &case.files,
+        made: &made,
         iptables: case.iptables,
         case: &guest_case,
     };
@@ -306,6 +397,7 @@ pub fn run_case(case: &Case, kernel: &Kernel, payload: &Payload, echo: &mut dyn 
         memory_mib: memory,
         nonce: qemu::nonce(),
         timeout: Duration::from_secs(case.timeout.unwrap_or(default_timeout)),
+        append: case.append.clone(),
     };
     let start = Instant::now();
     let run = qemu::boot(&cfg, |l| echo(l));
@@ -323,6 +415,29 @@ pub fn run_case(case: &Case, kernel: &Kernel, payload: &Payload, echo: &mut dyn 
         }
         Err(e) => fail(e),
     }
+}
+
+/// The case's made files: (destination, mode, bytes).
+fn made_files(case: &Case, kernel: &Kernel, kernels: &[Kernel]) -> Result<Vec<(String, u32, Vec<u8>)>> {
+    let mut out = Vec::new();
+    for m in &case.make {
+        let dest = m.dest.replace("{release}", kernel.release());
+        let bytes = match (&m.text, &m.module) {
+            (Some(t), _) => t.clone().into_bytes(),
+            (None, Some(module)) => {
+                let from = match &m.kernel {
+                    Some(k) => {
+                        kernels.iter().find(|x| x.name() == k).ok_or(format!("kernel {k} not prepared"))?
+                    }
+                    None => kernel,
+                };
+                crate::edit::module(from.modules(), module, m.edit)?
+            }
+            (None, None) => return Err(format!("make {dest}: nothing to make")),
+        };
+        out.push((dest, m.mode.unwrap_or(0o644), bytes));
+    }
+    Ok(out)
 }
 
 /// A private temporary directory.

@@ -34,6 +34,12 @@ pub struct GuestCase {
     pub env: Vec<(String, String)>,
     /// The steps, in order.
     pub steps: Vec<GuestStep>,
+    /// Sysctls to set before the first step (`kernel.modules_disabled`, `1`).
+    #[serde(default)]
+    pub sysctl: Vec<(String, String)>,
+    /// Unmount /proc before the first step (an early initramfs).
+    #[serde(default)]
+    pub unmount_proc: bool,
 }
 
 /// One step: one command, or several run at the same moment.

@@ -28,6 +28,8 @@ pub struct VmConfig {
     pub nonce: String,
     /// Kill the VM after this long.
     pub timeout: Duration,
+    /// More kernel command line (a case's `append`).
+    pub append: String,
 }
 
 /// `-accel tcg`, or `XTPROBE_VM_ACCEL` (e.g. `kvm` on runners where it works).
@@ -57,7 +59,7 @@ pub fn exit_args() -> Vec<OsString> {
 }
 
 /// The kernel command line.
-pub fn kernel_cmdline(nonce: &str) -> String {
+pub fn kernel_cmdline(nonce: &str, append: &str) -> String {
     let loglevel = std::env::var("XTPROBE_VM_LOGLEVEL").unwrap_or_else(|_| "1".to_string());
     [
         "console=ttyS0".to_string(),
@@ -67,8 +69,12 @@ pub fn kernel_cmdline(nonce: &str) -> String {
         format!("loglevel={loglevel}"),
         "rdinit=/init".to_string(),
         format!("{NONCE_KEY}={nonce}"),
+        // The case's own options last (module.sig_enforce=1, lockdown=…).
+        append.to_string(),
     ]
     .join(" ")
+    .trim_end()
+    .to_string()
 }
 
 /// Kernel, initramfs and command line.
@@ -79,7 +85,7 @@ pub fn boot_args(cfg: &VmConfig) -> Vec<OsString> {
         "-initrd".into(),
         cfg.initrd.clone().into(),
         "-append".into(),
-        kernel_cmdline(&cfg.nonce).into(),
+        kernel_cmdline(&cfg.nonce, &cfg.append).into(),
     ]
 }
 
@@ -191,6 +197,7 @@ mod tests {
             memory_mib: 256,
             nonce: "abc".into(),
             timeout: Duration::from_secs(1),
+            append: "lockdown=integrity".into(),
         };
         let a: Vec<String> = args(&cfg).iter().map(|s| s.to_string_lossy().into_owned()).collect();
         let joined = a.join(" ");
@@ -202,6 +209,7 @@ mod tests {
             cmdline.contains("panic=-1")
                 && cmdline.contains("console=ttyS0")
                 && cmdline.contains("xtp.nonce=abc")
+                && cmdline.ends_with("lockdown=integrity")
         );
         if std::env::var_os("XTPROBE_VM_ACCEL").is_none() {
             assert!(joined.starts_with("-accel tcg"), "never KVM by default: {joined}");

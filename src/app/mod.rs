@@ -7,10 +7,12 @@
 //! - [`doctor`]: gather the facts around what is missing, then one verdict;
 //! - [`ensure`]: load what is missing and check again;
 //! - [`load`]: load modules with their dependencies;
+//! - [`index`]: write modules.dep, modules.alias, modules.softdep without kmod;
 //! - [`exit`]: the exit-status contract, decided here and only here.
 
 pub mod check;
 pub mod doctor;
 pub mod ensure;
 pub mod exit;
+pub mod index;
 pub mod load;

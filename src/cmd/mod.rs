@@ -5,6 +5,7 @@
 pub mod check;
 pub mod doctor;
 pub mod ensure;
+pub mod index;
 pub mod load;
 pub mod output;
 pub mod profiles;

@@ -6,7 +6,7 @@
 //! decoded in pure Rust, with the output capped so a hostile or corrupt file
 //! cannot exhaust memory.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
 use serde::Serialize;
 
@@ -86,57 +86,37 @@ pub enum DecompressError {
 
 /// Decompresses `data` (detected as `kind`), producing at most `limit` bytes.
 pub fn decompress(kind: Compression, data: &[u8], limit: u64) -> Result<Vec<u8>, DecompressError> {
-    let corrupt = |format: &'static str| {
-        move |e: &dyn std::fmt::Display| DecompressError::Corrupt { format, detail: e.to_string() }
+    if kind == Compression::None {
+        return Ok(data.to_vec());
+    }
+    let name = kind.sysfs_name().unwrap_or("data");
+    let reader = reader(kind, data)?;
+    read_capped(reader, limit).map_err(|e| match e {
+        CappedRead::TooLarge => DecompressError::TooLarge { limit },
+        CappedRead::Io(e) => DecompressError::Corrupt { format: name, detail: e.to_string() },
+    })
+}
+
+/// The xz decoder's memory limit (dictionary and state), in KiB: kbuild
+/// compresses with a 1 MiB dictionary; 64 MiB leaves room for any sane
+/// re-packer and none for a header that claims gigabytes.
+const XZ_MEMORY_KIB: u32 = 64 << 10;
+
+/// A reader of the decompressed bytes of `data`, for callers that stop
+/// early (the `.modinfo` scan reads a module only up to its strings).
+pub fn reader<'a>(kind: Compression, data: &'a [u8]) -> Result<Box<dyn Read + 'a>, DecompressError> {
+    let corrupt = |format: &'static str, e: &dyn std::fmt::Display| DecompressError::Corrupt {
+        format,
+        detail: e.to_string(),
     };
-    match kind {
-        Compression::None => Ok(data.to_vec()),
-        Compression::Xz => {
-            let mut out = Capped { buf: Vec::new(), limit, exceeded: false };
-            let mut input = io::BufReader::new(data);
-            match lzma_rs::xz_decompress(&mut input, &mut out) {
-                Ok(()) => Ok(out.buf),
-                Err(_) if out.exceeded => Err(DecompressError::TooLarge { limit }),
-                Err(e) => Err(corrupt("xz")(&e)),
-            }
-        }
+    Ok(match kind {
+        Compression::None => Box::new(data),
+        Compression::Xz => Box::new(lzma_rust2::XzReader::new_mem_limit(data, false, XZ_MEMORY_KIB)),
         Compression::Zstd => {
-            let decoder = ruzstd::decoding::StreamingDecoder::new(data).map_err(|e| corrupt("zstd")(&e))?;
-            read_capped(decoder, limit).map_err(|e| match e {
-                CappedRead::TooLarge => DecompressError::TooLarge { limit },
-                CappedRead::Io(e) => corrupt("zstd")(&e),
-            })
+            Box::new(ruzstd::decoding::StreamingDecoder::new(data).map_err(|e| corrupt("zstd", &e))?)
         }
-        Compression::Gzip => {
-            let decoder = flate2::read::GzDecoder::new(data);
-            read_capped(decoder, limit).map_err(|e| match e {
-                CappedRead::TooLarge => DecompressError::TooLarge { limit },
-                CappedRead::Io(e) => corrupt("gzip")(&e),
-            })
-        }
-    }
-}
-
-/// A writer that refuses to grow past `limit`.
-struct Capped {
-    buf: Vec<u8>,
-    limit: u64,
-    exceeded: bool,
-}
-
-impl Write for Capped {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if self.buf.len() as u64 + data.len() as u64 > self.limit {
-            self.exceeded = true;
-            return Err(io::Error::other("decompressed size limit exceeded"));
-        }
-        self.buf.extend_from_slice(data);
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
+        Compression::Gzip => Box::new(flate2::read::GzDecoder::new(data)),
+    })
 }
 
 enum CappedRead {
@@ -159,6 +139,7 @@ fn read_capped(reader: impl Read, limit: u64) -> Result<Vec<u8>, CappedRead> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn magic_not_extension() {
@@ -189,6 +170,42 @@ mod tests {
         ));
     }
 
+    /// Found by `cargo fuzz run decompress` (lzma-rs 0.3 overflowed adding
+    /// 1 to an xz footer's backward size of u32::MAX): an error, no panic.
+    #[test]
+    fn fuzz_regression_xz_footer_backward_size_overflow() {
+        let hex = concat!(
+            "fd377a585a0000016922de360200210116000000742fe5a3e0143f04055d003f914584683d89a6da9ca6ac2e2bcbca3b",
+            "3934b57464510c35ffdfc7f511c28df160551ea45fbdf99d106c26a956a8a21c52327160c85e7099bd39cefdb1f3b292",
+            "309e7afc0e5bff61954747d6de9adace239a1cb15dfdc6735af12aa9934ac87a61eae4b9cd9b38896359f9a55c9f801e",
+            "d63024cacb3623e55a740b2ef1375e18979b0e5dc67604b1fc67dee054cf32e436092c113c8eae663626ed3d2e531711",
+            "5978189231108b30c7316d9a069464e5489fecd00944b328ba528b174293e0316faee0dc2941ce26a4862c460255b0e4",
+            "e7e996995417ddf5f96d423abbe5c025a035d8449d5ff932c2f479e490cf892484697f9373680e0bc1ee72c0c9a0f8ff",
+            "c0d2814ae7c285b9575cb598e3f1f9e3f32b12d5e553b67efef86a1bdb71a60da05a687eccfa02ba5e80e9ab4e62923f",
+            "68a486eaa8478a6a6f8bdda1c4f12e229ada50a9f0afa1ac4b9939a8a9a8da8e3c400492e2cd1df5e7f3731dae656b98",
+            "150161beef4476779a01c7b942cd55f388d098ff40654f98095bb3374f0979f5f119ed4f4fe0b7fec5958f1bddd16a63",
+            "c2cb33ecd4571d3adcfcbe0754249f7680668bc255f2c8ab805d9a7c224fd7707d4522588c59538bacf7d27c36bb03c7",
+            "75b28339df10cbebd3f1d5aa628a50524c0faa9a99725b50d351c51aa35a778ab0d5131554f82157560b1b3eece09085",
+            "f3d850aa7432d7715b077b4cbcf029aca98685bf378fb2284b9162673e7686a1a09698808babb84cfbab641e367fa041",
+            "f4ba2c961a09b825a641923547940884e2728c4cf7d6720ac993c01577422b314853c2f32c5f69b8f49e570aa656cbff",
+            "56b0c9875587732d0175737cb56dfd0bf031accc03a4ded1d382b1fd0ead602a8a6adf5e8b0e1dc7c6411593c94a8787",
+            "e63f48008e97084c75964264a22305742ff6a3abef0bba0236da43e9426f2a997a5d2242f225d2674b5dcfb377257acf",
+            "e6deebfd0413f3f3efc1738d0c6d925694f0bfa4d98063579df87ec7dd26d2813e7950d2cb63be32c60927f3056fb8ef",
+            "62bd6167657a28cbdd9ab9599ea3748450ff0c220c18fe1844c943e9e8c31a4b44f1ab2cf5817011f5270f45a156e02a",
+            "28356c6742a9b5015a3c70d2e3f7573ca48a30f91ebdf95bcfe9dcc3e7b938053775f68486154a6f8056a6a3340d14ba",
+            "a24017c73fd146d3252c64429e5d7d4efb805f8bc0bce9a2f96e2ab75b864f3ecbd1b3bea6c69dfbb2cf103fa066ce38",
+            "d58dd71650e588172b257f4530b5c43241e14001d7eedc87488838a3828aa62ddda1a63506f69125aa3a38cc6b1bd606",
+            "ee3ee94857595485c8b5be0456bd2134201d6a4cd719044f7758a1c49c73f30466fa6da68447bfef29ea3bc10c1681e9",
+            "9b7d5c2ef4aa0d3bc6d996b4f6f49cdfa20737862536152f8d957364e2606e099050079c6e4630985879d39388d7e19f",
+            "9ae7108600000000013f57bc00019d08c0280000df63ce12ffffffffffffffffffffffffffffffffffffffffffffffff",
+            "ffffffffffffffffffff3e300d8b020000000001595a",
+        );
+        let data: Vec<u8> =
+            (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+        assert_eq!(Compression::from_magic(&data), Compression::Xz);
+        assert!(decompress(Compression::Xz, &data, 16 << 20).is_err());
+    }
+
     #[test]
     fn xz_garbage_is_corrupt_not_a_panic() {
         let mut bad = vec![0xfd, b'7', b'z', b'X', b'Z', 0];
@@ -212,6 +229,7 @@ mod tests {
 #[cfg(test)]
 mod robustness {
     use super::*;
+    use std::io::Write;
 
     /// xorshift64*: deterministic, no dependency.
     struct Rng(u64);

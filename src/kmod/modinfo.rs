@@ -21,6 +21,8 @@ pub struct ModInfo {
     pub softdep_pre: Vec<String>,
     /// `softdep=` `post:` entries.
     pub softdep_post: Vec<String>,
+    /// Each `softdep=` value as written (what depmod copies to modules.softdep).
+    pub softdep_raw: Vec<String>,
     /// `alias=` patterns.
     pub aliases: Vec<String>,
     /// `vermagic=`: the kernel release and options it was built for.
@@ -60,6 +62,7 @@ impl ModInfo {
                     .depends
                     .extend(value.split(',').map(str::trim).filter(|d| !d.is_empty()).map(ModuleName::new)),
                 "softdep" => {
+                    info.softdep_raw.push(value.to_string());
                     let (pre, post) = parse_softdep(value);
                     info.softdep_pre.extend(pre);
                     info.softdep_post.extend(post);
@@ -77,6 +80,125 @@ impl ModInfo {
         self.vermagic.as_deref()?.split_whitespace().next()
     }
 }
+
+/// Reads a module image from `image` only as far as the end of its
+/// `.modinfo` strings, and parses them: the fast path of the alias scan
+/// over a whole tree, where decompressing every module to its end would
+/// cost five times as much (on Debian 6.12 the strings end, on average, a
+/// fifth of the way into the image).
+///
+/// modpost appends `name=` and `vermagic=` to the module's own `.modinfo`,
+/// so the section ends with `vermagic=…`. The scan stops there, then walks
+/// back over the NUL-separated `key=value` strings to the start of the run.
+/// If the run's `name=` is not `expected` (or no `vermagic=` appears within
+/// `limit` bytes), it gives up with `None` and the caller reads the ELF
+/// section properly. Only a filter: what it finds is confirmed by the full
+/// `.modinfo` before it is used.
+pub fn scan_prefix(mut image: impl std::io::Read, expected: &ModuleName, limit: usize) -> Option<ModInfo> {
+    const NEEDLE: &[u8] = b"\0vermagic=";
+    let mut buf: Vec<u8> = Vec::with_capacity(64 << 10);
+    let mut chunk = vec![0u8; 32 << 10];
+    let mut searched: usize = 0;
+    let mut found: Option<usize> = None;
+    loop {
+        let n = loop {
+            match image.read(&mut chunk) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => return None,
+            }
+        };
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if found.is_none() {
+            let from = searched.saturating_sub(NEEDLE.len());
+            found = buf[from..].windows(NEEDLE.len()).position(|w| w == NEEDLE).map(|p| from + p + 1);
+            searched = buf.len();
+        }
+        if let Some(start) = found {
+            if let Some(len) = buf[start..].iter().position(|&b| b == 0) {
+                let info = ModInfo::parse(&buf[run_start(&buf, start)..start + len]);
+                return match &info.name {
+                    Some(n) if ModuleName::new(n) != *expected => None,
+                    _ => Some(info),
+                };
+            }
+        }
+        if buf.len() > limit {
+            return None;
+        }
+    }
+}
+
+/// Where the run of `key=value` strings ending with the one at `at`
+/// begins: walking back string by string while each is a `.modinfo` entry
+/// (an identifier, `=`, a value) or padding.
+fn run_start(buf: &[u8], at: usize) -> usize {
+    let mut start = at;
+    let mut end = at; // exclusive end of the previous string (its NUL)
+    while end > 0 {
+        // buf[end - 1] is the NUL before the string that starts at `start`.
+        let prev_end = end - 1;
+        let prev_start = buf[..prev_end].iter().rposition(|&b| b == 0).map_or(0, |p| p + 1);
+        let s = &buf[prev_start..prev_end];
+        let is_entry = |s: &[u8]| {
+            s.iter().position(|&b| b == b'=').is_some_and(|eq| {
+                eq > 0 && s[..eq].iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+            })
+        };
+        if s.is_empty() || is_entry(s) {
+            if !s.is_empty() {
+                start = prev_start;
+            }
+            end = prev_start;
+            if prev_start == 0 {
+                break;
+            }
+        } else {
+            // The section's first string follows the previous section's
+            // bytes with no NUL between: it starts at the first `KEY=` of a
+            // known key that no identifier character precedes.
+            let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+            let first = (0..s.len()).find(|&p| {
+                (p == 0 || !ident(s[p - 1]))
+                    && KEYS
+                        .iter()
+                        .any(|k| s[p..].starts_with(k.as_bytes()) && s.get(p + k.len()) == Some(&b'='))
+            });
+            if let Some(p) = first {
+                start = prev_start + p;
+            }
+            break;
+        }
+    }
+    start
+}
+
+/// The `.modinfo` keys the kernel's macros and modpost write.
+const KEYS: [&str; 20] = [
+    "name",
+    "parm",
+    "sourceversion",
+    "description",
+    "scmversion",
+    "srcversion",
+    "import_ns",
+    "retpoline",
+    "livepatch",
+    "firmware",
+    "parmtype",
+    "vermagic",
+    "license",
+    "softdep",
+    "weakdep",
+    "depends",
+    "version",
+    "author",
+    "intree",
+    "alias",
+];
 
 /// Parses a softdep value, `pre: a b post: c`, as in modprobe.d(5). Words
 /// before any `pre:`/`post:` count as `pre:`, as modules.softdep lines
@@ -121,6 +243,45 @@ retpoline=Y\0vermagic=6.12.117+deb12-amd64 SMP preempt mod_unload modversions \0
         assert_eq!(info.softdep_post, vec!["foo", "bar"]);
         let (pre, post) = parse_softdep("gcm");
         assert_eq!((pre, post), (vec!["gcm".to_string()], vec![]));
+    }
+
+    #[test]
+    fn the_prefix_scan_stops_at_vermagic_and_finds_the_whole_run() {
+        // Strings before the section that do not look like `key=value` end
+        // the run; the first string may follow other bytes with no NUL.
+        let mut image = b"\x7fELF junk\0alias=rodata\0=not an entry\xff\xfe\x01N\x01".to_vec();
+        image.extend_from_slice(b"alias=ipt_comment\0alias=ip6t_comment\0license=GPL\0depends=x_tables\0");
+        image.extend_from_slice(b"name=xt_comment\0vermagic=6.12.0 SMP \0");
+        image.extend_from_slice(&[0x55; 100_000]); // the rest of the module, never read
+        let mut read = 0usize;
+        let counting = std::io::Read::take(&image[..], u64::MAX).inspect_bytes(&mut read);
+        let info = scan_prefix(counting, &ModuleName::new("xt_comment"), 1 << 20).unwrap();
+        assert_eq!(info.aliases, ["ipt_comment", "ip6t_comment"]);
+        assert_eq!(info.depends, [ModuleName::new("x_tables")]);
+        assert!(read < 50_000, "stopped early: read {read} bytes");
+        // Another module's name: give up (the caller parses the ELF).
+        assert!(scan_prefix(&image[..], &ModuleName::new("xt_other"), 1 << 20).is_none());
+        // No vermagic within the limit.
+        assert!(scan_prefix(&[0u8; 1000][..], &ModuleName::new("x"), 100).is_none());
+    }
+
+    /// Counts bytes read through it.
+    trait InspectBytes: std::io::Read + Sized {
+        fn inspect_bytes(self, n: &mut usize) -> Counting<'_, Self> {
+            Counting { inner: self, n }
+        }
+    }
+    impl<R: std::io::Read> InspectBytes for R {}
+    struct Counting<'a, R> {
+        inner: R,
+        n: &'a mut usize,
+    }
+    impl<R: std::io::Read> std::io::Read for Counting<'_, R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let k = self.inner.read(buf)?;
+            *self.n += k;
+            Ok(k)
+        }
     }
 
     #[test]

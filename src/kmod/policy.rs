@@ -49,8 +49,13 @@ impl LoadPolicy {
             caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SYS_MODULE).ok();
         let initial_user_namespace = host.proc_file("self/uid_map").map(|m| is_initial_uid_map(&m));
         let modules_disabled = host.proc_file("sys/kernel/modules_disabled").map(|v| v == "1");
-        let lockdown = host.sys_file("kernel/security/lockdown").and_then(|l| active_lockdown(&l));
         let cmdline = host.proc_file("cmdline").unwrap_or_default();
+        // securityfs tells the active mode; where it is not mounted (an
+        // initramfs), the command line says what was asked for.
+        let lockdown = match host.sys_file("kernel/security/lockdown") {
+            Some(l) => active_lockdown(&l),
+            None => cmdline_value(&cmdline, "lockdown").filter(|m| *m != "none").map(String::from),
+        };
         let cmdline_blacklist = cmdline_list(&cmdline, "module_blacklist");
         let sig_enforce = host
             .sys_file("module/module/parameters/sig_enforce")

@@ -40,13 +40,15 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::compress::Compression;
+use super::compress::{self, Compression, MAX_FILE_BYTES, MAX_IMAGE_BYTES};
 use super::file::{FileError, ModuleFile};
 use super::index::{Index, IndexError};
+use super::modinfo;
 use super::modinfo::ModInfo;
 use super::name::{ModuleName, normalize_alias};
 use super::state::{InitState, KernelModules};
 use super::tree::{ModuleTree, TreeError};
+use crate::system::fs::{self, Dir};
 
 /// What to do with a module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -416,7 +418,10 @@ impl Resolver {
         let (candidates, rest): (Vec<_>, Vec<_>) = all.into_iter().partition(|(n, _)| is_candidate(n));
         let mut found = self.match_aliases(alias, candidates);
         if found.is_empty() {
-            found = self.match_aliases(alias, rest);
+            // Every module: filtered on all cores by reading each only up
+            // to its .modinfo strings, the hits then confirmed in full.
+            let hits = prefilter(self.tree.handle(), alias, rest);
+            found = self.match_aliases(alias, hits);
         }
         Ok(found)
     }
@@ -633,6 +638,51 @@ impl Node {
             params: String::new(),
         }
     }
+}
+
+/// The modules among `modules` that may provide `alias`, judged on all
+/// cores by [`modinfo::scan_prefix`]: each file is decompressed only up to
+/// the end of its `.modinfo` strings. A module the quick scan cannot judge
+/// is kept, for the full `.modinfo` to decide.
+fn prefilter(dir: &Dir, alias: &str, modules: Vec<(ModuleName, PathBuf)>) -> Vec<(ModuleName, PathBuf)> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let provides = |name: &ModuleName, rel: &std::path::Path| -> bool {
+        let Ok(file) = dir.open_file(rel) else { return false };
+        let Ok(data) = fs::read_capped(&file, MAX_FILE_BYTES, &dir.shown(rel), "a module file") else {
+            return false;
+        };
+        let Ok(image) = compress::reader(Compression::from_magic(&data), &data) else { return false };
+        match modinfo::scan_prefix(image, name, MAX_IMAGE_BYTES as usize) {
+            Some(info) => info.aliases.iter().any(|a| super::glob::matches(&normalize_alias(a), alias)),
+            None => true,
+        }
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let next = AtomicUsize::new(0);
+    let mut keep = vec![false; modules.len()];
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((name, rel)) = modules.get(i) else { break };
+                        if provides(name, rel) {
+                            mine.push(i);
+                        }
+                    }
+                    mine
+                })
+            })
+            .collect();
+        for w in workers {
+            for i in w.join().unwrap_or_default() {
+                keep[i] = true;
+            }
+        }
+    });
+    modules.into_iter().zip(keep).filter(|(_, k)| *k).map(|(m, _)| m).collect()
 }
 
 /// Orders the nodes: rejects hard cycles, drops soft edges that close a

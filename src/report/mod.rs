@@ -5,6 +5,7 @@
 pub mod check;
 pub mod doctor;
 pub mod ensure;
+pub mod index;
 pub mod load;
 pub mod profiles;
 pub mod style;
@@ -13,7 +14,7 @@ pub use style::{Style, Tone, terminal_safe};
 
 /// The version of every JSON document xtprobe prints. It changes only when
 /// a field is removed or changes meaning; new fields may appear any time.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Serializes a report document as pretty JSON with a final newline.
 pub fn json(doc: &impl serde::Serialize) -> String {

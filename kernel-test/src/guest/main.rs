@@ -61,6 +61,20 @@ fn emit(out: &Arc<Mutex<std::io::Stdout>>, nonce: &str, event: &Event) {
 }
 
 fn run_case(case: &GuestCase, nonce: &str, out: &Arc<Mutex<std::io::Stdout>>) {
+    for (key, value) in &case.sysctl {
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        if let Err(e) = std::fs::write(&path, value) {
+            let mut o = out.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = writeln!(o, "guest-init: sysctl {key}={value}: {e}");
+        }
+    }
+    if case.unmount_proc {
+        // An early initramfs: /proc not mounted yet.
+        if let Err(e) = nix::mount::umount("/proc") {
+            let mut o = out.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = writeln!(o, "guest-init: umount /proc: {e}");
+        }
+    }
     for (i, step) in case.steps.iter().enumerate() {
         let parallel = step.commands.len() > 1;
         let handles: Vec<_> = step

@@ -1,0 +1,356 @@
+//! `xtprobe index`: write the text indexes depmod writes — `modules.dep`,
+//! `modules.alias`, `modules.softdep` — for hosts without kmod, from each
+//! module's own `.modinfo` (`depends=`, `alias=`, `softdep=`).
+//!
+//! The content equals depmod's for every entry xtprobe reads: each module's
+//! dependency closure (as paths relative to the directory, users before
+//! the modules they use, as modprobe loads them right to left), every
+//! `alias PATTERN MODULE` line, and every `softdep MODULE …` line. Lines
+//! are in path order; depmod orders by `modules.order`, which no reader
+//! depends on. The binary `.bin` indexes (what libkmod reads) are not
+//! written: a host with libkmod has depmod.
+//!
+//! Every module is read through the modules directory's descriptor, on all
+//! cores, each only as far as the end of its `.modinfo` strings where that
+//! can be told, in full otherwise. The three files are written atomically
+//! (temporary file, fsync, rename), mode 0644, under a lock.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::app::exit::ExitCode;
+use crate::kmod::compress::{self, Compression, MAX_FILE_BYTES, MAX_IMAGE_BYTES};
+use crate::kmod::modinfo::{self, ModInfo};
+use crate::kmod::tree::ModuleTree;
+use crate::kmod::{ModuleName, modules_dir};
+use crate::system::fs::{self, Dir};
+
+/// What to index.
+#[derive(Debug, Clone, Default)]
+pub struct IndexOptions {
+    /// The modules directory [default: the running kernel's].
+    pub modules_dir: Option<PathBuf>,
+    /// Compute and report; write nothing.
+    pub dry_run: bool,
+}
+
+/// The three files, as text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Indexes {
+    /// `modules.dep`.
+    pub dep: String,
+    /// `modules.alias`.
+    pub alias: String,
+    /// `modules.softdep`.
+    pub softdep: String,
+}
+
+/// What `index` did.
+#[derive(Debug, Serialize)]
+pub struct IndexReport {
+    /// The modules directory.
+    pub modules_dir: Option<PathBuf>,
+    /// Modules indexed.
+    pub modules: usize,
+    /// `alias` lines.
+    pub aliases: usize,
+    /// `softdep` lines.
+    pub softdeps: usize,
+    /// Files written (none in a dry run).
+    pub written: Vec<PathBuf>,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// Modules that could not be read, dependencies that are nowhere, and
+    /// similar notes.
+    pub warnings: Vec<String>,
+    /// Why nothing could be indexed, if so.
+    pub error: Option<String>,
+    /// The text, for a dry run's output and for tests.
+    #[serde(skip)]
+    pub indexes: Indexes,
+}
+
+impl IndexReport {
+    /// 0 written (or computed), 3 the directory or a file could not be used.
+    pub fn exit_code(&self) -> ExitCode {
+        if self.error.is_some() { ExitCode::CannotProbe } else { ExitCode::Ok }
+    }
+}
+
+/// Builds the indexes of `dir`, and writes them unless `dry_run`.
+pub fn run(opts: &IndexOptions) -> IndexReport {
+    let release = crate::system::host::kernel_release();
+    let mut report = IndexReport {
+        modules_dir: opts.modules_dir.clone().or_else(|| modules_dir(&release)),
+        modules: 0,
+        aliases: 0,
+        softdeps: 0,
+        written: Vec::new(),
+        dry_run: opts.dry_run,
+        warnings: Vec::new(),
+        error: None,
+        indexes: Indexes::default(),
+    };
+    let Some(dir) = report.modules_dir.clone() else {
+        report.error = Some(format!("no modules directory for kernel {release}; give --modules-dir"));
+        return report;
+    };
+    let mut tree = match ModuleTree::open(&dir) {
+        Ok(t) => t,
+        Err(e) => {
+            report.error = Some(e.to_string());
+            return report;
+        }
+    };
+    let modules: Vec<(ModuleName, PathBuf)> = match tree.all() {
+        Ok(all) => all.iter().map(|(n, p)| (n.clone(), p.clone())).collect(),
+        Err(e) => {
+            report.error = Some(e.to_string());
+            return report;
+        }
+    };
+    report.warnings.extend(tree.warnings().iter().cloned());
+    let infos = read_all(tree.handle(), &modules);
+    let builtin = builtin_names(tree.handle());
+    let (indexes, warnings) = build(&modules, &infos, &builtin);
+    report.warnings.extend(warnings);
+    report.modules = infos.iter().filter(|i| i.is_ok()).count();
+    report.aliases = indexes.alias.lines().filter(|l| l.starts_with("alias ")).count();
+    report.softdeps = indexes.softdep.lines().filter(|l| l.starts_with("softdep ")).count();
+    if !opts.dry_run {
+        match write(tree.handle(), &indexes) {
+            Ok((written, warnings)) => {
+                report.written = written;
+                report.warnings.extend(warnings);
+            }
+            Err(e) => report.error = Some(e.to_string()),
+        }
+    }
+    report.indexes = indexes;
+    report
+}
+
+/// Every module's `.modinfo`, read on all cores.
+fn read_all(dir: &Dir, modules: &[(ModuleName, PathBuf)]) -> Vec<Result<ModInfo, String>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let read_one = |name: &ModuleName, rel: &Path| -> Result<ModInfo, String> {
+        let shown = dir.shown(rel);
+        let file = dir.open_file(rel).map_err(|e| e.to_string())?;
+        let data =
+            fs::read_capped(&file, MAX_FILE_BYTES, &shown, "a module file").map_err(|e| e.to_string())?;
+        let kind = Compression::from_magic(&data);
+        if let Ok(r) = compress::reader(kind, &data) {
+            if let Some(info) = modinfo::scan_prefix(r, name, MAX_IMAGE_BYTES as usize) {
+                return Ok(info);
+            }
+        }
+        let image = compress::decompress(kind, &data, MAX_IMAGE_BYTES)
+            .map_err(|e| format!("{}: {e}", shown.display()))?;
+        ModInfo::from_elf(&image).map_err(|e| format!("{}: {e}", shown.display()))
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let next = AtomicUsize::new(0);
+    let mut out: Vec<Option<Result<ModInfo, String>>> = (0..modules.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((name, rel)) = modules.get(i) else { break };
+                        mine.push((i, read_one(name, rel)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        for w in workers {
+            for (i, r) in w.join().unwrap_or_default() {
+                out[i] = Some(r);
+            }
+        }
+    });
+    out.into_iter().map(|r| r.unwrap_or_else(|| Err("not read".to_string()))).collect()
+}
+
+/// The names modules.builtin and modules.builtin.modinfo list: a
+/// dependency on one of them is met by the kernel itself.
+fn builtin_names(dir: &Dir) -> BTreeSet<ModuleName> {
+    let mut names = BTreeSet::new();
+    let limit = crate::kmod::index::MAX_INDEX_BYTES;
+    if let Ok(Some(b)) = dir.read_optional(Path::new("modules.builtin"), limit, "modules.builtin") {
+        names.extend(crate::kmod::index::parse_builtin(&String::from_utf8_lossy(&b)));
+    }
+    if let Ok(Some(b)) =
+        dir.read_optional(Path::new("modules.builtin.modinfo"), limit, "modules.builtin.modinfo")
+    {
+        names.extend(crate::kmod::index::parse_builtin_modinfo(&b).0);
+    }
+    names
+}
+
+/// The three files from the modules' `.modinfo` (a pure function).
+pub fn build(
+    modules: &[(ModuleName, PathBuf)],
+    infos: &[Result<ModInfo, String>],
+    builtin: &BTreeSet<ModuleName>,
+) -> (Indexes, Vec<String>) {
+    let mut warnings = Vec::new();
+    let index: BTreeMap<&ModuleName, usize> = modules.iter().enumerate().map(|(i, (n, _))| (n, i)).collect();
+    // Direct dependencies by index; unknown names are built in or missing.
+    let mut direct: Vec<Vec<usize>> = vec![Vec::new(); modules.len()];
+    for (i, info) in infos.iter().enumerate() {
+        match info {
+            Ok(info) => {
+                for d in &info.depends {
+                    match index.get(d) {
+                        Some(&j) if j != i => direct[i].push(j),
+                        Some(_) => {}
+                        None if builtin.contains(d) => {}
+                        None => {
+                            warnings.push(format!("{} needs {d}, which is not in the tree", modules[i].0))
+                        }
+                    }
+                }
+            }
+            Err(e) => warnings.push(format!("skipped {e}")),
+        }
+    }
+    let heights = heights(&direct);
+    let mut dep = String::new();
+    for (i, (_, rel)) in modules.iter().enumerate() {
+        if infos[i].is_err() {
+            continue;
+        }
+        // The closure, users before what they use (higher first), then by path.
+        let mut closure: Vec<usize> = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut stack = direct[i].clone();
+        while let Some(j) = stack.pop() {
+            if j != i && seen.insert(j) {
+                closure.push(j);
+                stack.extend(direct[j].iter().copied());
+            }
+        }
+        closure.sort_by(|&a, &b| heights[b].cmp(&heights[a]).then_with(|| modules[a].1.cmp(&modules[b].1)));
+        dep.push_str(&rel.to_string_lossy());
+        dep.push(':');
+        for j in closure {
+            dep.push(' ');
+            dep.push_str(&modules[j].1.to_string_lossy());
+        }
+        dep.push('\n');
+    }
+    let mut alias = String::from("# Aliases extracted from modules themselves.\n");
+    let mut softdep = String::from("# Soft dependencies extracted from modules themselves.\n");
+    for (i, (name, _)) in modules.iter().enumerate() {
+        let Ok(info) = &infos[i] else { continue };
+        for a in &info.aliases {
+            alias.push_str(&format!("alias {a} {name}\n"));
+        }
+        for s in &info.softdep_raw {
+            softdep.push_str(&format!("softdep {name} {s}\n"));
+        }
+    }
+    (Indexes { dep, alias, softdep }, warnings)
+}
+
+/// The longest chain below each node of an acyclic (or not: a node on a
+/// cycle counts as height 0 where it closes it) dependency graph.
+fn heights(direct: &[Vec<usize>]) -> Vec<usize> {
+    const UNSEEN: usize = usize::MAX;
+    let mut h = vec![UNSEEN; direct.len()];
+    let mut busy = vec![false; direct.len()];
+    for start in 0..direct.len() {
+        if h[start] != UNSEEN {
+            continue;
+        }
+        let mut calls = vec![(start, 0usize)];
+        busy[start] = true;
+        while let Some(&(v, i)) = calls.last() {
+            if let Some(&w) = direct[v].get(i) {
+                calls.last_mut().expect("non-empty").1 += 1;
+                if h[w] == UNSEEN && !busy[w] {
+                    busy[w] = true;
+                    calls.push((w, 0));
+                }
+                continue;
+            }
+            calls.pop();
+            h[v] = direct[v].iter().map(|&w| if h[w] == UNSEEN { 0 } else { h[w] + 1 }).max().unwrap_or(0);
+        }
+    }
+    h
+}
+
+/// Writes the three files under a lock; returns their paths and warnings.
+fn write(dir: &Dir, ix: &Indexes) -> Result<(Vec<PathBuf>, Vec<String>), fs::FsError> {
+    let _lock = dir.lock(".xtprobe-index.lock", std::time::Duration::from_secs(30))?;
+    let mut written = Vec::new();
+    let mut warnings = Vec::new();
+    for (name, text) in
+        [("modules.dep", &ix.dep), ("modules.alias", &ix.alias), ("modules.softdep", &ix.softdep)]
+    {
+        if let Some(w) = dir.write_atomic(name, text.as_bytes(), 0o644, None)? {
+            warnings.push(w);
+        }
+        written.push(dir.shown(Path::new(name)));
+    }
+    Ok((written, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(depends: &[&str], aliases: &[&str], softdep: &[&str]) -> Result<ModInfo, String> {
+        Ok(ModInfo {
+            depends: depends.iter().map(|d| ModuleName::new(d)).collect(),
+            aliases: aliases.iter().map(|a| a.to_string()).collect(),
+            softdep_raw: softdep.iter().map(|s| s.to_string()).collect(),
+            ..ModInfo::default()
+        })
+    }
+
+    #[test]
+    fn closures_users_first_aliases_and_softdeps() {
+        let modules: Vec<(ModuleName, PathBuf)> = [
+            ("libcrc32c", "kernel/lib/libcrc32c.ko.xz"),
+            ("nf_conntrack", "kernel/net/netfilter/nf_conntrack.ko.xz"),
+            ("xt_conntrack", "kernel/net/netfilter/xt_conntrack.ko.xz"),
+            ("x_tables", "kernel/net/netfilter/x_tables.ko.xz"),
+        ]
+        .iter()
+        .map(|(n, p)| (ModuleName::new(n), PathBuf::from(p)))
+        .collect();
+        let infos = vec![
+            info(&[], &["crypto-crc32c"], &["pre: crc32c"]),
+            info(&["libcrc32c", "builtin_thing"], &[], &[]),
+            info(&["x_tables", "nf_conntrack"], &["ipt_conntrack", "ip6t_conntrack"], &[]),
+            info(&[], &[], &[]),
+        ];
+        let builtin: BTreeSet<ModuleName> = [ModuleName::new("builtin_thing")].into();
+        let (ix, warnings) = build(&modules, &infos, &builtin);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(
+            ix.dep.contains(
+                "kernel/net/netfilter/xt_conntrack.ko.xz: kernel/net/netfilter/nf_conntrack.ko.xz \
+             kernel/lib/libcrc32c.ko.xz kernel/net/netfilter/x_tables.ko.xz\n"
+            ),
+            "{}",
+            ix.dep
+        );
+        assert!(ix.dep.contains("kernel/lib/libcrc32c.ko.xz:\n"));
+        assert!(ix.alias.contains("alias ipt_conntrack xt_conntrack\n"));
+        assert!(ix.alias.contains("alias crypto-crc32c libcrc32c\n"));
+        assert!(ix.softdep.contains("softdep libcrc32c pre: crc32c\n"));
+        // What xtprobe writes, xtprobe reads back.
+        let dep = crate::kmod::index::parse_dep(Path::new("modules.dep"), &ix.dep).unwrap();
+        assert_eq!(dep[&ModuleName::new("xt_conntrack")].closure.len(), 3);
+        crate::kmod::index::parse_alias(Path::new("modules.alias"), &ix.alias).unwrap();
+        crate::kmod::index::parse_softdeps(Path::new("modules.softdep"), &ix.softdep).unwrap();
+    }
+}
