@@ -61,7 +61,7 @@ pub struct KernelConfig {
 
 /// Why a config file could not be read.
 #[derive(Debug, thiserror::Error)]
-#[error("kernel config {}: {detail}", .path.display())]
+#[error("kernel config {}: {detail}", crate::system::fs::shown(.path))]
 pub struct ConfigError {
     /// The file.
     pub path: PathBuf,

@@ -8,6 +8,7 @@ use clap::Parser;
 use xtprobe::app::exit::ExitCode;
 
 fn main() {
+    raise_file_limit();
     let code = match cli::Cli::try_parse() {
         Ok(cli) => run(cli),
         Err(e) => clap_message(&e),
@@ -28,6 +29,19 @@ fn run(cli: cli::Cli) -> ExitCode {
         cmd::output::error(&message);
         ExitCode::Usage
     })
+}
+
+/// Lifts the soft limit on open files to the hard one (systemd's default
+/// soft limit is 1024; a modules tree holds 4 000 files). Best effort.
+fn raise_file_limit() {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit on this process with a valid struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }
 
 /// `--help` and `--version` go to stdout (exit 0, or 3 if it cannot be

@@ -29,6 +29,9 @@ use crate::system::fs;
 
 /// The largest profile file read.
 pub const MAX_PROFILE_BYTES: u64 = 1 << 20;
+/// The most entries (required, optional and `[[extension]]` together) a
+/// profile may list: real ones list a few dozen.
+pub const MAX_ENTRIES: usize = 4096;
 /// The deepest nesting of `[` and `{` accepted in a profile.
 pub const MAX_NESTING: usize = 16;
 
@@ -433,15 +436,24 @@ pub fn parse(bytes: &[u8], source: &str, default_name: &str) -> Result<Profile, 
         match list {
             None => Ok(default.to_vec()),
             Some(l) if l.is_empty() => Err(err("`families` is empty".into())),
-            Some(l) => l
-                .iter()
-                .map(|f| {
-                    Family::parse(f)
-                        .ok_or_else(|| err(format!("unknown family `{f}` (ipv4, ipv6, arp, bridge)")))
-                })
-                .collect(),
+            Some(l) => {
+                // Each family once, in order (a list of 10 000 "arp" is one).
+                let mut out: Vec<Family> = Vec::new();
+                for f in l {
+                    let fam = Family::parse(f)
+                        .ok_or_else(|| err(format!("unknown family `{f}` (ipv4, ipv6, arp, bridge)")))?;
+                    if !out.contains(&fam) {
+                        out.push(fam);
+                    }
+                }
+                Ok(out)
+            }
         }
     };
+    let entries = file.required.len() + file.optional.len() + file.extension.len();
+    if entries > MAX_ENTRIES {
+        return Err(err(format!("{entries} entries; a profile may list at most {MAX_ENTRIES}")));
+    }
     let default = families(&file.families, &[Family::Ipv4])?;
     let parse = |s: &str| s.parse::<Requirement>().map_err(|e| err(format!("`{s}`: {e}")));
     let mut needs = Vec::new();

@@ -288,7 +288,10 @@ fn json_document_has_the_documented_fields() {
     {
         assert!(doc.get(key).is_some(), "missing {key}: {doc:#}");
     }
-    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["schema_version"], 2);
+    // The capabilities it kept: what the legacy backend needs, no more.
+    assert_eq!(doc["privileges"]["kept"], serde_json::json!(["CAP_NET_ADMIN", "CAP_NET_RAW"]), "{doc:#}");
+    assert_eq!(doc["privileges"]["no_new_privs"], true);
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
     assert_eq!(doc["kernel_release"], release.trim());
     for r in results(&doc) {

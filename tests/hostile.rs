@@ -341,7 +341,7 @@ fn output_that_cannot_be_written_is_exit_3() {
     }
     let out = bounded(&mut cmd, 20);
     assert_eq!(code(&out), 3, "{out:?}");
-    assert!(stderr_line(&out).contains("closed when xtprobe started"), "{out:?}");
+    assert!(stderr_line(&out).contains("was closed"), "{out:?}");
 
     // stdout and stderr both gone: still exit 3, never an abort.
     let mut cmd = xt();
@@ -443,4 +443,34 @@ fn a_compressed_config_bomb_names_the_config_limit() {
     let out = bounded(xt().args(["doctor", "--kernel-config"]).arg(&p).arg("comment"), 30);
     assert_eq!(code(&out), 2, "{out:?}");
     assert!(stderr_line(&out).contains("decompresses to more than 16 MiB"), "{out:?}");
+}
+
+// ---- least privilege ------------------------------------------------------------
+
+/// Capabilities go before any file is read: a profile root may read only
+/// by overriding file permissions (owned by another user, mode 0600) is
+/// refused — CAP_DAC_OVERRIDE is gone — while one root owns is read.
+#[test]
+fn capabilities_are_dropped_before_any_file_is_read() {
+    if !live() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("theirs.toml");
+    std::fs::write(&p, "required = [\"comment\"]\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(&p, Some(12345), Some(12345)).unwrap();
+    let out = bounded(xt().args(["check", "--profile"]).arg(&p), 20);
+    assert_eq!(code(&out), 2, "{out:?}");
+    assert!(stderr_line(&out).contains("EACCES"), "{out:?}");
+    std::os::unix::fs::chown(&p, Some(0), Some(0)).unwrap();
+    let out = bounded(xt().args(["check", "--json", "--profile"]).arg(&p), 20);
+    assert_eq!(code(&out), 0, "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["privileges"]["kept"], serde_json::json!(["CAP_NET_ADMIN"]));
+    // profiles keeps nothing at all.
+    std::os::unix::fs::chown(&p, Some(12345), Some(12345)).unwrap();
+    let out = bounded(xt().arg("profiles").arg(&p), 20);
+    assert_eq!(code(&out), 2, "{out:?}");
 }

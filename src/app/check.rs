@@ -146,6 +146,17 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
+    /// The results of each requirement, in order (one pass: callers that
+    /// walk requirements stay linear).
+    pub fn by_requirement(&self) -> std::collections::HashMap<&Requirement, Vec<&CheckResult>> {
+        let mut map: std::collections::HashMap<&Requirement, Vec<&CheckResult>> =
+            std::collections::HashMap::new();
+        for r in &self.results {
+            map.entry(&r.requirement).or_default().push(r);
+        }
+        map
+    }
+
     /// The first error that kept a backend from answering.
     pub fn first_error(&self) -> Option<&ProbeError> {
         self.results.iter().find_map(|r| match &r.outcome {
@@ -241,6 +252,12 @@ fn timed_out(opts: &CheckOptions, pending: String) -> CheckReport {
 }
 
 fn run_now(opts: &CheckOptions) -> CheckReport {
+    let report = ask_all(opts);
+    opts.deadline.doing("the kernel had answered; xtprobe was still sorting the answers");
+    report
+}
+
+fn ask_all(opts: &CheckOptions) -> CheckReport {
     let pairs: Vec<(&Need, Family)> =
         opts.needs.iter().flat_map(|n| n.families.iter().map(move |&f| (n, f))).collect();
     let mut results = Vec::new();
@@ -320,12 +337,15 @@ fn run_legacy(pairs: &[(&Need, Family)], deadline: &Deadline) -> Vec<Outcome> {
 }
 
 fn disagreements(results: &[CheckResult]) -> Vec<Disagreement> {
+    // One lookup per answer: linear in the number of results.
+    let legacy: std::collections::HashMap<(&Requirement, Family), &CheckResult> = results
+        .iter()
+        .filter(|r| r.backend == Backend::Legacy)
+        .map(|r| ((&r.requirement, r.family), r))
+        .collect();
     let mut out = Vec::new();
     for n in results.iter().filter(|r| r.backend == Backend::Nft) {
-        let Some(l) = results
-            .iter()
-            .find(|l| l.backend == Backend::Legacy && l.family == n.family && l.requirement == n.requirement)
-        else {
+        let Some(l) = legacy.get(&(&n.requirement, n.family)) else {
             continue;
         };
         let revs = |o: &Outcome| match o {

@@ -275,11 +275,13 @@ pub fn run(opts: &EnsureOptions, host: &Host, sys: &impl ModuleSyscalls) -> Ensu
     }
     // Which extensions to load: not registered (or, in a dry run where the
     // probe could not ask yet, unknown) in some family.
+    let answers = current.by_requirement();
     for need in &opts.needs {
-        let families: Vec<crate::probe::Family> = current
-            .results
+        let families: Vec<crate::probe::Family> = answers
+            .get(&need.requirement)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
             .iter()
-            .filter(|r| r.requirement == need.requirement)
             .filter(|r| {
                 r.status() == Status::NotRegistered
                     || (opts.dry_run && prereqs_missing && prerequisite_error(&r.outcome))
@@ -350,4 +352,120 @@ pub fn run(opts: &EnsureOptions, host: &Host, sys: &impl ModuleSyscalls) -> Ensu
         });
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::check::CheckResult;
+    use crate::kmod::resolve::Plan;
+    use crate::probe::{Family, Revisions};
+
+    fn result(spec: &str, outcome: Outcome) -> CheckResult {
+        CheckResult {
+            requirement: spec.parse().unwrap(),
+            optional: false,
+            family: Family::Ipv4,
+            backend: Backend::Nft,
+            outcome,
+        }
+    }
+
+    fn load_report(error: Option<LoadError>) -> LoadReport {
+        LoadReport {
+            kernel_release: "6.12.0".into(),
+            modules_dir: None,
+            dry_run: true,
+            plan: error.is_none().then(Plan::default),
+            outcomes: Vec::new(),
+            error,
+            persisted: None,
+            warnings: Vec::new(),
+        }
+    }
+
+    fn attempt(spec: Option<&str>, error: Option<LoadError>) -> Attempt {
+        Attempt {
+            purpose: spec.unwrap_or("probe prerequisites").into(),
+            requirement: spec.map(|s| s.parse().unwrap()),
+            queries: Vec::new(),
+            report: load_report(error),
+        }
+    }
+
+    fn not_found() -> LoadError {
+        LoadError::Resolve(ResolveError::NotFound { query: "ipt_x".into(), looked: Vec::new() })
+    }
+
+    fn dry(results: Vec<CheckResult>, attempts: Vec<Attempt>) -> ExitCode {
+        EnsureReport {
+            before: CheckReport {
+                kernel_release: "6.12.0".into(),
+                profile: None,
+                nf_tables: None,
+                results,
+                disagreements: Vec::new(),
+            },
+            attempts,
+            after: None,
+            persisted: None,
+            dry_run: true,
+            session_error: None,
+        }
+        .exit_code()
+    }
+
+    /// A dry run's status is the one a real run would end with if every
+    /// planned load worked: not 0 while something it cannot fix is missing.
+    #[test]
+    fn a_dry_run_exits_as_a_real_run_would() {
+        let ok = Outcome::Registered(Revisions { supported: vec![0], best: Some(0) });
+        let rev = Outcome::Registered(Revisions { supported: vec![1, 2, 3], best: Some(3) });
+        let compat = ProbeError::CompatUnavailable { nf_tables_reachable: true, ext_ack: None };
+        let cases: Vec<(&str, Vec<CheckResult>, Vec<Attempt>, ExitCode)> = vec![
+            ("all there", vec![result("comment", ok.clone())], vec![], ExitCode::Ok),
+            (
+                "missing, its module planned",
+                vec![result("comment", Outcome::NotRegistered)],
+                vec![attempt(Some("comment"), None)],
+                ExitCode::Ok,
+            ),
+            (
+                "missing, no module",
+                vec![result("comment", Outcome::NotRegistered)],
+                vec![attempt(Some("comment"), Some(not_found()))],
+                ExitCode::Missing,
+            ),
+            (
+                "planned, but another one is revision-missing",
+                vec![result("comment", Outcome::NotRegistered), result("conntrack@0", rev)],
+                vec![attempt(Some("comment"), None)],
+                ExitCode::Missing,
+            ),
+            (
+                "planned, but the kernel could not be asked about another",
+                vec![
+                    result("comment", Outcome::NotRegistered),
+                    result("mark", Outcome::Failed(ProbeError::PermissionDenied { cap: "CAP_NET_ADMIN" })),
+                ],
+                vec![attempt(Some("comment"), None)],
+                ExitCode::CannotProbe,
+            ),
+            (
+                "nft_compat missing: prerequisites and module planned",
+                vec![result("comment", Outcome::Failed(compat.clone()))],
+                vec![attempt(None, None), attempt(Some("comment"), None)],
+                ExitCode::Ok,
+            ),
+            (
+                "nft_compat missing, the extension has no module",
+                vec![result("comment", Outcome::Failed(compat))],
+                vec![attempt(None, None), attempt(Some("comment"), Some(not_found()))],
+                ExitCode::Missing,
+            ),
+        ];
+        for (name, results, attempts, want) in cases {
+            assert_eq!(dry(results, attempts), want, "{name}");
+        }
+    }
 }

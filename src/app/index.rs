@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::app::exit::ExitCode;
-use crate::kmod::compress::{self, Compression, MAX_FILE_BYTES, MAX_IMAGE_BYTES};
-use crate::kmod::modinfo::{self, ModInfo};
+use crate::kmod::modinfo::ModInfo;
+use crate::kmod::scan;
 use crate::kmod::tree::ModuleTree;
 use crate::kmod::{ModuleName, modules_dir};
 use crate::system::fs::{self, Dir};
@@ -51,6 +51,7 @@ pub struct Indexes {
 #[derive(Debug, Serialize)]
 pub struct IndexReport {
     /// The modules directory.
+    #[serde(serialize_with = "crate::system::fs::lossy::opt")]
     pub modules_dir: Option<PathBuf>,
     /// Modules indexed.
     pub modules: usize,
@@ -59,6 +60,7 @@ pub struct IndexReport {
     /// `softdep` lines.
     pub softdeps: usize,
     /// Files written (none in a dry run).
+    #[serde(serialize_with = "crate::system::fs::lossy::list")]
     pub written: Vec<PathBuf>,
     /// Whether this was a dry run.
     pub dry_run: bool,
@@ -132,48 +134,9 @@ pub fn run(opts: &IndexOptions) -> IndexReport {
     report
 }
 
-/// Every module's `.modinfo`, read on all cores.
+/// Every module's `.modinfo`, read on all cores ([`scan::modinfos`]).
 fn read_all(dir: &Dir, modules: &[(ModuleName, PathBuf)]) -> Vec<Result<ModInfo, String>> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let read_one = |name: &ModuleName, rel: &Path| -> Result<ModInfo, String> {
-        let shown = dir.shown(rel);
-        let file = dir.open_file(rel).map_err(|e| e.to_string())?;
-        let data =
-            fs::read_capped(&file, MAX_FILE_BYTES, &shown, "a module file").map_err(|e| e.to_string())?;
-        let kind = Compression::from_magic(&data);
-        if let Ok(r) = compress::reader(kind, &data) {
-            if let Some(info) = modinfo::scan_prefix(r, name, MAX_IMAGE_BYTES as usize) {
-                return Ok(info);
-            }
-        }
-        let image = compress::decompress(kind, &data, MAX_IMAGE_BYTES)
-            .map_err(|e| format!("{}: {e}", shown.display()))?;
-        ModInfo::from_elf(&image).map_err(|e| format!("{}: {e}", shown.display()))
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-    let next = AtomicUsize::new(0);
-    let mut out: Vec<Option<Result<ModInfo, String>>> = (0..modules.len()).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some((name, rel)) = modules.get(i) else { break };
-                        mine.push((i, read_one(name, rel)));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        for w in workers {
-            for (i, r) in w.join().unwrap_or_default() {
-                out[i] = Some(r);
-            }
-        }
-    });
-    out.into_iter().map(|r| r.unwrap_or_else(|| Err("not read".to_string()))).collect()
+    scan::modinfos(dir, modules).into_iter().map(|r| r.map_err(|e| e.to_string())).collect()
 }
 
 /// The names modules.builtin and modules.builtin.modinfo list: a

@@ -217,6 +217,14 @@ impl Session {
             persisted: None,
             warnings: self.warnings.clone(),
         };
+        if let Some(d) = &self.deadline {
+            let names: Vec<&str> = requests.iter().map(|r| r.query.as_str()).collect();
+            d.doing(format!(
+                "xtprobe was resolving {} in {} (reading module files, not waiting for the kernel)",
+                names.join(", "),
+                crate::system::fs::shown(&self.dir)
+            ));
+        }
         match self.plan(requests) {
             Ok(plan) => {
                 report.warnings.extend(plan.warnings.iter().cloned());

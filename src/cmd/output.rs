@@ -14,20 +14,22 @@ use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use xtprobe::app::exit::ExitCode;
-use xtprobe::report::{Style, terminal_safe};
+use xtprobe::report::{Style, json_safe, terminal_safe};
 
 use crate::cli::{OutputArgs, OutputMode};
 
-/// Set before `main` if descriptor 1 was closed when the process started:
-/// Rust's runtime then quietly opens /dev/null in its place, and anything
-/// printed would be lost without an error.
+/// Set before `main` if descriptor 1 was closed when the process started
+/// (Rust's runtime then quietly opens /dev/null in its place) or open for
+/// reading only (Rust's stdout treats the EBADF of every write as success):
+/// either way, anything printed would be lost without an error.
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 
 /// Runs from `.init_array`, before Rust's runtime replaces closed standard
 /// descriptors with /dev/null.
 extern "C" fn note_closed_stdout() {
-    // SAFETY: fcntl(F_GETFD) only reads the descriptor table.
-    if unsafe { libc::fcntl(1, libc::F_GETFD) } == -1 {
+    // SAFETY: fcntl(F_GETFL) only reads the descriptor's flags.
+    let flags = unsafe { libc::fcntl(1, libc::F_GETFL) };
+    if flags == -1 || flags & libc::O_ACCMODE == libc::O_RDONLY {
         STDOUT_CLOSED.store(true, Ordering::Relaxed);
     }
 }
@@ -68,7 +70,7 @@ pub fn report(
     quiet_error: Option<String>,
 ) -> io::Result<()> {
     match args.mode() {
-        OutputMode::Json => print(&json()),
+        OutputMode::Json => print_json(&json()),
         OutputMode::Text => {
             let style = Style::detect();
             print_styled(&text(&style), &style)
@@ -87,15 +89,25 @@ pub fn print(text: &str) -> io::Result<()> {
     print_styled(text, &Style::plain())
 }
 
+/// Writes a JSON document to stdout, its strings' DEL, C1 and bidi
+/// characters written as `\uXXXX` escapes: still the same JSON, and
+/// nothing a terminal would act on.
+pub fn print_json(text: &str) -> io::Result<()> {
+    write_out(&json_safe(text))
+}
+
 /// Writes `text` to stdout, escaping every control character except the
 /// colour codes `style` itself emits.
 pub fn print_styled(text: &str, style: &Style) -> io::Result<()> {
+    write_out(&terminal_safe(text, style.colored()))
+}
+
+fn write_out(text: &str) -> io::Result<()> {
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
-        return Err(io::Error::other("it was closed when xtprobe started"));
+        return Err(io::Error::other("it was closed (or open for reading only) when xtprobe started"));
     }
-    let safe = terminal_safe(text, style.colored());
     let mut out = io::stdout().lock();
-    out.write_all(safe.as_bytes())?;
+    out.write_all(text.as_bytes())?;
     out.flush()
 }
 

@@ -8,12 +8,14 @@ use super::{Outcome, Usage, output};
 use crate::cli::ProfilesArgs;
 
 pub fn run(args: ProfilesArgs) -> Outcome {
+    // Showing profiles needs no privilege at all.
+    xtprobe::system::privilege::restrict(&[]);
     let (profiles, detailed) = match &args.name {
         Some(name) => (vec![profile::resolve(name).map_err(|e| Usage(e.to_string()))?], true),
         None => (profile::builtins(), false),
     };
     let printed = if args.json {
-        output::print(&report::json(&profiles))
+        output::print_json(&report::json(&profiles))
     } else {
         let style = Style::detect();
         output::print_styled(&report::profiles::to_text(&profiles, detailed, &style), &style)

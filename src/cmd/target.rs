@@ -17,7 +17,15 @@ pub fn needs(args: &TargetArgs) -> Result<(Vec<Need>, Option<String>), Usage> {
             .map(|r| Need { requirement: r.clone(), families: families.clone(), optional: false })
             .collect();
         // `comment comment` is one question, asked and shown once.
-        return Ok((profile::dedup_needs(needs), None));
+        let needs = profile::dedup_needs(needs);
+        if needs.len() > profile::MAX_ENTRIES {
+            return Err(Usage(format!(
+                "{} distinct extensions; at most {} can be asked at once (split them, or use a profile)",
+                needs.len(),
+                profile::MAX_ENTRIES
+            )));
+        }
+        return Ok((needs, None));
     }
     let name = args.profile.as_deref().unwrap_or(profile::DEFAULT);
     let Profile { name, needs, .. } = profile::resolve(name).map_err(|e| Usage(e.to_string()))?;

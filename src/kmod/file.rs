@@ -16,7 +16,7 @@ pub enum FileError {
     #[error(transparent)]
     Fs(#[from] FsError),
     /// Compressed data that does not decode.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {source}", crate::system::fs::shown(.path))]
     Decompress {
         /// The file.
         path: PathBuf,
@@ -24,7 +24,7 @@ pub enum FileError {
         source: DecompressError,
     },
     /// Not a kernel module once decompressed.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {source}", crate::system::fs::shown(.path))]
     Modinfo {
         /// The file.
         path: PathBuf,
@@ -73,6 +73,19 @@ impl ModuleFile {
         let kind = Compression::from_magic(&data);
         if kind == Compression::None {
             return Ok(data);
+        }
+        // Not an ELF file once decompressed: say so after 4 bytes, not after
+        // decompressing a bomb to the limit.
+        let mut head = [0u8; 4];
+        let mut reader = compress::reader(kind, &data)
+            .map_err(|source| FileError::Decompress { path: self.path.clone(), source })?;
+        if std::io::Read::read_exact(&mut reader, &mut head).is_ok() && &head != b"\x7fELF" {
+            return Err(FileError::Modinfo {
+                path: self.path.clone(),
+                source: ModinfoError::BadElf(
+                    "the decompressed data does not start with the ELF magic".into(),
+                ),
+            });
         }
         compress::decompress(kind, &data, MAX_IMAGE_BYTES)
             .map_err(|source| FileError::Decompress { path: self.path.clone(), source })

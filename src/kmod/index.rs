@@ -23,8 +23,9 @@ use super::name::{ModuleName, normalize_alias};
 use crate::system::fs::{Dir, FsError};
 
 /// Index files larger than this are refused (Debian's modules.alias is
-/// about 1 MiB, modules.dep 0.5 MiB).
-pub const MAX_INDEX_BYTES: u64 = 32 << 20;
+/// about 1.2 MiB, modules.dep 0.5 MiB): parsed, an index takes up to ~20
+/// times its size in memory, and initramfs memory is small.
+pub const MAX_INDEX_BYTES: u64 = 8 << 20;
 
 /// Why an index file could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,7 +35,7 @@ pub enum IndexError {
     #[error(transparent)]
     File(#[from] FsError),
     /// A line that does not have the file's format.
-    #[error("{}:{line}: {why} (regenerate it with depmod, or remove it to resolve from .modinfo)", .path.display())]
+    #[error("{}:{line}: {why} (regenerate it with depmod, or remove it to resolve from .modinfo)", crate::system::fs::shown(.path))]
     Malformed {
         /// The file.
         path: PathBuf,
@@ -68,14 +69,14 @@ pub struct SoftDeps {
 pub struct Index {
     /// modules.dep by normalised module name; `None` if the file is absent.
     pub dep: Option<BTreeMap<ModuleName, DepEntry>>,
-    /// modules.alias as (normalised pattern, module); `None` if absent.
-    pub aliases: Option<Vec<(String, ModuleName)>>,
+    /// modules.alias; `None` if absent.
+    pub aliases: Option<AliasIndex>,
     /// modules.softdep; `None` if absent.
     pub softdeps: Option<BTreeMap<ModuleName, SoftDeps>>,
     /// Built-in modules (modules.builtin and modules.builtin.modinfo).
     pub builtin: BTreeSet<ModuleName>,
     /// Aliases of built-in modules, from modules.builtin.modinfo.
-    pub builtin_aliases: Vec<(String, ModuleName)>,
+    pub builtin_aliases: AliasIndex,
     /// Whether any builtin list was found (otherwise "not built in" is unknown).
     pub builtin_known: bool,
 }
@@ -91,7 +92,8 @@ impl Index {
             index.dep = Some(parse_dep(&dir.shown(Path::new("modules.dep")), &text(b))?);
         }
         if let Some(b) = read("modules.alias")? {
-            index.aliases = Some(parse_alias(&dir.shown(Path::new("modules.alias")), &text(b))?);
+            let pairs = parse_alias(&dir.shown(Path::new("modules.alias")), &text(b))?;
+            index.aliases = Some(AliasIndex::new(pairs));
         }
         if let Some(b) = read("modules.softdep")? {
             index.softdeps = Some(parse_softdeps(&dir.shown(Path::new("modules.softdep")), &text(b))?);
@@ -104,7 +106,7 @@ impl Index {
             index.builtin_known = true;
             let (names, aliases) = parse_builtin_modinfo(&bytes);
             index.builtin.extend(names);
-            index.builtin_aliases = aliases;
+            index.builtin_aliases = AliasIndex::new(aliases);
         }
         Ok(index)
     }
@@ -112,27 +114,62 @@ impl Index {
     /// Modules whose alias patterns match `alias` (already normalised), from
     /// modules.alias; `None` when the file is absent.
     pub fn alias_matches(&self, alias: &str) -> Option<Vec<ModuleName>> {
-        let aliases = self.aliases.as_ref()?;
-        let mut found: Vec<ModuleName> =
-            aliases.iter().filter(|(p, _)| glob::matches(p, alias)).map(|(_, m)| m.clone()).collect();
-        found.sort();
-        found.dedup();
-        Some(found)
+        Some(self.aliases.as_ref()?.matches(alias))
     }
 
     /// Built-in modules providing `alias`.
     pub fn builtin_alias_matches(&self, alias: &str) -> Vec<ModuleName> {
-        let mut found: Vec<ModuleName> = self
-            .builtin_aliases
-            .iter()
-            .filter(|(p, _)| glob::matches(p, alias))
-            .map(|(_, m)| m.clone())
-            .collect();
+        self.builtin_aliases.matches(alias)
+    }
+}
+
+/// Alias patterns by what a lookup needs: the plain ones (most of
+/// modules.alias: `ipt_comment`, `crypto-crc32c`) in a hash map, so a
+/// lookup costs one probe plus a pass over the glob patterns only.
+#[derive(Debug, Clone, Default)]
+pub struct AliasIndex {
+    exact: std::collections::HashMap<String, Vec<ModuleName>>,
+    globs: Vec<(String, ModuleName)>,
+}
+
+impl AliasIndex {
+    /// An index of (normalised pattern, module) pairs.
+    pub fn new(pairs: impl IntoIterator<Item = (String, ModuleName)>) -> Self {
+        let mut ix = AliasIndex::default();
+        for (pattern, module) in pairs {
+            if pattern.contains(['*', '?', '[', '\\']) {
+                ix.globs.push((pattern, module));
+            } else {
+                ix.exact.entry(pattern).or_default().push(module);
+            }
+        }
+        ix
+    }
+
+    /// The modules whose patterns match `alias` (normalised), sorted, once each.
+    pub fn matches(&self, alias: &str) -> Vec<ModuleName> {
+        let mut found: Vec<ModuleName> = self.exact.get(alias).cloned().unwrap_or_default();
+        found.extend(self.globs.iter().filter(|(p, _)| glob::matches(p, alias)).map(|(_, m)| m.clone()));
         found.sort();
         found.dedup();
         found
     }
+
+    /// How many patterns it holds.
+    pub fn len(&self) -> usize {
+        self.exact.values().map(Vec::len).sum::<usize>() + self.globs.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
+
+/// The longest alias pattern accepted (the longest in Debian's 6.12
+/// modules.alias is under 150 bytes): matching is linear in the pattern
+/// times the name, so both are bounded.
+pub const MAX_ALIAS_PATTERN: usize = 1024;
 
 /// Parses modules.builtin: one `kernel/…/x.ko` path per line.
 pub fn parse_builtin(text: &str) -> impl Iterator<Item = ModuleName> + '_ {
@@ -176,6 +213,13 @@ pub fn parse_alias(path: &Path, text: &str) -> Result<Vec<(String, ModuleName)>,
         }
         let mut words = line.split_whitespace();
         match (words.next(), words.next(), words.next(), words.next()) {
+            (Some("alias"), Some(pattern), Some(_), None) if pattern.len() > MAX_ALIAS_PATTERN => {
+                return Err(IndexError::Malformed {
+                    path: path.to_path_buf(),
+                    line: n + 1,
+                    why: "alias pattern longer than 1024 bytes",
+                });
+            }
             (Some("alias"), Some(pattern), Some(module), None) => {
                 out.push((normalize_alias(pattern), ModuleName::new(module)))
             }

@@ -21,6 +21,7 @@ pub mod name;
 pub mod persist;
 pub mod policy;
 pub mod resolve;
+pub mod scan;
 pub mod state;
 pub mod tree;
 

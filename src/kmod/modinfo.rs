@@ -112,6 +112,11 @@ pub fn scan_prefix(mut image: impl std::io::Read, expected: &ModuleName, limit: 
             return None;
         }
         buf.extend_from_slice(&chunk[..n]);
+        // Not an ELF file: no .modinfo to find (and a bomb is not worth
+        // decompressing to the limit to learn that).
+        if buf.len() >= 4 && &buf[..4] != b"\x7fELF" {
+            return None;
+        }
         if found.is_none() {
             let from = searched.saturating_sub(NEEDLE.len());
             found = buf[from..].windows(NEEDLE.len()).position(|w| w == NEEDLE).map(|p| from + p + 1);
@@ -261,8 +266,11 @@ retpoline=Y\0vermagic=6.12.117+deb12-amd64 SMP preempt mod_unload modversions \0
         assert!(read < 50_000, "stopped early: read {read} bytes");
         // Another module's name: give up (the caller parses the ELF).
         assert!(scan_prefix(&image[..], &ModuleName::new("xt_other"), 1 << 20).is_none());
-        // No vermagic within the limit.
-        assert!(scan_prefix(&[0u8; 1000][..], &ModuleName::new("x"), 100).is_none());
+        // No vermagic within the limit; not ELF at all.
+        let mut elf = b"\x7fELF".to_vec();
+        elf.resize(1000, 0);
+        assert!(scan_prefix(&elf[..], &ModuleName::new("x"), 100).is_none());
+        assert!(scan_prefix(&[0u8; 1000][..], &ModuleName::new("x"), 1 << 20).is_none());
     }
 
     /// Counts bytes read through it.

@@ -48,6 +48,7 @@ const READERS: [&str; 4] = [
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Persisted {
     /// The file.
+    #[serde(serialize_with = "crate::system::fs::lossy::path")]
     pub path: PathBuf,
     /// Modules added by this call.
     pub added: Vec<ModuleName>,
@@ -125,6 +126,15 @@ fn open_existing_dir(root: &Path) -> Result<Option<Dir>, PersistError> {
 fn read_existing(dir: &Dir) -> Result<(String, Option<(u32, u32)>), PersistError> {
     let Some(file) = dir.open_existing(CONF_NAME)? else { return Ok((String::new(), None)) };
     let shown = dir.shown(Path::new(CONF_NAME));
+    // A hard link could make it any file on the file system: its text
+    // would be merged and rewritten, readable by all.
+    if fs::link_count(&file).is_ok_and(|n| n > 1) {
+        return Err(PersistError::File(FsError::Io {
+            path: shown,
+            op: "it has other hard links; refusing to merge into it",
+            errno: crate::system::Errno(libc::EMLINK),
+        }));
+    }
     let bytes = fs::read_capped(&file, MAX_CONF_BYTES, &shown, "a modules-load.d file")?;
     let owner = fs::owner_and_mode(&file).ok().map(|(u, g, _)| (u, g));
     Ok((String::from_utf8_lossy(&bytes).into_owned(), owner))

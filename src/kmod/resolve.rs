@@ -40,15 +40,21 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::compress::{self, Compression, MAX_FILE_BYTES, MAX_IMAGE_BYTES};
+use super::compress::Compression;
 use super::file::{FileError, ModuleFile};
-use super::index::{Index, IndexError};
-use super::modinfo;
+use super::index::{AliasIndex, Index, IndexError, MAX_ALIAS_PATTERN};
 use super::modinfo::ModInfo;
 use super::name::{ModuleName, normalize_alias};
+use super::scan;
 use super::state::{InitState, KernelModules};
 use super::tree::{ModuleTree, TreeError};
-use crate::system::fs::{self, Dir};
+use crate::system::fs::Dir;
+
+/// The most soft dependencies followed for one module (real ones have a
+/// handful; each is a lookup).
+pub const MAX_SOFTDEPS: usize = 64;
+/// The longest soft dependency name looked up.
+pub const MAX_SOFTDEP_NAME: usize = 256;
 
 /// What to do with a module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -93,6 +99,7 @@ pub struct Step {
     /// The normalised module name.
     pub module: ModuleName,
     /// Its file; `None` when built in or already loaded.
+    #[serde(serialize_with = "crate::system::fs::lossy::opt")]
     pub path: Option<PathBuf>,
     /// The open file, for the loader (the descriptor the plan checked).
     #[serde(skip)]
@@ -185,6 +192,7 @@ pub struct Located {
     /// The module.
     pub module: ModuleName,
     /// Its file, when it has one in the tree.
+    #[serde(serialize_with = "crate::system::fs::lossy::opt")]
     pub path: Option<PathBuf>,
     /// Listed as built into the kernel.
     pub builtin: bool,
@@ -240,6 +248,11 @@ pub struct Resolver {
     opened: BTreeMap<PathBuf, Result<Handle, FileError>>,
     /// `.modinfo` read so far, failures included.
     modinfo: BTreeMap<PathBuf, Result<ModInfo, FileError>>,
+    /// Without modules.alias: the aliases of every module, once scanned.
+    scanned: Option<AliasIndex>,
+    /// Lookups made so far, by query (a soft dependency named by many
+    /// modules is looked up once).
+    lookups: BTreeMap<String, Vec<Target>>,
     /// Decompress in userspace even when the kernel could.
     pub force_userspace: bool,
 }
@@ -255,6 +268,8 @@ impl Resolver {
             kernel,
             opened: BTreeMap::new(),
             modinfo: BTreeMap::new(),
+            scanned: None,
+            lookups: BTreeMap::new(),
             force_userspace: false,
         })
     }
@@ -369,6 +384,9 @@ impl Resolver {
             format!("{dir}/modules.builtin: absent (cannot tell built-ins)")
         });
         looked.push(format!("{dir}: no file {name}.ko, .ko.xz, .ko.zst or .ko.gz"));
+        for w in self.tree.warnings() {
+            looked.push(format!("{dir}: {w} (not searched)"));
+        }
         looked.push(format!("/sys/module/{name}: not loaded"));
 
         let alias = normalize_alias(query);
@@ -406,8 +424,11 @@ impl Resolver {
         Ok(targets)
     }
 
-    /// Without modules.alias: candidate modules by name, verified by their
-    /// `.modinfo`; every module only if no candidate matches.
+    /// Without modules.alias: candidate modules by name (`xt_NAME` for the
+    /// kernel's `ipt_NAME`, names starting with the alias), verified by
+    /// their `.modinfo`; if none provides it, an alias index of the whole
+    /// tree, built once from every module's `.modinfo` on all cores, then
+    /// the hits verified the same way.
     fn scan_aliases(&mut self, alias: &str) -> Result<Vec<(ModuleName, Handle)>, ResolveError> {
         let all: Vec<(ModuleName, PathBuf)> =
             self.tree.all()?.iter().map(|(n, p)| (n.clone(), p.clone())).collect();
@@ -415,33 +436,57 @@ impl Resolver {
         let is_candidate = |n: &ModuleName| {
             n.as_str().starts_with(alias) || stripped.is_some_and(|s| n.as_str() == format!("xt_{s}"))
         };
-        let (candidates, rest): (Vec<_>, Vec<_>) = all.into_iter().partition(|(n, _)| is_candidate(n));
-        let mut found = self.match_aliases(alias, candidates);
-        if found.is_empty() {
-            // Every module: filtered on all cores by reading each only up
-            // to its .modinfo strings, the hits then confirmed in full.
-            let hits = prefilter(self.tree.handle(), alias, rest);
-            found = self.match_aliases(alias, hits);
+        let candidates: Vec<(ModuleName, PathBuf)> =
+            all.iter().filter(|(n, _)| is_candidate(n)).cloned().collect();
+        let found = self.match_aliases(alias, candidates)?;
+        if !found.is_empty() {
+            return Ok(found);
         }
-        Ok(found)
+        if self.scanned.is_none() {
+            self.scanned = Some(scan_tree(self.tree.handle(), &all)?);
+        }
+        let names = self.scanned.as_ref().map(|ix| ix.matches(alias)).unwrap_or_default();
+        let hits: Vec<(ModuleName, PathBuf)> =
+            names.into_iter().filter_map(|n| all.iter().find(|(m, _)| *m == n).cloned()).collect();
+        self.match_aliases(alias, hits)
     }
 
+    /// The modules among `modules` whose `.modinfo` has an alias matching
+    /// `alias`. Each is read without keeping it open (a scan may touch
+    /// thousands); the ones that match are opened for good.
     fn match_aliases(
         &mut self,
         alias: &str,
         modules: Vec<(ModuleName, PathBuf)>,
-    ) -> Vec<(ModuleName, Handle)> {
+    ) -> Result<Vec<(ModuleName, Handle)>, ResolveError> {
         let mut found = Vec::new();
         for (name, rel) in modules {
-            // A module that cannot be read does not provide the alias; the
-            // error surfaces if the module itself is ever needed.
-            let Ok(h) = self.open_rel(&rel) else { continue };
-            let Ok(info) = self.modinfo_of(&h) else { continue };
-            if info.aliases.iter().any(|a| super::glob::matches(&normalize_alias(a), alias)) {
-                found.push((name, h));
+            let provides = match self.modinfo_at(&rel) {
+                Ok(info) => info.aliases.iter().any(|a| super::glob::matches(&normalize_alias(a), alias)),
+                // Out of descriptors or memory is not "does not provide it".
+                Err(e) if scan::exhausted(&e) => return Err(e.into()),
+                // A module that cannot be read does not provide the alias;
+                // the error surfaces if the module itself is ever needed.
+                Err(_) => false,
+            };
+            if provides {
+                found.push((name, self.open_rel(&rel)?));
             }
         }
-        found
+        Ok(found)
+    }
+
+    /// The `.modinfo` of `rel`, read once; the file is not kept open.
+    fn modinfo_at(&mut self, rel: &std::path::Path) -> Result<&ModInfo, FileError> {
+        let key = self.tree.handle().shown(rel);
+        if !self.modinfo.contains_key(&key) {
+            let info = match self.opened.get(rel) {
+                Some(Ok(h)) => h.0.modinfo(),
+                _ => ModuleFile::open(self.tree.handle(), rel).and_then(|f| f.modinfo()),
+            };
+            self.modinfo.insert(key.clone(), info);
+        }
+        self.modinfo[&key].as_ref().map_err(Clone::clone)
     }
 
     /// Dependencies of a module file: (hard, soft pre, soft post, source).
@@ -604,8 +649,26 @@ impl Resolver {
         warnings: &mut Vec<String>,
     ) -> Result<BTreeSet<ModuleName>, ResolveError> {
         let mut out = BTreeSet::new();
-        for q in list {
-            let targets = self.lookup(&q, &mut Vec::new())?;
+        if list.len() > MAX_SOFTDEPS {
+            warnings.push(format!(
+                "{name}: {} soft dependencies; only the first {MAX_SOFTDEPS} are followed",
+                list.len()
+            ));
+        }
+        for q in list.into_iter().take(MAX_SOFTDEPS) {
+            // A name no module or alias can have: a soft dependency only.
+            if q.is_empty() || q.len() > MAX_SOFTDEP_NAME {
+                warnings.push(format!("{name}: a soft dependency {} bytes long is ignored", q.len()));
+                continue;
+            }
+            let targets = match self.lookups.get(&q) {
+                Some(t) => t.clone(),
+                None => {
+                    let t = self.lookup(&q, &mut Vec::new())?;
+                    self.lookups.insert(q.clone(), t.clone());
+                    t
+                }
+            };
             if targets.is_empty() {
                 warnings.push(format!("{name}: soft dependency {q} not found; continuing without it"));
             }
@@ -640,49 +703,24 @@ impl Node {
     }
 }
 
-/// The modules among `modules` that may provide `alias`, judged on all
-/// cores by [`modinfo::scan_prefix`]: each file is decompressed only up to
-/// the end of its `.modinfo` strings. A module the quick scan cannot judge
-/// is kept, for the full `.modinfo` to decide.
-fn prefilter(dir: &Dir, alias: &str, modules: Vec<(ModuleName, PathBuf)>) -> Vec<(ModuleName, PathBuf)> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let provides = |name: &ModuleName, rel: &std::path::Path| -> bool {
-        let Ok(file) = dir.open_file(rel) else { return false };
-        let Ok(data) = fs::read_capped(&file, MAX_FILE_BYTES, &dir.shown(rel), "a module file") else {
-            return false;
-        };
-        let Ok(image) = compress::reader(Compression::from_magic(&data), &data) else { return false };
-        match modinfo::scan_prefix(image, name, MAX_IMAGE_BYTES as usize) {
-            Some(info) => info.aliases.iter().any(|a| super::glob::matches(&normalize_alias(a), alias)),
-            None => true,
+/// An alias index of every module in `modules`, from each one's `.modinfo`
+/// ([`scan::modinfos`]). A module that cannot be read provides nothing;
+/// running out of descriptors or memory is an error.
+fn scan_tree(dir: &Dir, modules: &[(ModuleName, PathBuf)]) -> Result<AliasIndex, ResolveError> {
+    let mut pairs = Vec::new();
+    for (i, r) in scan::modinfos(dir, modules).into_iter().enumerate() {
+        match r {
+            Ok(info) => pairs.extend(
+                info.aliases
+                    .into_iter()
+                    .filter(|a| a.len() <= MAX_ALIAS_PATTERN)
+                    .map(|a| (normalize_alias(&a), modules[i].0.clone())),
+            ),
+            Err(e) if scan::exhausted(&e) => return Err(e.into()),
+            Err(_) => {}
         }
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-    let next = AtomicUsize::new(0);
-    let mut keep = vec![false; modules.len()];
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some((name, rel)) = modules.get(i) else { break };
-                        if provides(name, rel) {
-                            mine.push(i);
-                        }
-                    }
-                    mine
-                })
-            })
-            .collect();
-        for w in workers {
-            for i in w.join().unwrap_or_default() {
-                keep[i] = true;
-            }
-        }
-    });
-    modules.into_iter().zip(keep).filter(|(_, k)| *k).map(|(m, _)| m).collect()
+    }
+    Ok(AliasIndex::new(pairs))
 }
 
 /// Orders the nodes: rejects hard cycles, drops soft edges that close a

@@ -23,7 +23,7 @@ pub enum TreeError {
     #[error("modules directory {}", .0)]
     Dir(FsError),
     /// A path (from modules.dep) leads outside the directory.
-    #[error("{} leads outside the modules directory {}: refusing to load it", .path.display(), .dir.display())]
+    #[error("{} leads outside the modules directory {}: refusing to load it", crate::system::fs::shown(.path), crate::system::fs::shown(.dir))]
     Escapes {
         /// The path as found.
         path: PathBuf,

@@ -177,7 +177,7 @@ pub fn to_table(report: &CheckReport, style: &Style) -> String {
     };
     out.push_str(&format!("kernel {}{nf}\n", report.kernel_release));
     if let Some(p) = &report.profile {
-        out.push_str(&format!("profile {p}\n"));
+        out.push_str(&format!("profile {}\n", super::one_line(p)));
     }
 
     // A backend that failed everywhere for one reason is said once.

@@ -83,7 +83,7 @@ pub fn to_text(r: &DoctorReport, style: &Style) -> String {
     out.push_str(&format!(
         "  config:  {}\n",
         match (&r.kernel_config, &r.kernel_config_error) {
-            (Some(p), _) => p.display().to_string(),
+            (Some(p), _) => crate::system::fs::shown(p),
             (None, Some(e)) => format!("unreadable: {e}"),
             (None, None) => "not found".to_string(),
         }
@@ -92,7 +92,7 @@ pub fn to_text(r: &DoctorReport, style: &Style) -> String {
         "  modules: {}\n",
         r.modules_dir
             .as_ref()
-            .map(|d| d.display().to_string())
+            .map(|d| crate::system::fs::shown(d))
             .unwrap_or_else(|| "no modules directory".into())
     ));
     out.push_str(&format!(
@@ -118,7 +118,7 @@ pub fn to_text(r: &DoctorReport, style: &Style) -> String {
         }
     ));
     if let Some(p) = &r.profile {
-        out.push_str(&format!("profile {p}\n"));
+        out.push_str(&format!("profile {}\n", super::one_line(p)));
     }
     let w = r
         .extensions

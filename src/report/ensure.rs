@@ -91,7 +91,7 @@ fn line(r: &CheckReport) -> String {
 pub fn to_text(r: &EnsureReport, style: &Style) -> String {
     let mut out = format!("kernel {}", r.before.kernel_release);
     if let Some(p) = &r.before.profile {
-        out.push_str(&format!(", profile {p}"));
+        out.push_str(&format!(", profile {}", super::one_line(p)));
     }
     if r.dry_run {
         out.push_str(" (dry run)");
@@ -140,7 +140,7 @@ pub fn to_text(r: &EnsureReport, style: &Style) -> String {
     match &r.persisted {
         Some(Ok(p)) => out.push_str(&format!(
             "persist: {} ({}); {}\n",
-            p.path.display(),
+            crate::system::fs::shown(&p.path),
             if p.added.is_empty() {
                 "nothing to add".to_string()
             } else {

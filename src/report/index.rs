@@ -43,7 +43,7 @@ pub fn to_text(r: &IndexReport, style: &Style) -> String {
         out.push_str(&format!("{} {e}\n", style.paint(Tone::Bad, "error:", 0)));
         return out;
     }
-    let dir = r.modules_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default();
+    let dir = r.modules_dir.as_ref().map(|d| crate::system::fs::shown(d)).unwrap_or_default();
     out.push_str(&format!(
         "{dir}: {} modules, {} aliases, {} soft dependencies{}\n",
         r.modules,
@@ -52,7 +52,7 @@ pub fn to_text(r: &IndexReport, style: &Style) -> String {
         if r.dry_run { " (dry run: nothing written)" } else { "" }
     ));
     for w in &r.written {
-        out.push_str(&format!("wrote {}\n", w.display()));
+        out.push_str(&format!("wrote {}\n", crate::system::fs::shown(w)));
     }
     for w in &r.warnings {
         out.push_str(&format!("{} {w}\n", style.paint(Tone::Warn, "warning:", 0)));

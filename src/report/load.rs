@@ -133,7 +133,7 @@ fn method_name(m: crate::kmod::Method) -> &'static str {
 /// The report as text.
 pub fn to_text(report: &LoadReport, style: &Style) -> String {
     let mut out = String::new();
-    let dir = report.modules_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_else(|| "-".into());
+    let dir = report.modules_dir.as_ref().map(|d| crate::system::fs::shown(d)).unwrap_or_else(|| "-".into());
     out.push_str(&format!(
         "kernel {}, modules {dir}{}\n",
         report.kernel_release,
@@ -171,14 +171,14 @@ pub fn to_text(report: &LoadReport, style: &Style) -> String {
                     .modules_dir
                     .as_ref()
                     .and_then(|d| d.canonicalize().ok())
-                    .and_then(|d| p.strip_prefix(&d).ok().map(|r| r.display().to_string()))
-                    .unwrap_or_else(|| p.display().to_string())
+                    .and_then(|d| p.strip_prefix(&d).ok().map(crate::system::fs::shown))
+                    .unwrap_or_else(|| crate::system::fs::shown(p))
             })
             .unwrap_or_else(|| "-".into());
         let mark = if step.requested { " *" } else { "" };
         out.push_str(&format!(
             "{:<name_w$}  {action:<7}  {method:<16}  {}  {file}{mark}\n",
-            step.module.as_str(),
+            super::one_line(step.module.as_str()),
             style.paint(tone, &word, 22)
         ));
     }
@@ -202,7 +202,7 @@ pub fn to_text(report: &LoadReport, style: &Style) -> String {
     match &report.persisted {
         Some(Ok(p)) => out.push_str(&format!(
             "\npersist: {} {}; {}\n",
-            p.path.display(),
+            crate::system::fs::shown(&p.path),
             if p.changed {
                 format!("now lists {}", p.added.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", "))
             } else if report.dry_run {

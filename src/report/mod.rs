@@ -10,7 +10,7 @@ pub mod load;
 pub mod profiles;
 pub mod style;
 
-pub use style::{Style, Tone, terminal_safe};
+pub use style::{Style, Tone, json_safe, one_line, terminal_safe};
 
 /// The version of every JSON document xtprobe prints. It changes only when
 /// a field is removed or changes meaning; new fields may appear any time.

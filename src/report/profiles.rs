@@ -15,15 +15,27 @@ pub fn to_text(profiles: &[Profile], detailed: bool, style: &Style) -> String {
         ));
         out.push('\n');
         for p in profiles {
-            let name = if p.name == DEFAULT { format!("{} *", p.name) } else { p.name.clone() };
+            let name = if p.name == DEFAULT {
+                format!("{} *", p.name)
+            } else {
+                super::one_line(&p.name).into_owned()
+            };
             let req = p.needs.iter().filter(|n| !n.optional).count();
-            out.push_str(&format!("{name:<w$}  {req:>8}  {:>8}  {}\n", p.needs.len() - req, p.description));
+            out.push_str(&format!(
+                "{name:<w$}  {req:>8}  {:>8}  {}\n",
+                p.needs.len() - req,
+                super::one_line(&p.description)
+            ));
         }
         out.push_str("\n* the default. `xtprobe profiles NAME` shows the entries and their sources.\n");
         return out;
     }
     for p in profiles {
-        out.push_str(&format!("{} — {}\n", style.paint(Tone::Strong, &p.name, 0), p.description));
+        out.push_str(&format!(
+            "{} — {}\n",
+            style.paint(Tone::Strong, &super::one_line(&p.name), 0),
+            super::one_line(&p.description)
+        ));
         for n in &p.needs {
             let fams = n.families.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(",");
             out.push_str(&format!(
@@ -35,7 +47,7 @@ pub fn to_text(profiles: &[Profile], detailed: bool, style: &Style) -> String {
         }
         out.push_str("  sources:\n");
         for s in &p.sources {
-            out.push_str(&format!("    {s}\n"));
+            out.push_str(&format!("    {}\n", super::one_line(s)));
         }
     }
     out

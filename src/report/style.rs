@@ -26,9 +26,33 @@ pub enum Tone {
     Strong,
 }
 
-/// The SGR sequences [`Style::paint`] emits, and the only escape sequences
-/// [`terminal_safe`] lets through (when colour is on).
+/// The SGR sequences colours are drawn with.
 const SGR: [&str; 6] = ["\x1b[0m", "\x1b[1m", "\x1b[2m", "\x1b[31m", "\x1b[32m", "\x1b[33m"];
+
+/// What [`Style::paint`] writes in place of an SGR sequence: a private-use
+/// character, this process's random token, the code's index, another
+/// private-use character. Only [`terminal_safe`] turns them into colour,
+/// and text from outside cannot guess the token, so it can neither colour
+/// the output nor pass an escape of its own.
+fn marker(code: usize) -> String {
+    format!("\u{e000}{}{code}\u{e001}", token())
+}
+
+/// 16 hex digits from the kernel's random pool, once per process.
+fn token() -> &'static str {
+    static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TOKEN.get_or_init(|| {
+        let mut b = [0u8; 8];
+        // SAFETY: `b` is a writable buffer of the length passed.
+        let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+        if n != b.len() as isize {
+            // No entropy to be had: an unguessable-enough fallback.
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            b = (t.as_nanos() as u64 ^ u64::from(std::process::id()).rotate_left(32)).to_le_bytes();
+        }
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    })
+}
 
 impl Style {
     /// Colour if stdout is a terminal and `NO_COLOR` is unset or empty.
@@ -53,8 +77,8 @@ impl Style {
     }
 
     /// `text` in the colour of `tone`, padded to `width` columns first so
-    /// escape codes do not break alignment. Control characters in `text`
-    /// are escaped first, so nothing inside can pose as a colour code.
+    /// colour does not break alignment. Control characters in `text` are
+    /// escaped first.
     pub fn paint(&self, tone: Tone, text: &str, width: usize) -> String {
         let text = terminal_safe(text, false);
         let padded = format!("{text:<width$}");
@@ -62,36 +86,43 @@ impl Style {
             return padded;
         }
         let code = match tone {
-            Tone::Good => SGR[4],
-            Tone::Bad => SGR[3],
-            Tone::Warn => SGR[5],
-            Tone::Dim => SGR[2],
-            Tone::Strong => SGR[1],
+            Tone::Good => 4,
+            Tone::Bad => 3,
+            Tone::Warn => 5,
+            Tone::Dim => 2,
+            Tone::Strong => 1,
         };
-        format!("{code}{padded}{}", SGR[0])
+        format!("{}{padded}{}", marker(code), marker(0))
     }
 }
 
 /// `text` with every control character escaped (`\x1b` → `\u{1b}`): C0
-/// except newline and tab, DEL, C1, and the Unicode bidirectional
-/// overrides that reorder what a terminal shows. With `keep_colors`, the
-/// exact colour sequences [`Style::paint`] writes pass unchanged.
-pub fn terminal_safe(text: &str, keep_colors: bool) -> Cow<'_, str> {
+/// except newline and tab, DEL, C1, the Unicode bidirectional overrides
+/// that reorder what a terminal shows, and the private-use characters the
+/// colour markers use. With `colors`, this process's colour markers become
+/// colour; without, they are dropped.
+pub fn terminal_safe(text: &str, colors: bool) -> Cow<'_, str> {
     let unsafe_char = |c: char| {
-        (c.is_control() && c != '\n' && c != '\t')
-            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        (c.is_control() && c != '\n' && c != '\t') || is_bidi(c) || c == '\u{e000}' || c == '\u{e001}'
     };
     if !text.chars().any(unsafe_char) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);
     let mut rest = text;
+    let prefix = format!("\u{e000}{}", token());
     while let Some(c) = rest.chars().next() {
-        if keep_colors && c == '\x1b' {
-            if let Some(code) = SGR.iter().find(|code| rest.starts_with(**code)) {
-                out.push_str(code);
-                rest = &rest[code.len()..];
-                continue;
+        if c == '\u{e000}' && rest.starts_with(&prefix) {
+            let after = &rest[prefix.len()..];
+            let digit = after.chars().next().and_then(|d| d.to_digit(10)).map(|d| d as usize);
+            if let Some(code) = digit.filter(|d| *d < SGR.len()) {
+                if after[1..].starts_with('\u{e001}') {
+                    if colors {
+                        out.push_str(SGR[code]);
+                    }
+                    rest = &after[1 + '\u{e001}'.len_utf8()..];
+                    continue;
+                }
             }
         }
         if unsafe_char(c) {
@@ -104,9 +135,57 @@ pub fn terminal_safe(text: &str, keep_colors: bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// One line of untrusted text (a name, a path) for a report: newlines and
+/// tabs escaped too, so it cannot forge lines of its own.
+pub fn one_line(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c == '\n' || c == '\r' || c == '\t') {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| if c == '\n' || c == '\t' { c.escape_default().to_string() } else { c.to_string() })
+            .collect(),
+    )
+}
+
+/// A JSON document with the characters JSON leaves raw but a terminal acts
+/// on (DEL, C1 controls, bidirectional overrides) written as `\uXXXX`
+/// escapes. They can only occur inside strings (the rest of a document is
+/// ASCII), so the result is the same JSON value. C0 controls are already
+/// escaped by the serializer.
+pub fn json_safe(json: &str) -> Cow<'_, str> {
+    let raw = |c: char| c == '\u{7f}' || ('\u{80}'..='\u{9f}').contains(&c) || is_bidi(c);
+    if !json.chars().any(raw) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if raw(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn is_bidi(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_stays_json() {
+        let v = serde_json::json!({"name": "evil\u{202e}name\u{7f}\u{85}\u{1b}x"});
+        let text = serde_json::to_string(&v).unwrap();
+        let safe = json_safe(&text);
+        assert!(!safe.chars().any(|c| c.is_control() || is_bidi(c)), "{safe}");
+        let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back, v, "the same value");
+    }
 
     #[test]
     fn control_characters_never_pass_raw() {

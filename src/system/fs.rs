@@ -90,14 +90,14 @@ impl FileKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FsError {
     /// Nothing there.
-    #[error("{}: no such file or directory", .path.display())]
+    #[error("{}: no such file or directory", shown(.path))]
     NotFound {
         /// The path.
         path: PathBuf,
     },
     /// A FIFO, a device, a socket or a directory where a file was expected
     /// (or a file where a directory was).
-    #[error("{}: is {}, not {}; refusing to use it", .path.display(), .found.describe(), .wanted.describe())]
+    #[error("{}: is {}, not {}; refusing to use it", shown(.path), .found.describe(), .wanted.describe())]
     WrongKind {
         /// The path.
         path: PathBuf,
@@ -107,13 +107,13 @@ pub enum FsError {
         wanted: FileKind,
     },
     /// A symbolic link where xtprobe does not follow one.
-    #[error("{}: is a symbolic link; xtprobe does not follow links here (name the file itself)", .path.display())]
+    #[error("{}: is a symbolic link; xtprobe does not follow links here (name the file itself)", shown(.path))]
     Symlink {
         /// The path.
         path: PathBuf,
     },
     /// The path leads outside the directory it belongs to.
-    #[error("{}: leads outside {} (an absolute path, `..` or a symbolic link); xtprobe uses nothing outside it", .path.display(), .dir.display())]
+    #[error("{}: leads outside {} (an absolute path, `..` or a symbolic link); xtprobe uses nothing outside it", shown(.path), shown(.dir))]
     Escapes {
         /// The path.
         path: PathBuf,
@@ -121,7 +121,7 @@ pub enum FsError {
         dir: PathBuf,
     },
     /// Larger than the cap for what it is.
-    #[error("{}: larger than {}, the limit for {what}; refusing to read it", .path.display(), human(*.limit))]
+    #[error("{}: larger than {}, the limit for {what}; refusing to read it", shown(.path), human(*.limit))]
     TooLarge {
         /// The path.
         path: PathBuf,
@@ -131,7 +131,7 @@ pub enum FsError {
         what: &'static str,
     },
     /// Any other failure of a system call.
-    #[error("{}: {op}: {errno}", .path.display())]
+    #[error("{}: {op}: {errno}", shown(.path))]
     Io {
         /// The path.
         path: PathBuf,
@@ -159,6 +159,12 @@ impl FsError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, FsError::NotFound { .. })
     }
+}
+
+/// A path for a message, on one line: a newline or tab in a file name is
+/// written as `\n`/`\t`, so it cannot forge lines of a report.
+pub fn shown(p: &Path) -> String {
+    p.display().to_string().replace('\n', "\\n").replace('\r', "\\r").replace('\t', "\\t")
 }
 
 /// `4096 bytes`, `16 MiB`.
@@ -198,6 +204,11 @@ fn fstat(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {
     }
     // SAFETY: fstat succeeded, so it filled the buffer.
     Ok(unsafe { st.assume_init() })
+}
+
+/// How many names an open file has.
+pub fn link_count(file: &impl AsFd) -> io::Result<u64> {
+    Ok(fstat(file.as_fd())?.st_nlink)
 }
 
 /// The owner and permission bits of an open file.
@@ -241,6 +252,12 @@ fn check_kind(fd: OwnedFd, path: &Path, wanted: FileKind) -> Result<OwnedFd, FsE
 fn io_error(path: &Path, op: &'static str, e: &io::Error) -> FsError {
     match e.raw_os_error() {
         Some(libc::ENOENT) => FsError::NotFound { path: path.to_path_buf() },
+        // open() of a socket answers ENXIO: name what it is.
+        Some(libc::ENXIO) if is_socket(path) => FsError::WrongKind {
+            path: path.to_path_buf(),
+            found: FileKind::Socket,
+            wanted: FileKind::Regular,
+        },
         _ => FsError::Io { path: path.to_path_buf(), op, errno: Errno::of(e) },
     }
 }
@@ -255,6 +272,11 @@ pub fn open_file(path: &Path) -> Result<File, FsError> {
         _ => io_error(path, "open", &e),
     })?;
     Ok(File::from(check_kind(fd, path, FileKind::Regular)?))
+}
+
+fn is_socket(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket())
 }
 
 fn is_symlink(path: &Path) -> bool {
@@ -903,6 +925,33 @@ fn readlinkat(dir: RawFd, name: &CString) -> io::Result<OsString> {
     }
     buf.truncate(n as usize);
     Ok(OsString::from_vec(buf))
+}
+
+/// Serializing paths for reports: a path is bytes, JSON wants UTF-8, so a
+/// path that is not UTF-8 is written with U+FFFD where it is not (serde's
+/// own impl refuses such a path, which would lose the whole document).
+pub mod lossy {
+    use std::path::{Path, PathBuf};
+
+    use serde::Serializer;
+
+    /// A path.
+    pub fn path<S: Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&p.to_string_lossy())
+    }
+
+    /// An optional path.
+    pub fn opt<S: Serializer>(p: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+        match p {
+            Some(p) => s.serialize_some(&p.to_string_lossy()),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// A list of paths.
+    pub fn list<S: Serializer>(v: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|p| p.to_string_lossy()))
+    }
 }
 
 #[cfg(test)]

@@ -119,10 +119,12 @@ pub struct DoctorReport {
     /// The profile examined.
     pub profile: Option<String>,
     /// The config file read, if any.
+    #[serde(serialize_with = "crate::system::fs::lossy::opt")]
     pub kernel_config: Option<PathBuf>,
     /// Why no config could be used, if so.
     pub kernel_config_error: Option<String>,
     /// The modules directory, if there is one.
+    #[serde(serialize_with = "crate::system::fs::lossy::opt")]
     pub modules_dir: Option<PathBuf>,
     /// Why the modules directory could not be used, if so.
     pub modules_error: Option<String>,
@@ -162,6 +164,14 @@ struct Context {
 }
 
 impl Context {
+    /// Records, for a timeout, that the files are being read (not the kernel).
+    fn doing(&self, deadline: &Deadline, need: &Need) {
+        deadline.doing(format!(
+            "the kernel had answered; xtprobe was reading the modules directory and the kernel config for {}",
+            need.requirement
+        ));
+    }
+
     fn config_fact(&self, symbols: &[&str]) -> ConfigFact {
         match (&self.config, symbols.first()) {
             (_, None) => ConfigFact { symbol: None, value: None },
@@ -226,11 +236,24 @@ pub fn run(opts: &DoctorOptions, host: &Host, sys: &impl ModuleSyscalls) -> Doct
     let proc_mounted = host.proc_mounted();
 
     let prerequisites = prerequisites(&report, &mut ctx);
+    let answers = report.by_requirement();
+    let others = other_kind.by_requirement();
     let extensions = opts
         .needs
         .iter()
         .map(|need| {
-            diagnose(need, &report, &other_kind, &prerequisites, &mut ctx, dir.is_some(), proc_mounted)
+            let mine = answers.get(&need.requirement).map(Vec::as_slice).unwrap_or(&[]);
+            let ext = &need.requirement.extension;
+            let flipped = Requirement {
+                extension: Extension {
+                    kind: if ext.kind == Kind::Match { Kind::Target } else { Kind::Match },
+                    name: ext.name.clone(),
+                },
+                revision: None,
+            };
+            let theirs = others.get(&flipped).map(Vec::as_slice).unwrap_or(&[]);
+            ctx.doing(&opts.deadline, need);
+            diagnose(need, mine, theirs, &prerequisites, &mut ctx, dir.is_some(), proc_mounted)
         })
         .collect();
     DoctorReport {
@@ -332,19 +355,15 @@ fn prerequisites(report: &CheckReport, ctx: &mut Context) -> Vec<Prerequisite> {
 
 fn diagnose(
     need: &Need,
-    report: &CheckReport,
-    other: &CheckReport,
+    results: &[&check::CheckResult],
+    other: &[&check::CheckResult],
     prereqs: &[Prerequisite],
     ctx: &mut Context,
     have_tree: bool,
     proc_mounted: bool,
 ) -> Diagnosis {
     let ext = &need.requirement.extension;
-    let results: Vec<_> = report
-        .results
-        .iter()
-        .filter(|r| r.requirement == need.requirement && r.backend == Backend::Nft)
-        .collect();
+    let results: Vec<_> = results.iter().filter(|r| r.backend == Backend::Nft).collect();
     let answers: Vec<(Family, Answer)> = results
         .iter()
         .map(|r| {
@@ -361,14 +380,10 @@ fn diagnose(
         results.iter().filter(|r| matches!(r.outcome, Outcome::Registered(_))).map(|r| r.family).collect();
     let missing: Vec<Family> =
         results.iter().filter(|r| r.status() != Status::Supported).map(|r| r.family).collect();
-    let other_kind = other
-        .results
-        .iter()
-        .filter(|r| r.requirement.extension.name == ext.name && r.requirement.extension.kind != ext.kind)
-        .find_map(|r| match &r.outcome {
-            Outcome::Registered(v) => Some(v.supported.clone()),
-            _ => None,
-        });
+    let other_kind = other.iter().find_map(|r| match &r.outcome {
+        Outcome::Registered(v) => Some(v.supported.clone()),
+        _ => None,
+    });
     let symbols: Vec<&str> = need
         .families
         .iter()
@@ -530,21 +545,15 @@ mod tests {
         (need, r)
     }
 
-    fn empty() -> CheckReport {
-        CheckReport {
-            kernel_release: String::new(),
-            profile: None,
-            nf_tables: None,
-            results: Vec::new(),
-            disagreements: Vec::new(),
-        }
+    fn refs(r: &CheckReport) -> Vec<&check::CheckResult> {
+        r.results.iter().collect()
     }
 
     #[test]
     fn facts_from_a_tree_and_a_config_reach_the_verdict() {
         let (_d, mut ctx) = context("CONFIG_NETFILTER_XT_MATCH_COMMENT=m\n", true, false);
         let (need, r) = report("comment", Outcome::NotRegistered);
-        let d = diagnose(&need, &r, &empty(), &[], &mut ctx, true, true);
+        let d = diagnose(&need, &refs(&r), &[], &[], &mut ctx, true, true);
         assert_eq!(d.verdict, Verdict::ModuleNotLoaded, "{d:#?}");
         assert!(d.causes.iter().any(|c| c.contains("module file present, not loaded")), "{:?}", d.causes);
         assert!(d.causes.iter().any(|c| c.contains("CONFIG_NETFILTER_XT_MATCH_COMMENT=m (a module)")));
@@ -555,7 +564,7 @@ mod tests {
     fn a_broken_index_is_a_fact_not_no_module() {
         let (_d, mut ctx) = context("CONFIG_NETFILTER_XT_MATCH_COMMENT=m\n", true, true);
         let (need, r) = report("comment", Outcome::NotRegistered);
-        let d = diagnose(&need, &r, &empty(), &[], &mut ctx, true, true);
+        let d = diagnose(&need, &refs(&r), &[], &[], &mut ctx, true, true);
         assert_eq!(d.verdict, Verdict::TreeUnusable, "{d:#?}");
         assert!(d.causes.iter().any(|c| c.contains("modules.dep:1")), "{:?}", d.causes);
     }
@@ -567,7 +576,7 @@ mod tests {
         let (_, mut other) =
             report("target:MASQUERADE", Outcome::Registered(Revisions { supported: vec![0], best: Some(0) }));
         other.results[0].requirement = "target:MASQUERADE".parse().unwrap();
-        let d = diagnose(&need, &r, &other, &[], &mut ctx, true, true);
+        let d = diagnose(&need, &refs(&r), &refs(&other), &[], &mut ctx, true, true);
         assert_eq!(d.verdict, Verdict::WrongKind, "{d:#?}");
         assert!(d.remedy.contains("did you mean `target:MASQUERADE`?"), "{}", d.remedy);
         assert_eq!(d.other_kind, Some(vec![0]));
