@@ -77,6 +77,50 @@ def capture_netlink():
         seed("netlink_reply", got)
 
 
+def ipset_msg(seq, cmd, attrs):
+    body = struct.pack("=BBH", 2, 0, 0) + attrs
+    return struct.pack("=IHHII", 16 + len(body), (6 << 8) | cmd, 5, seq, 0) + body
+
+
+# An nf_tables validate-only batch as xtprobe sends it (BATCH_BEGIN, then
+# NEWTABLE, NEWCHAIN, NEWRULE with a `queue` expression, each with
+# NLM_F_ACK, no BATCH_END): captured from nft's own --check and edited.
+NFT_BATCH = bytes.fromhex(
+    "14000000100001000000000000000000"
+    "0000000a2400000000" "0a050001000000000000000200000006000100740000000800020000000000"
+    "24000000030a050402000000000000000200000006000100740000000600030063000000"
+    "4c000000060a050c03000000000000000200000006000100740000000600020063000000"
+    "280004802400018" "00a000100717565756500000014000280060001000000000006000200"
+    "00010000"
+)
+
+
+def capture_transactions():
+    """An nf_tables batch's ACKs and ipset's protocol and type answers."""
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)
+    s.bind((0, 0))
+    s.setsockopt(270, 11, 1)  # NETLINK_EXT_ACK
+    s.settimeout(0.3)
+    proto = nla(1, bytes([7]))
+    asked = [
+        ("netlink_reply", NFT_BATCH),
+        ("ipset_reply", ipset_msg(1, 1, proto)),
+        ("ipset_reply", ipset_msg(1, 13, proto + nla(3, b"hash:ip,port\0") + nla(5, bytes([2])))),
+        ("ipset_reply", ipset_msg(1, 13, proto + nla(3, b"hash:nosuch\0") + nla(5, bytes([2])))),
+    ]
+    for target, q in asked:
+        s.send(q)
+        got = b""
+        while True:
+            try:
+                d = s.recv(65536)
+            except socket.timeout:
+                break
+            seed(target, d)
+            got += d
+        seed(target, got)
+
+
 def text_seeds():
     seed("modules_dep", "kernel/net/netfilter/xt_comment.ko.xz: kernel/net/netfilter/x_tables.ko.xz\n"
                         "kernel/net/netfilter/x_tables.ko.xz:\n"
@@ -110,6 +154,8 @@ def text_seeds():
     seed("profile_toml", "required = ['''comment''', \"\"\"mark\"\"\"] # c\n[[extension]]\nspec = 'x'\n")
     seed("ext_spec", "comment match:conntrack@3 target:MASQUERADE t:DNAT@2 m:mark ipv4,ipv6,arp,bridge")
     seed("ext_spec", "j:REJECT x:y @ conntrack@256 inet6 eb ebtables")
+    seed("ext_spec", "expr:numgen chain:nat family:ip set:interval ipset:hash:ip,port@6 inet netdev")
+    seed("ext_spec", "expr:numgen@1 chain:mangle family:ipx set:bloom ipset:Hash:IP ipset:hash:ip@x")
 
 
 def compressed(target, raw):
@@ -154,3 +200,4 @@ if __name__ == "__main__":
     text_seeds()
     module_seeds(sys.argv[1:])
     capture_netlink()
+    capture_transactions()

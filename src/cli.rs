@@ -14,8 +14,9 @@ pub const SHORT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The default `--timeout` of load and ensure (module inits can be slow).
 pub const LONG_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Ask the kernel which xtables extensions it supports, explain what is
-/// missing, and load it without kmod.
+/// Ask the kernel which netfilter features it has (xtables extensions,
+/// nf_tables expressions, chain types, families and set features, ipset
+/// types), explain what is missing, and load it without kmod.
 #[derive(Debug, Parser)]
 #[command(name = "xtprobe", version, about, after_help = EXIT_CODES_HELP, propagate_version = true)]
 pub struct Cli {
@@ -25,7 +26,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Ask the kernel which extensions and revisions it supports.
+    /// Ask the kernel which extensions, nf_tables features and ipset types it has.
     #[command(after_help = CHECK_HELP)]
     Check(CheckArgs),
     /// Load kernel modules and their dependencies, without kmod.
@@ -76,9 +77,10 @@ pub struct IndexArgs {
 }
 
 const DOCTOR_HELP: &str = "\
-For each extension the kernel does not register, doctor follows the cause
-chain: can the probe ask (nfnetlink, nf_tables, nft_compat)? which module
-provides it (the alias the kernel requests, ipt_NAME/ip6t_NAME), and is it
+For each requirement the kernel does not have, doctor follows the cause
+chain: can the probe ask (nfnetlink, nf_tables, nft_compat, ip_set)? which
+module provides it (the alias the kernel requests: ipt_NAME, nft-expr-NAME,
+nft-chain-2-nat, ip_set_hash:ip,port), and is it
 built in, loaded, on disk or absent? what does the kernel config say (y, m,
 not set)? may this host load modules (module support, CAP_SYS_MODULE, a
 container's user namespace, kernel.modules_disabled, lockdown)? is the
@@ -87,6 +89,7 @@ kernel's autoloader (kernel.modprobe) there? Then one verdict and one remedy.
 Examples:
   xtprobe doctor                     the default profile (kuscia)
   xtprobe doctor comment             why is -m comment missing?
+  xtprobe doctor expr:numgen         why does nft say \"No such file or directory\"?
   xtprobe doctor --profile k3s --json
 
 Exit status:
@@ -94,16 +97,18 @@ Exit status:
   2  usage error                             3  cannot probe (see the causes)";
 
 const ENSURE_HELP: &str = "\
-ensure probes; if the probe itself cannot ask, loads nf_tables and
-nft_compat (by the aliases nfnetlink-subsys-10/11, as the kernel would);
-loads the module of every missing extension, found through the alias the
-kernel requests (ipt_NAME, ip6t_NAME, ...), with its dependencies; and
-probes again. Optional extensions are loaded when possible but never fail
+ensure probes; if the probe itself cannot ask, loads what it needs
+(nf_tables, nft_compat, ip_set, by the aliases nfnetlink-subsys-10/11/6, as
+the kernel would); loads the module of every missing requirement, found
+through the alias the kernel requests (ipt_NAME, nft-expr-2-NAME,
+nft-expr-NAME, nft-chain-2-nat, ip_set_TYPE, ...), with its dependencies;
+and probes again. Optional extensions are loaded when possible but never fail
 the exit status.
 
 Examples:
   xtprobe ensure                       everything Kuscia needs, now
   xtprobe ensure comment --persist     and at every boot (modules-load.d)
+  xtprobe ensure --profile kube-proxy-nft
   xtprobe ensure --profile k3s --dry-run --json
 
 Exit status:
@@ -273,27 +278,34 @@ impl TimeoutArg {
 }
 
 const CHECK_HELP: &str = "\
-EXT is NAME, match:NAME or target:NAME, optionally with @REV to require a
-revision. Names are case-sensitive, as the kernel registers them (MASQUERADE,
-not masquerade). With no EXT, the default profile (kuscia) is checked;
-optional extensions of a profile are reported but never fail the status.
+EXT is [KIND:]NAME[@REV]. KIND is match (the default) or target for xtables
+extensions (case-sensitive, as the kernel registers them: MASQUERADE, not
+masquerade); expr, chain, family or set for nf_tables expression types,
+chain types (filter, nat, route), families and set features (map, vmap,
+interval, concat, timeout); ipset for ipset set types. @REV requires a
+revision (matches, targets and ipset types). With no EXT, the default
+profile (kuscia) is checked; optional entries of a profile are reported but
+never fail the status.
 
-The nft backend sends the NFNL_MSG_COMPAT_GET query iptables-nft uses; the
-legacy backend uses the getsockopt iptables-legacy uses. Both need
-CAP_NET_ADMIN (legacy also CAP_NET_RAW); `unshare -rn xtprobe check` works
-for any user because the extension registry is global.
+xtables: the nft backend sends the NFNL_MSG_COMPAT_GET query iptables-nft
+uses; the legacy backend the getsockopt iptables-legacy uses. nf_tables: a
+validate-only batch, as `nft --check` sends (nothing is committed). ipset:
+IPSET_CMD_TYPE, as `ipset create` asks first. All need CAP_NET_ADMIN
+(legacy also CAP_NET_RAW); `unshare -rn xtprobe check` works for any user.
 
 Examples:
   xtprobe check                              everything Kuscia's rules need
   xtprobe check comment conntrack@3 target:MASQUERADE
-  xtprobe check --profile kube-proxy --family ipv4,ipv6
-  xtprobe check --family ipv4,ipv6,arp,bridge comment
+  xtprobe check expr:numgen chain:nat set:vmap --family ipv4
+  xtprobe check --profile kube-proxy-nft --family ipv4,ipv6
+  xtprobe check ipset:hash:ip,port@7 family:bridge
   xtprobe check --backend both --json mark | jq '.results[]'
   xtprobe check -q comment && echo ok
 
 Exit status:
   0  all supported    1  something missing    2  usage error
-  3  cannot probe (no permission, no nfnetlink or nft_compat, timeout)";
+  3  cannot probe (no permission, no nfnetlink, nf_tables, nft_compat or
+     ip_set, timeout, or a kernel answer that is not a verdict)";
 
 /// Which backend(s) answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -335,7 +347,10 @@ pub struct CheckArgs {
 /// What to check: extensions, or a profile. Shared by check, doctor, ensure.
 #[derive(Debug, Args)]
 pub struct TargetArgs {
-    /// Extensions: NAME, match:NAME, target:NAME, with optional @REV.
+    /// What to ask about: [KIND:]NAME[@REV]. KIND is match (the default), target, expr
+    /// (nf_tables expression), chain (chain type), family, set (set feature) or ipset (set
+    /// type); @REV only for match, target and ipset. E.g. comment, target:MASQUERADE@1,
+    /// expr:numgen, chain:nat, family:bridge, set:interval, ipset:hash:ip,port.
     #[arg(value_name = "EXT", value_parser = parse_requirement)]
     pub extensions: Vec<Requirement>,
 
@@ -343,8 +358,9 @@ pub struct TargetArgs {
     #[arg(long, short = 'p', value_name = "NAME|FILE", conflicts_with = "extensions")]
     pub profile: Option<String>,
 
-    /// Families to ask in, comma-separated: ipv4, ipv6, arp, bridge [default: ipv4,ipv6 for EXT;
-    /// the profile's own otherwise].
+    /// Families to ask in, comma-separated: ipv4 (ip), ipv6 (ip6), inet, arp, bridge, netdev
+    /// [default: ipv4,ipv6 for EXT; the profile's own otherwise]. For xtables and ipset, inet
+    /// means ipv4 and ipv6; family:NAME requirements ignore it.
     #[arg(long, short = 'f', value_name = "LIST", value_parser = parse_families)]
     pub family: Option<Families>,
 }
@@ -394,8 +410,9 @@ fn parse_requirement(s: &str) -> Result<Requirement, String> {
 fn parse_families(s: &str) -> Result<Families, String> {
     let mut out = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let f = Family::parse(part)
-            .ok_or_else(|| format!("unknown family `{part}`: use ipv4, ipv6, arp or bridge"))?;
+        let f = Family::parse(part).ok_or_else(|| {
+            format!("unknown family `{part}`: use ipv4 (ip), ipv6 (ip6), inet, arp, bridge or netdev")
+        })?;
         if !out.contains(&f) {
             out.push(f);
         }

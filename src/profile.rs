@@ -148,6 +148,8 @@ pub enum ProfileError {
 struct Builtin {
     name: &'static str,
     description: &'static str,
+    /// The families its required and optional entries are checked in.
+    families: &'static [Family],
     /// Built-in profiles whose required entries this one requires too.
     includes: &'static [&'static str],
     required: &'static [&'static str],
@@ -157,8 +159,12 @@ struct Builtin {
     sources: &'static [&'static str],
 }
 
+const V4: &[Family] = &[Family::Ipv4];
+const INET: &[Family] = &[Family::Inet];
+
 static BUILTINS: &[Builtin] = &[
     Builtin {
+        families: V4,
         name: "kuscia",
         includes: &["cni-bridge", "cni-portmap"],
         description: "SecretFlow Kuscia node: the NAT and port-map rules its embedded containerd CNI \
@@ -185,6 +191,7 @@ static BUILTINS: &[Builtin] = &[
         ],
     },
     Builtin {
+        families: V4,
         name: "kube-proxy",
         description: "kube-proxy in iptables mode (services, ClientIP affinity, masquerading)",
         includes: &[],
@@ -204,9 +211,12 @@ static BUILTINS: &[Builtin] = &[
         ],
         optional: &["sctp", "nfacct"],
         per_family: &[],
-        sources: &["kubernetes/kubernetes:pkg/proxy/iptables/proxier.go"],
+        sources: &[
+            "kubernetes/kubernetes:pkg/proxy/iptables/proxier.go (no ipset: statistic and recent instead)",
+        ],
     },
     Builtin {
+        families: V4,
         name: "kubelet",
         includes: &[],
         description: "kubelet's own chains (KUBE-FIREWALL)",
@@ -216,6 +226,7 @@ static BUILTINS: &[Builtin] = &[
         sources: &["kubernetes/kubernetes:pkg/kubelet/kubelet_network_linux.go"],
     },
     Builtin {
+        families: V4,
         name: "flannel",
         includes: &[],
         description: "flannel's masquerading rules",
@@ -225,6 +236,7 @@ static BUILTINS: &[Builtin] = &[
         sources: &["flannel-io/flannel:pkg/trafficmngr/iptables/iptables.go"],
     },
     Builtin {
+        families: V4,
         name: "calico",
         includes: &[],
         description: "Calico felix in iptables mode",
@@ -238,18 +250,23 @@ static BUILTINS: &[Builtin] = &[
             "target:MARK",
             "target:MASQUERADE",
         ],
-        optional: &["u32", "bpf", "ipvs", "comment"],
+        optional: &["u32", "bpf", "ipvs", "comment", "ipset:hash:ip,port"],
         per_family: &[
             ("rpfilter", &[Family::Ipv4], false),
             ("icmp", &[Family::Ipv4], false),
             ("icmp6", &[Family::Ipv6], true),
+            ("ipset:hash:net", &[Family::Ipv4], false),
+            ("ipset:hash:ip", &[Family::Ipv4], false),
         ],
         sources: &[
             "projectcalico/calico:calicoctl/calicoctl/commands/node/checksystem.go (module list)",
+            "projectcalico/calico:felix/dataplane/linux/masq_mgr.go (hash:net pools, always), hostip_mgr.go (hash:ip this-host IPs)",
+            "projectcalico/calico:felix/dataplane/ipsets/ipsets_mgr.go (hash:ip,port only for named ports)",
             "projectcalico/calico:felix/rules/static.go (comment is implied by its cali: rule comments; not verified, so optional)",
         ],
     },
     Builtin {
+        families: V4,
         name: "cni-bridge",
         description: "the CNI bridge (and ptp) plugin with ipMasq",
         includes: &[],
@@ -259,6 +276,7 @@ static BUILTINS: &[Builtin] = &[
         sources: &["containernetworking/plugins:pkg/ip/ipmasq_iptables_linux.go"],
     },
     Builtin {
+        families: V4,
         name: "cni-portmap",
         description: "the CNI portmap plugin (hostPort)",
         includes: &[],
@@ -278,6 +296,7 @@ static BUILTINS: &[Builtin] = &[
         sources: &["containernetworking/plugins:plugins/meta/portmap/portmap_iptables.go"],
     },
     Builtin {
+        families: V4,
         name: "cni-firewall",
         includes: &[],
         description: "the CNI firewall plugin (iptables backend)",
@@ -287,6 +306,7 @@ static BUILTINS: &[Builtin] = &[
         sources: &["containernetworking/plugins:plugins/meta/firewall/iptables.go"],
     },
     Builtin {
+        families: V4,
         name: "docker",
         includes: &[],
         description: "dockerd's bridge networking (NAT, published ports)",
@@ -296,13 +316,170 @@ static BUILTINS: &[Builtin] = &[
         sources: &["moby/moby:integration/network/bridge/iptablesdoc/generated/new-daemon.md"],
     },
     Builtin {
+        families: V4,
         name: "k3s",
         description: "k3s: kube-proxy, flannel and its network policy controller",
         includes: &["kube-proxy", "flannel"],
         required: &["multiport", "set", "target:REJECT"],
-        optional: &["sctp", "nfacct"],
+        optional: &["sctp", "nfacct", "expr:counter", "chain:nat"],
         per_family: &[],
-        sources: &["k3s-io/k3s:contrib/util/check-config.sh", "k3s-io/k3s#6946 (comment for kube-router)"],
+        sources: &[
+            "k3s-io/k3s:contrib/util/check-config.sh",
+            "k3s-io/k3s#6946 (comment for kube-router)",
+            "k3s-io/k3s:pkg/agent/syssetup/setup.go Configure() (preloads nft-expr-counter, nfnetlink-subsys-11, nft-chain-2-nat)",
+        ],
+    },
+    Builtin {
+        name: "kube-proxy-nft",
+        families: V4,
+        description: "kube-proxy in nftables mode (GA in Kubernetes 1.33): `ip kube-proxy` table with filter and \
+                      nat chains, verdict maps keyed by address . protocol . port, numgen load balancing, DNAT, \
+                      masquerade, reject (dual-stack: --family ipv4,ipv6)",
+        includes: &[],
+        required: &[
+            "family:ipv4",
+            "chain:filter",
+            "chain:nat",
+            "expr:immediate",
+            "expr:payload",
+            "expr:cmp",
+            "expr:meta",
+            "expr:ct",
+            "expr:bitwise",
+            "expr:lookup",
+            "expr:nat",
+            "expr:masq",
+            "expr:numgen",
+            "expr:reject",
+            "set:vmap",
+            "set:concat",
+        ],
+        optional: &["expr:fib", "expr:dynset", "set:interval", "set:timeout"],
+        per_family: &[],
+        sources: &[
+            "kubernetes/kubernetes:pkg/proxy/nftables/proxier.go (nftablesBaseChains, setupNFTables, syncProxyRules, writeServiceToEndpointRules: numgen random mod N vmap)",
+            "optional: fib (nodePortAddresses match-all, ExternalTrafficPolicy=Local), interval (service CIDR and source-range sets), timeout + dynset (ClientIP affinity)",
+            "kubernetes/kubernetes:pkg/proxy/nftables/supported.go (kernel >= 5.13)",
+            "smolvm#906: a missing numgen broke kube-proxy on a microVM kernel",
+        ],
+    },
+    Builtin {
+        name: "kube-proxy-ipvs",
+        families: V4,
+        description: "kube-proxy in IPVS mode: the ipsets it creates on every sync and the iptables rules that match them",
+        includes: &[],
+        required: &[
+            "ipset:hash:ip,port",
+            "ipset:hash:ip,port,ip",
+            "ipset:hash:ip,port,net",
+            "ipset:bitmap:port",
+            "ipset:hash:ip",
+            "comment",
+            "set",
+            "mark",
+            "conntrack",
+            "addrtype",
+            "target:MASQUERADE",
+            "target:MARK",
+            "target:REJECT",
+        ],
+        optional: &["physdev", "ipvs"],
+        per_family: &[],
+        sources: &[
+            "kubernetes/kubernetes:pkg/proxy/ipvs/proxier.go (ipsetInfo: every set ensured on every sync; writeIptablesRules)",
+            "optional: physdev (externalIPs), ipvs match (LoadBalancerSourceRanges)",
+        ],
+    },
+    Builtin {
+        name: "firewalld",
+        families: INET,
+        description: "firewalld with its nftables backend (the default): `inet firewalld` table",
+        includes: &[],
+        required: &[
+            "family:inet",
+            "chain:filter",
+            "chain:nat",
+            "expr:meta",
+            "expr:payload",
+            "expr:cmp",
+            "expr:bitwise",
+            "expr:ct",
+            "expr:immediate",
+            "expr:lookup",
+            "expr:reject",
+            "expr:fib",
+            "set:interval",
+        ],
+        optional: &[
+            "expr:log",
+            "expr:limit",
+            "expr:counter",
+            "expr:masq",
+            "expr:nat",
+            "expr:redir",
+            "expr:exthdr",
+            "expr:rt",
+            "expr:objref",
+            "set:concat",
+            "set:timeout",
+        ],
+        per_family: &[],
+        sources: &[
+            "firewalld/firewalld:src/firewall/core/nftables.py (build_default_rules, build_rpfilter_rules: fib, build_rfc3964_ipv4_rules: interval set)",
+            "optional: LogDenied/rich rules (log, limit), NftablesCounters, masquerade/forward-port (masq, nat, redir), tcp-mss-clamp (exthdr, rt), helpers (objref), ipsets as nft sets (concat, timeout)",
+            "firewalld#1370: a missing fib module shows as \"Could not process rule: No such file or directory\"",
+        ],
+    },
+    Builtin {
+        name: "netavark",
+        families: INET,
+        description: "podman's netavark with its nftables driver (the default): `inet netavark` table",
+        includes: &[],
+        required: &[
+            "family:inet",
+            "chain:filter",
+            "chain:nat",
+            "expr:meta",
+            "expr:payload",
+            "expr:cmp",
+            "expr:bitwise",
+            "expr:ct",
+            "expr:fib",
+            "expr:immediate",
+            "expr:masq",
+            "expr:lookup",
+        ],
+        optional: &["expr:nat"],
+        per_family: &[],
+        sources: &[
+            "containers/netavark:src/firewall/nft.rs (setup_network: chains, masquerade, fib daddr type local, ct state)",
+            "optional: nat (port mappings: dnat; outbound address: snat)",
+        ],
+    },
+    Builtin {
+        name: "flannel-nft",
+        families: V4,
+        description: "flannel with EnableNFTables: `ip flannel-ipv4` and `ip6 flannel-ipv6` tables (both always \
+                      created), forward rules and --ip-masq masquerading as the upstream manifest deploys it",
+        includes: &[],
+        required: &[
+            "family:ipv4",
+            "family:ipv6",
+            "chain:filter",
+            "chain:nat",
+            "expr:payload",
+            "expr:cmp",
+            "expr:immediate",
+            "expr:meta",
+            "expr:bitwise",
+            "expr:masq",
+        ],
+        optional: &[],
+        per_family: &[],
+        sources: &[
+            "flannel-io/flannel:pkg/trafficmngr/nftables/nftables.go (initTable: both families or an error; SetupAndEnsureForwardRules; addMasqRules: masquerade fully-random)",
+            "flannel-io/flannel:Documentation/kube-flannel.yml (--ip-masq)",
+        ],
     },
 ];
 
@@ -332,7 +509,7 @@ fn required(b: &Builtin) -> Vec<&'static str> {
 }
 
 fn from_builtin(b: &Builtin) -> Profile {
-    let v4 = vec![Family::Ipv4];
+    let v4 = b.families.to_vec();
     let mut needs = Vec::new();
     let req = required(b);
     let optional: Vec<&str> = b.optional.iter().copied().filter(|o| !req.contains(o)).collect();
@@ -348,20 +525,31 @@ fn from_builtin(b: &Builtin) -> Profile {
         name: b.name.to_string(),
         description: b.description.to_string(),
         sources: b.sources.iter().map(|s| s.to_string()).collect(),
-        needs,
+        needs: normalize_needs(needs),
     }
 }
 
 /// Each requirement once (the first entry wins), each entry's families
-/// once, in order; linear in the number of entries.
-pub fn dedup_needs(needs: Vec<Need>) -> Vec<Need> {
+/// as its kind understands them ([`Family::expand`]: `inet` is ipv4 and
+/// ipv6 for xtables and ipset; a `family:` requirement is asked in the
+/// family it names) and once each, in order; linear in the number of
+/// entries.
+pub fn normalize_needs(needs: Vec<Need>) -> Vec<Need> {
     let mut seen = std::collections::HashSet::new();
     needs
         .into_iter()
         .filter(|n| seen.insert(n.requirement.clone()))
         .map(|mut n| {
+            let ext = &n.requirement.extension;
+            let named = Family::parse(&ext.name);
             let mut fams = std::collections::HashSet::new();
-            n.families.retain(|f| fams.insert(*f));
+            n.families = n
+                .families
+                .iter()
+                .flat_map(|f| f.expand(ext.kind, named))
+                .chain(if ext.kind == crate::probe::Kind::Family { named } else { None })
+                .filter(|f| fams.insert(*f))
+                .collect();
             n
         })
         .collect()
@@ -440,8 +628,9 @@ pub fn parse(bytes: &[u8], source: &str, default_name: &str) -> Result<Profile, 
                 // Each family once, in order (a list of 10 000 "arp" is one).
                 let mut out: Vec<Family> = Vec::new();
                 for f in l {
-                    let fam = Family::parse(f)
-                        .ok_or_else(|| err(format!("unknown family `{f}` (ipv4, ipv6, arp, bridge)")))?;
+                    let fam = Family::parse(f).ok_or_else(|| {
+                        err(format!("unknown family `{f}` (ipv4, ipv6, inet, arp, bridge, netdev)"))
+                    })?;
                     if !out.contains(&fam) {
                         out.push(fam);
                     }
@@ -472,7 +661,7 @@ pub fn parse(bytes: &[u8], source: &str, default_name: &str) -> Result<Profile, 
     if needs.is_empty() {
         return Err(err("no extensions: give `required`, `optional` or `[[extension]]`".into()));
     }
-    let needs = dedup_needs(needs);
+    let needs = normalize_needs(needs);
     Ok(Profile {
         name: file.name.unwrap_or_else(|| default_name.to_string()),
         description: file.description.unwrap_or_default(),
@@ -486,9 +675,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn nf_tables_profiles_ask_in_their_families() {
+        let fw = resolve("firewalld").unwrap();
+        let fib = fw.needs.iter().find(|n| n.requirement.to_string() == "expr:fib").unwrap();
+        assert_eq!(fib.families, [Family::Inet], "firewalld's table is inet");
+        // A family requirement is asked in the family it names.
+        let flannel = resolve("flannel-nft").unwrap();
+        let v6 = flannel.needs.iter().find(|n| n.requirement.to_string() == "family:ipv6").unwrap();
+        assert_eq!(v6.families, [Family::Ipv6]);
+        // inet stands for ipv4 and ipv6 where there is no inet (xtables, ipset).
+        let p = parse(
+            b"families = [\"inet\"]\nrequired = [\"comment\", \"expr:ct\", \"ipset:hash:ip\"]\n",
+            "t",
+            "t",
+        )
+        .unwrap();
+        let fams: Vec<Vec<Family>> = p.needs.iter().map(|n| n.families.clone()).collect();
+        assert_eq!(
+            fams,
+            [vec![Family::Ipv4, Family::Ipv6], vec![Family::Inet], vec![Family::Ipv4, Family::Ipv6]]
+        );
+        let ipvs = resolve("kube-proxy-ipvs").unwrap();
+        assert!(ipvs.needs.iter().any(|n| n.requirement.to_string() == "ipset:bitmap:port" && !n.optional));
+    }
+
+    #[test]
     fn every_builtin_parses_and_kuscia_needs_comment() {
         let all = builtins();
-        assert_eq!(all.len(), 10);
+        assert_eq!(all.len(), 15);
         for p in &all {
             assert!(!p.needs.is_empty() && !p.sources.is_empty(), "{}", p.name);
         }

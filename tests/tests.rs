@@ -12,3 +12,4 @@ mod debian;
 mod doctor;
 mod hostile;
 mod load;
+mod nftables;

@@ -1,8 +1,8 @@
 //! The initramfs a case boots with: the static guest runner as `/init`, the
 //! static xtprobe on `PATH`, the case, and — as the case asks — the
 //! kernel's modules (all of them, or the closure of a few, with or without
-//! modules.dep), busybox as `/sbin/modprobe`, and the real iptables-nft
-//! client with its shared libraries and extension plugins.
+//! modules.dep), busybox as `/sbin/modprobe`, and the real clients
+//! (iptables-nft, nft, ipset) with their shared libraries and plugins.
 //!
 //! No `/sbin/modprobe` unless asked: that is the minimal host of the field
 //! report, where the kernel's autoload silently fails.
@@ -52,8 +52,8 @@ pub struct ImageSpec<'a> {
     /// `files` win over anything else at the same path (a made
     /// modules.dep replaces the tree's).
     pub made: &'a [(String, u32, Vec<u8>)],
-    /// Include `/usr/sbin/iptables-nft` and what it needs.
-    pub iptables: bool,
+    /// The real clients to include, with what they need.
+    pub clients: &'a [Client],
     /// The case to run.
     pub case: &'a GuestCase,
 }
@@ -153,8 +153,8 @@ pub fn build(spec: &ImageSpec<'_>) -> Result<Vec<u8>> {
             b.symlink(&format!("bin/{applet}"), "/bin/busybox");
         }
     }
-    if spec.iptables {
-        add_iptables(&mut b)?;
+    for client in spec.clients {
+        add_client(&mut b, *client)?;
     }
     Ok(b.archive.finish())
 }
@@ -222,20 +222,62 @@ fn add_closure(
     Ok(())
 }
 
-/// The iptables-nft multicall binary, the extension plugins a `-m comment
-/// ... -j ACCEPT` rule loads, and every shared library they need (per ldd).
-fn add_iptables(b: &mut Builder) -> Result<()> {
-    let multi = Path::new("/usr/sbin/xtables-nft-multi");
-    if !multi.exists() {
-        return Err("/usr/sbin/xtables-nft-multi is missing (apt-get install iptables)".to_string());
-    }
-    let plugins = Path::new("/usr/lib/x86_64-linux-gnu/xtables");
-    let mut objects = vec![multi.to_path_buf()];
-    for p in ["libxt_comment.so", "libxt_standard.so", "libipt_standard.so", "libxt_tcp.so"] {
-        if plugins.join(p).exists() {
-            objects.push(plugins.join(p));
+/// A real netfilter client a case can run in the guest, taken from the
+/// host's Debian packages with every shared library it loads (per ldd).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Client {
+    /// iptables-nft (`xtables-nft-multi`) and the plugins a `-m comment ... -j
+    /// ACCEPT` rule loads, as `iptables` and `iptables-nft`.
+    Iptables,
+    /// nft (package nftables).
+    Nft,
+    /// ipset (package ipset).
+    Ipset,
+}
+
+impl Client {
+    /// Parses a client name.
+    pub fn parse(s: &str) -> Option<Client> {
+        match s {
+            "iptables" => Some(Client::Iptables),
+            "nft" => Some(Client::Nft),
+            "ipset" => Some(Client::Ipset),
+            _ => None,
         }
     }
+
+    /// The host binary, its package, extra objects to copy and the names to
+    /// link to the binary.
+    fn parts(self) -> (&'static str, &'static str, &'static [&'static str], &'static [&'static str]) {
+        const PLUGINS: &[&str] = &[
+            "/usr/lib/x86_64-linux-gnu/xtables/libxt_comment.so",
+            "/usr/lib/x86_64-linux-gnu/xtables/libxt_standard.so",
+            "/usr/lib/x86_64-linux-gnu/xtables/libipt_standard.so",
+            "/usr/lib/x86_64-linux-gnu/xtables/libxt_tcp.so",
+        ];
+        match self {
+            Client::Iptables => (
+                "/usr/sbin/xtables-nft-multi",
+                "iptables",
+                PLUGINS,
+                &["usr/sbin/iptables-nft", "usr/sbin/iptables"],
+            ),
+            Client::Nft => ("/usr/sbin/nft", "nftables", &[], &[]),
+            Client::Ipset => ("/usr/sbin/ipset", "ipset", &[], &[]),
+        }
+    }
+}
+
+/// Copies `client` and every shared library it and its extra objects load.
+fn add_client(b: &mut Builder, client: Client) -> Result<()> {
+    let (binary, package, extra, links) = client.parts();
+    let binary = Path::new(binary);
+    if !binary.exists() {
+        return Err(format!("{} is missing (apt-get install {package})", binary.display()));
+    }
+    let mut objects = vec![binary.to_path_buf()];
+    objects.extend(extra.iter().map(PathBuf::from).filter(|p| p.exists()));
     let mut libs = BTreeSet::new();
     for obj in &objects {
         for lib in ldd(obj)? {
@@ -245,8 +287,10 @@ fn add_iptables(b: &mut Builder) -> Result<()> {
     for obj in objects.iter().chain(libs.iter()) {
         b.host_file(obj.to_string_lossy().trim_start_matches('/'), obj)?;
     }
-    b.symlink("usr/sbin/iptables-nft", "xtables-nft-multi");
-    b.symlink("usr/sbin/iptables", "xtables-nft-multi");
+    let name = binary.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    for link in links {
+        b.symlink(link, name);
+    }
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 
 use kernel_test::cache;
-use kernel_test::image::{self, ImageSpec, ModuleSet};
+use kernel_test::image::{self, Client, ImageSpec, ModuleSet};
 use kernel_test::kernels::{self, KernelList};
 use kernel_test::matrix::{self, Matrix, Payload};
 use kernel_test::protocol::{self, Event, GuestCase, GuestStep};
@@ -62,6 +62,9 @@ enum Cmd {
         /// Include the real iptables-nft.
         #[arg(long)]
         iptables: bool,
+        /// Include a real client: iptables, nft, ipset (repeatable).
+        #[arg(long = "client", value_name = "NAME", value_parser = parse_client)]
+        clients: Vec<Client>,
         /// Guest memory in MiB.
         #[arg(long, default_value_t = 512)]
         memory: u32,
@@ -116,8 +119,12 @@ fn main() {
                 0
             }),
         Cmd::Matrix { case, verbose } => run_matrix(&cli, case.as_deref(), *verbose),
-        Cmd::Run { kernel, modules, iptables, memory, timeout, command } => {
-            run_one(&cli, kernel, modules.as_deref(), *iptables, *memory, *timeout, command)
+        Cmd::Run { kernel, modules, iptables, clients, memory, timeout, command } => {
+            let mut clients = clients.clone();
+            if *iptables && !clients.contains(&Client::Iptables) {
+                clients.push(Client::Iptables);
+            }
+            run_one(&cli, kernel, modules.as_deref(), &clients, *memory, *timeout, command)
         }
     };
     match result {
@@ -176,11 +183,15 @@ fn run_matrix(cli: &Cli, filter: Option<&str>, verbose: bool) -> Result<i32, Str
     Ok(if failed == 0 { 0 } else { 1 })
 }
 
+fn parse_client(s: &str) -> Result<Client, String> {
+    Client::parse(s).ok_or_else(|| format!("unknown client `{s}`: iptables, nft or ipset"))
+}
+
 fn run_one(
     cli: &Cli,
     kernel: &Path,
     modules: Option<&Path>,
-    iptables: bool,
+    clients: &[Client],
     memory: u32,
     timeout: u64,
     command: &[String],
@@ -212,7 +223,7 @@ fn run_one(
         shell: None,
         files: &[],
         made: &[],
-        iptables,
+        clients,
         case: &case,
     };
     let dir = matrix::tempdir()?;

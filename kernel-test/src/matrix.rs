@@ -10,6 +10,7 @@
 //! modules_dep = true          # false: leave depmod's output out, as Debian ships trees
 //! modprobe = false            # true: busybox as /sbin/modprobe (kernel autoload works)
 //! iptables = false            # true: the real iptables-nft client
+//! clients = ["nft", "ipset"]  # real clients: iptables, nft, ipset
 //! shell = false               # true: busybox as /bin/sh, cat, uname
 //! files = [["contrib/x", "/scripts/x"]]   # repository files to copy in
 //! append = "module.sig_enforce=1"         # more kernel command line
@@ -87,9 +88,12 @@ pub struct Case {
     /// busybox as /sbin/modprobe.
     #[serde(default)]
     pub modprobe: bool,
-    /// The real iptables-nft.
+    /// The real iptables-nft (the same as `clients = ["iptables"]`).
     #[serde(default)]
     pub iptables: bool,
+    /// The real clients to include.
+    #[serde(default)]
+    pub clients: Vec<image::Client>,
     /// busybox as /bin/sh, cat, uname (for shell scripts).
     #[serde(default)]
     pub shell: bool,
@@ -360,6 +364,10 @@ pub fn run_case(
             return CaseResult { name: case.name.clone(), failures: vec![e], run: None, seconds: 0.0 };
         }
     };
+    let mut clients = case.clients.clone();
+    if case.iptables && !clients.contains(&image::Client::Iptables) {
+        clients.push(image::Client::Iptables);
+    }
     let spec = ImageSpec {
         guest: &payload.guest,
         xtprobe: &payload.xtprobe,
@@ -370,7 +378,7 @@ pub fn run_case(
         shell: case.shell.then_some(payload.busybox.as_path()),
         files: &case.files,
         made: &made,
-        iptables: case.iptables,
+        clients: &clients,
         case: &guest_case,
     };
     let fail =

@@ -8,9 +8,11 @@
 //! timeout) is not asked again: its remaining answers carry the same error.
 
 use crate::app::exit::ExitCode;
-use crate::probe::legacy::LegacyProber;
-use crate::probe::nft::{NfTablesStatus, NftProber};
-use crate::probe::{Backend, Errno, Family, Outcome, ProbeError, Requirement};
+use crate::probe::ipset::IpsetProber;
+use crate::probe::nftables::NftablesProber;
+use crate::probe::xt::legacy::LegacyProber;
+use crate::probe::xt::nft::{NfTablesStatus, NftProber};
+use crate::probe::{Backend, Errno, Extension, Family, Kind, Outcome, ProbeError, Requirement, Subsystem};
 use crate::profile::Need;
 use crate::system::deadline::{self, Deadline};
 
@@ -21,7 +23,9 @@ pub struct CheckOptions {
     pub needs: Vec<Need>,
     /// The profile the needs come from, if any.
     pub profile: Option<String>,
-    /// The backends to ask. The default is nft only.
+    /// The backends that answer for xtables matches and targets (nft,
+    /// legacy or both; the default is nft). nf_tables and ipset
+    /// requirements always have their own.
     pub backends: Vec<Backend>,
     /// When every answer must be in: the whole check, kernel-side waits
     /// included, ends by then.
@@ -65,6 +69,7 @@ impl CheckResult {
         match &self.outcome {
             Outcome::Registered(revs) if revs.satisfies(self.requirement.revision) => Status::Supported,
             Outcome::Registered(_) => Status::RevisionMissing,
+            Outcome::Present => Status::Supported,
             Outcome::NotRegistered => Status::NotRegistered,
             Outcome::NotApplicable(_) => Status::NotApplicable,
             Outcome::Failed(_) => Status::Error,
@@ -77,7 +82,7 @@ impl CheckResult {
             Outcome::Registered(revs) if !revs.satisfies(self.requirement.revision) => {
                 Some(Errno(libc::EPROTONOSUPPORT))
             }
-            Outcome::Registered(_) | Outcome::NotApplicable(_) => None,
+            Outcome::Registered(_) | Outcome::Present | Outcome::NotApplicable(_) => None,
             Outcome::NotRegistered => Some(Errno(libc::ENOENT)),
             Outcome::Failed(e) => e.errno(),
         }
@@ -97,19 +102,46 @@ impl CheckResult {
                 ),
                 _ => format!("registered; revisions {}", list(&revs.supported)),
             },
+            Outcome::Present => "present".to_string(),
             Outcome::NotRegistered => format!(
-                "not registered: the kernel knows no {} named {:?} in {} (no module providing \
-                 {}{} is loaded, or none is built for this kernel); `xtprobe doctor {}` tells which",
-                ext.kind,
-                ext.name,
-                self.family,
-                self.family.module_prefix(),
-                ext.name,
+                "not registered: {}; `xtprobe doctor {}` tells why",
+                missing_text(ext, self.family),
                 self.requirement
             ),
             Outcome::NotApplicable(why) => format!("not asked: {why}"),
             Outcome::Failed(e) => e.to_string(),
         }
+    }
+}
+
+/// What "not registered" means for each kind, naming what the kernel
+/// asked for.
+fn missing_text(ext: &Extension, family: Family) -> String {
+    let n = family.nfproto();
+    match ext.kind {
+        Kind::Match | Kind::Target => format!(
+            "the kernel knows no {} named {:?} in {family} (no module providing {}{} is loaded, or \
+             none is built for this kernel)",
+            ext.kind,
+            ext.name,
+            family.module_prefix().unwrap_or("xt_"),
+            ext.name
+        ),
+        Kind::Expr => format!(
+            "nf_tables has no expression type {:?} in {family} (nft-expr-{n}-{} / nft-expr-{} is not \
+             loaded or not built); nft says \"Could not process rule: No such file or directory\"",
+            ext.name, ext.name, ext.name
+        ),
+        Kind::Chain => format!(
+            "nf_tables has no {:?} chain type for {family} (nft-chain-{n}-{} is not loaded or not built)",
+            ext.name, ext.name
+        ),
+        Kind::Family => format!("this kernel's nf_tables was built without the {family} family"),
+        Kind::Set => format!("no nf_tables set backend accepts {} sets", ext.name),
+        Kind::Ipset => format!(
+            "ipset has no set type {:?} for {family} (ip_set_{} is not loaded or not built)",
+            ext.name, ext.name
+        ),
     }
 }
 
@@ -188,6 +220,8 @@ fn is_sticky(e: &ProbeError) -> bool {
         ProbeError::PermissionDenied { .. }
             | ProbeError::NoNfnetlink
             | ProbeError::CompatUnavailable { .. }
+            | ProbeError::NoNftables
+            | ProbeError::NoIpset
             | ProbeError::Timeout { .. }
     )
 }
@@ -198,7 +232,7 @@ fn is_sticky(e: &ProbeError) -> bool {
 fn capability_error(backend: Backend) -> Option<ProbeError> {
     use caps::{CapSet, Capability};
     let needed: &[(Capability, &'static str)] = match backend {
-        Backend::Nft => &[(Capability::CAP_NET_ADMIN, "CAP_NET_ADMIN")],
+        Backend::Nft | Backend::Nftables | Backend::Ipset => &[(Capability::CAP_NET_ADMIN, "CAP_NET_ADMIN")],
         Backend::Legacy => {
             &[(Capability::CAP_NET_ADMIN, "CAP_NET_ADMIN"), (Capability::CAP_NET_RAW, "CAP_NET_RAW")]
         }
@@ -226,26 +260,30 @@ pub fn run(opts: &CheckOptions) -> CheckReport {
 fn timed_out(opts: &CheckOptions, pending: String) -> CheckReport {
     let e = ProbeError::Timeout { budget_ms: opts.deadline.budget().as_millis() as u64, pending };
     let results = opts
-        .backends
+        .needs
         .iter()
-        .flat_map(|&backend| {
+        .flat_map(|n| {
             let e = e.clone();
-            opts.needs.iter().flat_map(move |n| {
-                let e = e.clone();
-                n.families.iter().map(move |&family| CheckResult {
-                    requirement: n.requirement.clone(),
-                    optional: n.optional,
-                    family,
-                    backend,
-                    outcome: Outcome::Failed(e.clone()),
-                })
-            })
+            Backend::for_kind(n.requirement.extension.kind, &opts.backends).into_iter().flat_map(
+                move |backend| {
+                    let e = e.clone();
+                    n.families.iter().map(move |&family| CheckResult {
+                        requirement: n.requirement.clone(),
+                        optional: n.optional,
+                        family,
+                        backend,
+                        outcome: Outcome::Failed(e.clone()),
+                    })
+                },
+            )
         })
         .collect();
     CheckReport {
         kernel_release: crate::system::host::kernel_release(),
         profile: opts.profile.clone(),
-        nf_tables: opts.backends.contains(&Backend::Nft).then(|| Err(e.clone())),
+        nf_tables: (opts.backends.contains(&Backend::Nft)
+            && opts.needs.iter().any(|n| n.requirement.extension.kind.is_xt()))
+        .then(|| Err(e.clone())),
         results,
         disagreements: Vec::new(),
     }
@@ -258,18 +296,36 @@ fn run_now(opts: &CheckOptions) -> CheckReport {
 }
 
 fn ask_all(opts: &CheckOptions) -> CheckReport {
-    let pairs: Vec<(&Need, Family)> =
-        opts.needs.iter().flat_map(|n| n.families.iter().map(move |&f| (n, f))).collect();
+    let pairs_of = |subsystem: Subsystem| -> Vec<(&Need, Family)> {
+        opts.needs
+            .iter()
+            .filter(|n| n.requirement.extension.kind.subsystem() == subsystem)
+            .flat_map(|n| n.families.iter().map(move |&f| (n, f)))
+            .collect()
+    };
+    let (xt, nftables, ipset) =
+        (pairs_of(Subsystem::Xt), pairs_of(Subsystem::Nftables), pairs_of(Subsystem::Ipset));
+    let mut asked: Vec<(Backend, &[(&Need, Family)])> = Vec::new();
+    if !xt.is_empty() {
+        asked.extend(opts.backends.iter().map(|&b| (b, xt.as_slice())));
+    }
+    if !nftables.is_empty() {
+        asked.push((Backend::Nftables, nftables.as_slice()));
+    }
+    if !ipset.is_empty() {
+        asked.push((Backend::Ipset, ipset.as_slice()));
+    }
     let mut results = Vec::new();
     let mut nf_tables = None;
-    for &backend in &opts.backends {
+    for (backend, pairs) in asked {
         let outcomes = match backend {
             Backend::Nft => {
-                let (outcomes, status) = run_nft(opts, &pairs);
+                let (outcomes, status) = run_nft(opts, pairs);
                 nf_tables = status;
                 outcomes
             }
-            Backend::Legacy => run_legacy(&pairs, &opts.deadline),
+            Backend::Legacy => run_legacy(pairs, &opts.deadline),
+            Backend::Nftables | Backend::Ipset => run_netlink(backend, pairs, &opts.deadline),
         };
         results.extend(pairs.iter().zip(outcomes).map(|(&(need, family), outcome)| CheckResult {
             requirement: need.requirement.clone(),
@@ -306,6 +362,22 @@ fn run_nft(opts: &CheckOptions, pairs: &[(&Need, Family)]) -> (Vec<Outcome>, NfT
     // Already answered within the first batch; asked here only if none was sent.
     let status = prober.nf_tables();
     (outcomes, Some(status))
+}
+
+/// All pairs through nf_tables batches or ipset type queries.
+fn run_netlink(backend: Backend, pairs: &[(&Need, Family)], deadline: &Deadline) -> Vec<Outcome> {
+    let all_failed = |e: ProbeError| pairs.iter().map(|_| Outcome::Failed(e.clone())).collect();
+    if let Some(e) = capability_error(backend) {
+        return all_failed(e);
+    }
+    let items: Vec<(Family, &Extension)> =
+        pairs.iter().map(|&(need, family)| (family, &need.requirement.extension)).collect();
+    let answered = if backend == Backend::Ipset {
+        IpsetProber::open(deadline).map(|mut p| p.probe_all(&items))
+    } else {
+        NftablesProber::open(deadline).map(|mut p| p.probe_all(&items))
+    };
+    answered.unwrap_or_else(all_failed)
 }
 
 /// All pairs through the legacy sockopts, one question at a time. An error

@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::app::check::{self, CheckOptions, CheckReport, Status};
 use crate::app::exit::ExitCode;
 use crate::app::load::{self, LoadError, LoadReport, Session};
-use crate::catalog::{self, PROBE_PREREQUISITES};
+use crate::catalog;
 use crate::kmod::ModuleName;
 use crate::kmod::insert::StepOutcome;
 use crate::kmod::persist::{self, Persisted};
@@ -217,7 +217,30 @@ fn probe(opts: &EnsureOptions) -> CheckReport {
 
 /// Whether an outcome failed for want of nfnetlink, nf_tables or nft_compat.
 fn prerequisite_error(o: &Outcome) -> bool {
-    matches!(o, Outcome::Failed(ProbeError::NoNfnetlink | ProbeError::CompatUnavailable { .. }))
+    matches!(
+        o,
+        Outcome::Failed(
+            ProbeError::NoNfnetlink
+                | ProbeError::CompatUnavailable { .. }
+                | ProbeError::NoNftables
+                | ProbeError::NoIpset
+        )
+    )
+}
+
+/// The probers' own prerequisites to load, for every answer that failed
+/// for want of one: nf_tables and nft_compat for xtables, nf_tables for
+/// nf_tables questions, ip_set for ipset (nfnetlink comes with each).
+fn prerequisites_for(report: &CheckReport) -> Vec<catalog::Prerequisite> {
+    let mut out: Vec<catalog::Prerequisite> = Vec::new();
+    for r in report.results.iter().filter(|r| prerequisite_error(&r.outcome)) {
+        for p in catalog::prerequisites(r.requirement.extension.kind.subsystem()).iter().skip(1) {
+            if !out.contains(p) {
+                out.push(*p);
+            }
+        }
+    }
+    out
 }
 
 /// Runs ensure.
@@ -251,18 +274,20 @@ pub fn run(opts: &EnsureOptions, host: &Host, sys: &impl ModuleSyscalls) -> Ensu
     };
 
     let mut current = before;
-    let prereqs_missing = current.results.iter().any(|r| prerequisite_error(&r.outcome));
+    let wanted = prerequisites_for(&current);
+    let prereqs_missing = !wanted.is_empty();
     if prereqs_missing {
-        // The kernel autoloads nfnetlink-subsys-10/11 through modules.alias;
+        // The kernel autoloads nfnetlink-subsys-N through modules.alias;
         // without that index, load by module name.
-        let queries: Vec<String> = if session.resolver().index().aliases.is_some() {
-            vec!["nfnetlink-subsys-10".into(), "nfnetlink-subsys-11".into()]
-        } else {
-            PROBE_PREREQUISITES.iter().skip(1).map(|(_, m)| m.to_string()).collect()
-        };
+        let aliases = session.resolver().index().aliases.is_some();
+        let queries: Vec<String> =
+            wanted.iter().map(|p| if aliases { p.alias } else { p.module }.to_string()).collect();
         let r = load(&mut session, queries.clone());
         let attempt = Attempt {
-            purpose: "probe prerequisites (nf_tables, nft_compat)".into(),
+            purpose: format!(
+                "probe prerequisites ({})",
+                wanted.iter().map(|p| p.module).collect::<Vec<_>>().join(", ")
+            ),
             requirement: None,
             queries,
             report: r,

@@ -17,7 +17,7 @@ pub fn needs(args: &TargetArgs) -> Result<(Vec<Need>, Option<String>), Usage> {
             .map(|r| Need { requirement: r.clone(), families: families.clone(), optional: false })
             .collect();
         // `comment comment` is one question, asked and shown once.
-        let needs = profile::dedup_needs(needs);
+        let needs = profile::normalize_needs(needs);
         if needs.len() > profile::MAX_ENTRIES {
             return Err(Usage(format!(
                 "{} distinct extensions; at most {} can be asked at once (split them, or use a profile)",
@@ -30,7 +30,9 @@ pub fn needs(args: &TargetArgs) -> Result<(Vec<Need>, Option<String>), Usage> {
     let name = args.profile.as_deref().unwrap_or(profile::DEFAULT);
     let Profile { name, needs, .. } = profile::resolve(name).map_err(|e| Usage(e.to_string()))?;
     let needs = match explicit {
-        Some(f) => needs.into_iter().map(|n| Need { families: f.clone(), ..n }).collect(),
+        Some(f) => {
+            profile::normalize_needs(needs.into_iter().map(|n| Need { families: f.clone(), ..n }).collect())
+        }
         None => needs,
     };
     Ok((needs, Some(name)))

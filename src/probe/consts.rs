@@ -30,6 +30,16 @@ pub const NLM_F_REQUEST: u16 = 0x1;
 pub const NLM_F_MULTI: u16 = 0x2;
 /// `NLM_F_ACK`: ask for an `NLMSG_ERROR` acknowledgement.
 pub const NLM_F_ACK: u16 = 0x4;
+/// `NLM_F_EXCL` (new requests): fail with EEXIST rather than replace.
+pub const NLM_F_EXCL: u16 = 0x200;
+/// `NLM_F_CREATE` (new requests): create the object.
+pub const NLM_F_CREATE: u16 = 0x400;
+/// `NLM_F_APPEND` (new requests): add at the end of the list.
+pub const NLM_F_APPEND: u16 = 0x800;
+/// `NLA_F_NESTED`: the attribute's payload is more attributes.
+pub const NLA_F_NESTED: u16 = 0x8000;
+/// `NLMSG_MIN_TYPE`: the first message type a protocol may use.
+pub const NLMSG_MIN_TYPE: u16 = 0x10;
 /// `NLM_F_CAPPED`: the error echoes only the request header.
 pub const NLM_F_CAPPED: u16 = 0x100;
 /// `NLM_F_ACK_TLVS`: extended-ACK attributes follow the echoed request.
@@ -49,10 +59,18 @@ pub const NLMSGERR_ATTR_MISS_TYPE: u16 = 5;
 pub const NFNETLINK_V0: u8 = 0;
 /// Size of `struct nfgenmsg` (`family u8, version u8, res_id __be16`).
 pub const NFGENMSG_LEN: usize = 4;
+/// `NFNL_SUBSYS_IPSET`.
+pub const NFNL_SUBSYS_IPSET: u8 = 6;
 /// `NFNL_SUBSYS_NFTABLES`.
 pub const NFNL_SUBSYS_NFTABLES: u8 = 10;
 /// `NFNL_SUBSYS_NFT_COMPAT`.
 pub const NFNL_SUBSYS_NFT_COMPAT: u8 = 11;
+
+/// `NFNL_MSG_BATCH_BEGIN` (`NLMSG_MIN_TYPE`): opens a transaction whose
+/// `res_id` names the subsystem.
+pub const NFNL_MSG_BATCH_BEGIN: u16 = NLMSG_MIN_TYPE;
+/// `NFNL_MSG_BATCH_END`: commits the transaction. xtprobe never sends it.
+pub const NFNL_MSG_BATCH_END: u16 = NLMSG_MIN_TYPE + 1;
 
 // ---- include/uapi/linux/netfilter/nf_tables_compat.h -------------------------
 
@@ -78,6 +96,10 @@ pub const NFTA_GEN_ID: u16 = 1;
 
 // ---- include/uapi/linux/netfilter.h ------------------------------------------
 
+/// `NFPROTO_INET`: nf_tables' dual-stack family.
+pub const NFPROTO_INET: u8 = 1;
+/// `NFPROTO_NETDEV`: nf_tables' per-device family.
+pub const NFPROTO_NETDEV: u8 = 5;
 /// `NFPROTO_IPV4` (= `AF_INET`).
 pub const NFPROTO_IPV4: u8 = 2;
 /// `NFPROTO_ARP`.

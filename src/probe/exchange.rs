@@ -202,7 +202,7 @@ mod tests {
             }
             let mut ex = Exchange::new(1, REPLY);
             if let Ok(Some(Answer::Data(payload))) = ex.feed(&d) {
-                let _ = crate::probe::compat::CompatInfo::parse(&payload);
+                let _ = crate::probe::xt::compat::CompatInfo::parse(&payload);
             }
         }
     }

@@ -1,30 +1,29 @@
-//! Asking the running kernel which xtables extensions it supports.
+//! Asking the running kernel what netfilter it has.
 //!
-//! Two backends answer the same question:
-//! - [`nft`]: the `NFNL_MSG_COMPAT_GET` query iptables-nft sends over
-//!   `NETLINK_NETFILTER` (`net/netfilter/nft_compat.c`); it reports the best
-//!   revision the kernel knows.
-//! - [`legacy`]: the `*_SO_GET_REVISION_*` getsockopt iptables-legacy uses
-//!   (`net/ipv4/netfilter/ip_tables.c`); it only says yes or no per revision.
+//! Three subsystems answer, each in its own module over the shared
+//! `NETLINK_NETFILTER` layer ([`socket`], [`exchange`], [`wire`]):
+//! - [`xt`]: xtables matches and targets (`-m comment`, `-j MASQUERADE`),
+//!   through nft_compat or the legacy getsockopt;
+//! - [`nftables`]: nf_tables expression types, chain types, families and
+//!   set features, through validate-only batches that commit nothing;
+//! - [`ipset`]: ipset set types and their revisions (`IPSET_CMD_TYPE`).
 //!
-//! Both go through `xt_find_revision()` (`net/netfilter/x_tables.c`), whose
-//! registry is global: the answer is the same in every network namespace, so
-//! probing from a fresh one is exact. Both may make the kernel try to autoload
-//! a module (`ipt_<name>`) when the name is unknown.
+//! One [`Requirement`] type covers all of them; its [`Kind`] says which
+//! subsystem answers. Every question may make the kernel try to autoload
+//! the module that provides the answer, as the real clients do.
 //!
 //! This module never loads modules and never reads module files; [`crate::kmod`]
-//! does that, and [`crate::diagnose`] joins the two.
+//! does that, and [`crate::app`] joins the two.
 
-pub mod compat;
 pub mod consts;
 pub mod exchange;
 pub mod generation;
-pub mod legacy;
-pub mod nft;
+pub mod ipset;
+pub mod nftables;
 pub mod socket;
 pub mod spec;
-pub mod walk;
 pub mod wire;
+pub mod xt;
 
 use std::fmt;
 
@@ -32,25 +31,91 @@ use serde::Serialize;
 
 pub use crate::system::Errno;
 pub use spec::{Requirement, SpecError};
-pub use walk::{RevisionAnswer, Revisions};
+pub use xt::walk::{RevisionAnswer, Revisions};
 
-/// Whether an extension is a match (`-m`) or a target (`-j`).
+/// What is required: an xtables match or target, an nf_tables expression
+/// type, chain type, family or set feature, or an ipset set type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
-    /// A match: `NFTA_COMPAT_TYPE` 0, `*_SO_GET_REVISION_MATCH`.
+    /// An xtables match: `NFTA_COMPAT_TYPE` 0, `*_SO_GET_REVISION_MATCH`.
     Match,
-    /// A target: `NFTA_COMPAT_TYPE` 1, `*_SO_GET_REVISION_TARGET`.
+    /// An xtables target: `NFTA_COMPAT_TYPE` 1, `*_SO_GET_REVISION_TARGET`.
     Target,
+    /// An nf_tables expression type (`NFTA_EXPR_NAME`): `numgen`, `ct`.
+    Expr,
+    /// An nf_tables chain type (`NFTA_CHAIN_TYPE`): `filter`, `nat`, `route`.
+    Chain,
+    /// An nf_tables family (`nfgen_family` of `NFT_MSG_NEWTABLE`).
+    Family,
+    /// An nf_tables set feature: `map`, `vmap`, `interval`, `concat`, `timeout`.
+    Set,
+    /// An ipset set type (`IPSET_ATTR_TYPENAME`): `hash:ip,port`.
+    Ipset,
+}
+
+/// Which part of netfilter answers for a [`Kind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Subsystem {
+    /// xtables, through nft_compat or the legacy sockopts.
+    Xt,
+    /// nf_tables itself.
+    Nftables,
+    /// ipset (`NFNL_SUBSYS_IPSET`).
+    Ipset,
 }
 
 impl Kind {
+    /// Every kind, in output order.
+    pub const ALL: [Kind; 7] =
+        [Kind::Match, Kind::Target, Kind::Expr, Kind::Chain, Kind::Family, Kind::Set, Kind::Ipset];
+
     /// The lowercase word used in output and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Match => "match",
             Kind::Target => "target",
+            Kind::Expr => "expr",
+            Kind::Chain => "chain",
+            Kind::Family => "family",
+            Kind::Set => "set",
+            Kind::Ipset => "ipset",
         }
+    }
+
+    /// Parses a kind word (`m`, `t` and `j` are short for match and target).
+    pub fn parse(word: &str) -> Option<Kind> {
+        Some(match word.to_ascii_lowercase().as_str() {
+            "match" | "m" => Kind::Match,
+            "target" | "t" | "j" => Kind::Target,
+            "expr" => Kind::Expr,
+            "chain" => Kind::Chain,
+            "family" => Kind::Family,
+            "set" => Kind::Set,
+            "ipset" => Kind::Ipset,
+            _ => return None,
+        })
+    }
+
+    /// The subsystem that answers.
+    pub fn subsystem(self) -> Subsystem {
+        match self {
+            Kind::Match | Kind::Target => Subsystem::Xt,
+            Kind::Expr | Kind::Chain | Kind::Family | Kind::Set => Subsystem::Nftables,
+            Kind::Ipset => Subsystem::Ipset,
+        }
+    }
+
+    /// Whether the kernel versions this kind with revisions (`NAME@REV`).
+    pub fn has_revisions(self) -> bool {
+        matches!(self, Kind::Match | Kind::Target | Kind::Ipset)
+    }
+
+    /// Whether a family other than the one asked about makes sense: an
+    /// xtables match and target swap roles (`-m MARK` vs `-j MARK`).
+    pub fn is_xt(self) -> bool {
+        self.subsystem() == Subsystem::Xt
     }
 }
 
@@ -64,38 +129,48 @@ impl fmt::Display for Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
-    /// `NFPROTO_IPV4`: iptables.
+    /// `NFPROTO_IPV4`: iptables, nft `ip`.
     Ipv4,
-    /// `NFPROTO_IPV6`: ip6tables.
+    /// `NFPROTO_IPV6`: ip6tables, nft `ip6`.
     Ipv6,
-    /// `NFPROTO_ARP`: arptables.
+    /// `NFPROTO_INET`: nft `inet` (IPv4 and IPv6 in one table). For
+    /// xtables and ipset it stands for both ipv4 and ipv6.
+    Inet,
+    /// `NFPROTO_ARP`: arptables, nft `arp`.
     Arp,
-    /// `NFPROTO_BRIDGE`: ebtables.
+    /// `NFPROTO_BRIDGE`: ebtables, nft `bridge`.
     Bridge,
+    /// `NFPROTO_NETDEV`: nft `netdev` (ingress/egress per device).
+    Netdev,
 }
 
 impl Family {
     /// All families, in output order.
-    pub const ALL: [Family; 4] = [Family::Ipv4, Family::Ipv6, Family::Arp, Family::Bridge];
+    pub const ALL: [Family; 6] =
+        [Family::Ipv4, Family::Ipv6, Family::Inet, Family::Arp, Family::Bridge, Family::Netdev];
 
-    /// The `NFPROTO_*` value, which nft_compat takes as `nfgen_family`.
+    /// The `NFPROTO_*` value (`nfgen_family` on the wire).
     pub fn nfproto(self) -> u8 {
         match self {
             Family::Ipv4 => consts::NFPROTO_IPV4,
             Family::Ipv6 => consts::NFPROTO_IPV6,
+            Family::Inet => consts::NFPROTO_INET,
             Family::Arp => consts::NFPROTO_ARP,
             Family::Bridge => consts::NFPROTO_BRIDGE,
+            Family::Netdev => consts::NFPROTO_NETDEV,
         }
     }
 
     /// The prefix of the module name the kernel requests for an unknown
-    /// extension in this family (`ipt_comment`, `ip6t_comment`, …).
-    pub fn module_prefix(self) -> &'static str {
+    /// xtables extension in this family (`ipt_comment`, `ip6t_comment`, …);
+    /// `None` for the families xtables does not have.
+    pub fn module_prefix(self) -> Option<&'static str> {
         match self {
-            Family::Ipv4 => "ipt_",
-            Family::Ipv6 => "ip6t_",
-            Family::Arp => "arpt_",
-            Family::Bridge => "ebt_",
+            Family::Ipv4 => Some("ipt_"),
+            Family::Ipv6 => Some("ip6t_"),
+            Family::Arp => Some("arpt_"),
+            Family::Bridge => Some("ebt_"),
+            Family::Inet | Family::Netdev => None,
         }
     }
 
@@ -104,20 +179,45 @@ impl Family {
         match self {
             Family::Ipv4 => "ipv4",
             Family::Ipv6 => "ipv6",
+            Family::Inet => "inet",
             Family::Arp => "arp",
             Family::Bridge => "bridge",
+            Family::Netdev => "netdev",
         }
     }
 
-    /// Parses `ipv4`, `ipv6`, `arp`, `bridge` (and `ip`, `ip6`, `inet` aliases
-    /// as the iptables tools name them).
+    /// The word `nft` uses for this family (`ip`, `ip6`, `inet`, …).
+    pub fn nft_word(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "ip",
+            Family::Ipv6 => "ip6",
+            other => other.as_str(),
+        }
+    }
+
+    /// Parses `ipv4`, `ipv6`, `inet`, `arp`, `bridge`, `netdev`, and the
+    /// names the iptables and nft tools use (`ip`, `ip6`, `inet6`, `eb`).
     pub fn parse(s: &str) -> Option<Family> {
         match s.to_ascii_lowercase().as_str() {
-            "ipv4" | "ip" | "ip4" | "inet" => Some(Family::Ipv4),
+            "ipv4" | "ip" | "ip4" => Some(Family::Ipv4),
             "ipv6" | "ip6" | "inet6" => Some(Family::Ipv6),
+            "inet" => Some(Family::Inet),
             "arp" => Some(Family::Arp),
             "bridge" | "eb" | "ebtables" => Some(Family::Bridge),
+            "netdev" => Some(Family::Netdev),
             _ => None,
+        }
+    }
+
+    /// The families a question about `kind` is really asked in when the
+    /// user names `self`: xtables and ipset have no `inet` family, so it
+    /// stands for ipv4 and ipv6 there; an nf_tables family question is
+    /// about the family it names, whatever `--family` says (`named`).
+    pub fn expand(self, kind: Kind, named: Option<Family>) -> Vec<Family> {
+        match (kind, self) {
+            (Kind::Family, _) => named.into_iter().collect(),
+            (Kind::Match | Kind::Target | Kind::Ipset, Family::Inet) => vec![Family::Ipv4, Family::Ipv6],
+            _ => vec![self],
         }
     }
 }
@@ -136,6 +236,10 @@ pub enum Backend {
     Nft,
     /// getsockopt `*_SO_GET_REVISION_*` (what iptables-legacy uses).
     Legacy,
+    /// nf_tables validate-only batches (what `nft --check` does).
+    Nftables,
+    /// `IPSET_CMD_TYPE` (what the ipset tool asks before `create`).
+    Ipset,
 }
 
 impl Backend {
@@ -144,6 +248,18 @@ impl Backend {
         match self {
             Backend::Nft => "nft",
             Backend::Legacy => "legacy",
+            Backend::Nftables => "nftables",
+            Backend::Ipset => "ipset",
+        }
+    }
+
+    /// The interfaces that answer for `kind` when xtables questions go to
+    /// `xt` (the `--backend` choice): nf_tables and ipset kinds have one.
+    pub fn for_kind(kind: Kind, xt: &[Backend]) -> Vec<Backend> {
+        match kind.subsystem() {
+            Subsystem::Xt => xt.to_vec(),
+            Subsystem::Nftables => vec![Backend::Nftables],
+            Subsystem::Ipset => vec![Backend::Ipset],
         }
     }
 }
@@ -154,16 +270,23 @@ impl fmt::Display for Backend {
     }
 }
 
-/// An xtables extension: a kind and its exact, case-sensitive name.
+/// What a requirement names: a kind and its exact, case-sensitive name
+/// (`match:comment`, `expr:numgen`, `ipset:hash:ip,port`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Extension {
-    /// Match or target.
+    /// What kind of thing it is.
     pub kind: Kind,
-    /// The name as the kernel registers it: `comment`, `MASQUERADE`.
+    /// The name as the kernel registers it: `comment`, `MASQUERADE`,
+    /// `numgen`, `nat`; for [`Kind::Family`] the family's word.
     pub name: String,
 }
 
 impl Extension {
+    /// `kind:name`.
+    pub fn new(kind: Kind, name: &str) -> Self {
+        Self { kind, name: name.to_string() }
+    }
+
     /// A match named `name`.
     pub fn matching(name: &str) -> Self {
         Self { kind: Kind::Match, name: name.to_string() }
@@ -220,6 +343,46 @@ pub enum ProbeError {
     LegacyNotLoaded {
         /// `ip_tables`, `ip6_tables` or `arp_tables`.
         module: &'static str,
+    },
+    /// nf_tables refused the batch: the subsystem is not there
+    /// (`NFNL_MSG_BATCH_BEGIN` answered EOPNOTSUPP after the kernel's own
+    /// `nfnetlink-subsys-10` autoload).
+    #[error(
+        "cannot probe: nf_tables is not available (the batch was refused with EOPNOTSUPP): load \
+         nf_tables (`xtprobe ensure family:ipv4`), or, if the kernel was built without CONFIG_NF_TABLES, \
+         nft cannot work here either"
+    )]
+    NoNftables,
+    /// ipset answered EINVAL for its whole subsystem: ip_set is not there.
+    #[error(
+        "cannot probe: ipset is not available (NFNL_SUBSYS_IPSET: EINVAL): load ip_set (`xtprobe \
+         ensure ipset:hash:ip`), or, if the kernel was built without CONFIG_IP_SET, the ipset tool \
+         cannot work here either"
+    )]
+    NoIpset,
+    /// The nf_tables family the question was asked in is missing, so the
+    /// question has no answer there.
+    #[error("cannot ask: this kernel's nf_tables has no {family} family (family:{family} is missing)")]
+    FamilyAbsent {
+        /// The family.
+        family: Family,
+    },
+    /// The kernel knows the type but refused xtprobe's minimal use of it:
+    /// not a verdict.
+    #[error(
+        "{what}: the kernel has it but refused xtprobe's minimal use of it ({op}: {errno}{}); this \
+         is not a verdict — `nft --check` with a real rule tells more",
+        ext_ack.as_ref().map(|m| format!(", kernel: {m}")).unwrap_or_default()
+    )]
+    Rejected {
+        /// What was asked: `expr:numgen`.
+        what: String,
+        /// The message refused.
+        op: &'static str,
+        /// Its errno.
+        errno: Errno,
+        /// The kernel's extended-ACK text, if any.
+        ext_ack: Option<String>,
     },
     /// The deadline passed before the kernel answered.
     #[error(
@@ -308,7 +471,10 @@ impl ProbeError {
             ProbeError::CompatUnavailable { .. } => Some(Errno(libc::EINVAL)),
             ProbeError::LegacyNotLoaded { .. } => Some(Errno(libc::ENOPROTOOPT)),
             ProbeError::Timeout { .. } => Some(Errno(libc::ETIMEDOUT)),
-            ProbeError::Os { errno, .. } => Some(*errno),
+            ProbeError::Os { errno, .. } | ProbeError::Rejected { errno, .. } => Some(*errno),
+            ProbeError::NoNftables => Some(Errno(libc::EOPNOTSUPP)),
+            ProbeError::NoIpset => Some(Errno(libc::EINVAL)),
+            ProbeError::FamilyAbsent { .. } => Some(Errno(libc::EOPNOTSUPP)),
             ProbeError::BareAck | ProbeError::Wire(_) => None,
         }
     }
@@ -319,6 +485,8 @@ impl ProbeError {
 pub enum Outcome {
     /// Registered, with the revisions the kernel accepted.
     Registered(Revisions),
+    /// There (nf_tables kinds, which have no revisions).
+    Present,
     /// The kernel knows no extension of this kind by this name (ENOENT).
     NotRegistered,
     /// This backend cannot ask about this family/kind (e.g. ebtables has no

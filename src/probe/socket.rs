@@ -37,6 +37,14 @@ const RECV_SLOTS: usize = 2 * MAX_BATCH;
 /// spare, and still fit the 208 KiB default should the kernel refuse more.
 pub const MAX_BATCH: usize = 32;
 
+/// Messages per nfnetlink transaction. Their ACKs are small (an error
+/// echoes the request, at most a few hundred bytes), so 64 fit the receive
+/// buffer many times over; the datagram stays far below the send buffer.
+pub const MAX_TRANSACTION: usize = 64;
+
+/// The reply type of a message that has none: no data message matches it.
+const NO_DATA: u16 = u16::MAX;
+
 /// `SO_RCVBUF` we ask for; the kernel doubles it and caps it at
 /// `net.core.rmem_max` (208 KiB by default, so at least 416 KiB).
 const RCVBUF: usize = 256 * 1024;
@@ -98,16 +106,47 @@ impl NfnlSocket {
     pub fn request_batch(
         &mut self,
         reply_types: &[u16],
+        build: impl FnMut(u32, usize) -> Vec<u8>,
+    ) -> Result<Vec<Answer>, ProbeError> {
+        assert!(reply_types.len() <= MAX_BATCH, "batch of {} exceeds MAX_BATCH", reply_types.len());
+        self.exchange(None, reply_types, build)
+    }
+
+    /// Sends `count` messages as one nfnetlink transaction — opened by
+    /// `begin(seq)` (an `NFNL_MSG_BATCH_BEGIN`), never closed, so the kernel
+    /// validates and aborts it — and collects each message's ACK or error,
+    /// in order. None of them has a data reply; a successful message is
+    /// [`Answer::BareAck`]. If the kernel refuses the transaction itself
+    /// (an error answering `begin`), that error fails the whole call:
+    /// EOPNOTSUPP then means the subsystem is not there.
+    pub fn request_transaction(
+        &mut self,
+        begin: impl FnOnce(u32) -> Vec<u8>,
+        count: usize,
+        build: impl FnMut(u32, usize) -> Vec<u8>,
+    ) -> Result<Vec<Answer>, ProbeError> {
+        assert!(count <= MAX_TRANSACTION, "transaction of {count} exceeds MAX_TRANSACTION");
+        self.exchange(Some(Box::new(begin)), &vec![NO_DATA; count], build)
+    }
+
+    fn exchange(
+        &mut self,
+        begin: Option<Box<dyn FnOnce(u32) -> Vec<u8> + '_>>,
+        reply_types: &[u16],
         mut build: impl FnMut(u32, usize) -> Vec<u8>,
     ) -> Result<Vec<Answer>, ProbeError> {
         let count = reply_types.len();
-        assert!(count <= MAX_BATCH, "batch of {count} exceeds MAX_BATCH");
         if self.deadline.expired() {
             return Err(self.timeout());
         }
+        let mut datagram = Vec::with_capacity(count * 64 + 20);
+        let begin_seq = begin.map(|b| {
+            self.seq = self.seq.wrapping_add(1);
+            datagram.extend(b(self.seq));
+            self.seq
+        });
         let base = self.seq.wrapping_add(1);
         self.seq = self.seq.wrapping_add(count as u32);
-        let mut datagram = Vec::with_capacity(count * 64);
         for i in 0..count {
             datagram.extend(build(base.wrapping_add(i as u32), i));
         }
@@ -139,6 +178,22 @@ impl NfnlSocket {
             for (buf, len) in self.bufs.iter().zip(lens) {
                 for msg in messages(&buf[..len]) {
                     let msg = msg?;
+                    if Some(msg.header.seq) == begin_seq {
+                        // Only a refusal of the whole transaction answers BEGIN.
+                        if let Some(Answer::Error { errno, ext_ack }) =
+                            Exchange::new(msg.header.seq, NO_DATA).feed_message(&msg)?
+                        {
+                            return Err(match errno {
+                                libc::EPERM => ProbeError::PermissionDenied { cap: "CAP_NET_ADMIN" },
+                                _ => ProbeError::Os {
+                                    op: "NFNL_MSG_BATCH_BEGIN",
+                                    errno: Errno(errno),
+                                    ext_ack: ext_ack.message,
+                                },
+                            });
+                        }
+                        continue;
+                    }
                     // Sequence numbers outside this batch are stale answers
                     // to an earlier request that timed out.
                     let i = msg.header.seq.wrapping_sub(base) as usize;

@@ -1,21 +1,26 @@
 //! Parsing what the user asks about: `comment`, `match:comment`,
-//! `target:MASQUERADE`, `conntrack@3`.
+//! `target:MASQUERADE`, `conntrack@3`, `expr:numgen`, `chain:nat`,
+//! `family:bridge`, `set:interval`, `ipset:hash:ip,port@6`.
 //!
-//! Names are validated here, before anything reaches the kernel, against the
-//! limits the kernel enforces: `XT_EXTENSION_MAXNAMELEN` (29 bytes with the
-//! NUL) and revisions that fit in a `u8`. A revision of 300 is therefore a
-//! usage error, not a kernel `ERANGE`.
+//! The grammar is `[KIND:]NAME[@REV]`; a bare name is a match. Names are
+//! validated here, before anything reaches the kernel, against the limits
+//! the kernel enforces (`XT_EXTENSION_MAXNAMELEN`, `IPSET_MAXNAMELEN`,
+//! 8-bit revisions) and, for nf_tables kinds, against what xtprobe knows how
+//! to ask: a revision of 300 or an expression without a recipe is a usage
+//! error, not a kernel errno.
 
 use std::fmt;
 use std::str::FromStr;
 
 use super::consts::XT_EXTENSION_MAXNAMELEN;
-use super::{Extension, Kind};
+use super::ipset::abi::IPSET_MAXNAMELEN;
+use super::nftables::recipe;
+use super::{Extension, Family, Kind};
 
-/// One extension the user requires, optionally at a given revision.
+/// One thing the user requires, optionally at a given revision.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Requirement {
-    /// The extension.
+    /// What is required.
     pub extension: Extension,
     /// The revision that must be supported; `None` means any revision.
     pub revision: Option<u8>,
@@ -25,20 +30,50 @@ pub struct Requirement {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
     /// Nothing to parse.
-    #[error("empty extension name")]
+    #[error("empty name")]
     Empty,
-    /// A kind other than `match` or `target`.
-    #[error("unknown kind `{0}`: write `match:NAME` or `target:NAME`")]
+    /// A kind xtprobe does not know.
+    #[error(
+        "unknown kind `{0}`: write match:NAME, target:NAME, expr:NAME, chain:TYPE, family:NAME, \
+         set:FEATURE or ipset:TYPE (a bare NAME is a match)"
+    )]
     Kind(String),
     /// The name is longer than the kernel allows.
-    #[error("extension name `{0}` is longer than {max} bytes, the kernel's limit", max = XT_EXTENSION_MAXNAMELEN - 1)]
-    TooLong(String),
-    /// The name has characters no extension uses.
-    #[error("extension name `{0}` may only contain letters, digits, `_` and `-`")]
-    BadChar(String),
+    #[error("{kind} name `{name}` is longer than {max} bytes, the kernel's limit")]
+    TooLong {
+        /// The kind.
+        kind: Kind,
+        /// The name.
+        name: String,
+        /// The limit, NUL excluded.
+        max: usize,
+    },
+    /// The name has characters no such name uses.
+    #[error("{kind} name `{name}` may only contain {allowed}")]
+    BadChar {
+        /// The kind.
+        kind: Kind,
+        /// The name.
+        name: String,
+        /// What is allowed.
+        allowed: &'static str,
+    },
+    /// An nf_tables name xtprobe has no question for.
+    #[error("unknown {kind} `{name}`: xtprobe can ask about {known}")]
+    Unknown {
+        /// The kind.
+        kind: Kind,
+        /// The name.
+        name: String,
+        /// The names it knows, comma-separated.
+        known: String,
+    },
     /// The revision is not a number from 0 to 255.
     #[error("revision `{0}` is not a number from 0 to 255 (revisions are 8-bit in the kernel)")]
     Revision(String),
+    /// A revision on a kind that has none.
+    #[error("{0} requirements have no revision (only match, target and ipset do); drop the @REV")]
+    NoRevision(Kind),
 }
 
 impl FromStr for Requirement {
@@ -46,40 +81,73 @@ impl FromStr for Requirement {
 
     fn from_str(s: &str) -> Result<Self, SpecError> {
         let (kind, rest) = match s.split_once(':') {
-            Some((k, rest)) => {
-                let kind = match k.to_ascii_lowercase().as_str() {
-                    "match" | "m" => Kind::Match,
-                    "target" | "t" | "j" => Kind::Target,
-                    _ => return Err(SpecError::Kind(k.to_string())),
-                };
-                (kind, rest)
-            }
+            Some((k, rest)) => (Kind::parse(k).ok_or_else(|| SpecError::Kind(k.to_string()))?, rest),
             None => (Kind::Match, s),
         };
-        let (name, revision) = match rest.split_once('@') {
+        let (name, revision) = match rest.rsplit_once('@') {
             Some((name, rev)) => {
+                if !kind.has_revisions() {
+                    return Err(SpecError::NoRevision(kind));
+                }
                 let rev = rev.parse::<u8>().map_err(|_| SpecError::Revision(rev.to_string()))?;
                 (name, Some(rev))
             }
             None => (rest, None),
         };
-        validate_name(name)?;
-        Ok(Requirement { extension: Extension { kind, name: name.to_string() }, revision })
+        let name = canonical_name(kind, name)?;
+        Ok(Requirement { extension: Extension { kind, name }, revision })
     }
 }
 
-/// Checks an extension name against the kernel's limits.
-pub fn validate_name(name: &str) -> Result<(), SpecError> {
+/// Checks a name of `kind` and returns it as xtprobe shows it (family
+/// words and nf_tables names are normalised; xtables names are exact).
+pub fn canonical_name(kind: Kind, name: &str) -> Result<String, SpecError> {
     if name.is_empty() {
         return Err(SpecError::Empty);
     }
-    if name.len() >= XT_EXTENSION_MAXNAMELEN {
-        return Err(SpecError::TooLong(name.to_string()));
+    let simple = |allowed: &'static str, ok: &dyn Fn(u8) -> bool, max: usize| {
+        if name.len() > max {
+            return Err(SpecError::TooLong { kind, name: name.to_string(), max });
+        }
+        if !name.bytes().all(ok) {
+            return Err(SpecError::BadChar { kind, name: name.to_string(), allowed });
+        }
+        Ok(name.to_string())
+    };
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    let unknown =
+        |known: Vec<&str>| SpecError::Unknown { kind, name: name.to_string(), known: known.join(", ") };
+    match kind {
+        Kind::Match | Kind::Target => {
+            simple("letters, digits, `_` and `-`", &word, XT_EXTENSION_MAXNAMELEN - 1)
+        }
+        Kind::Expr => {
+            let lower = name.to_ascii_lowercase();
+            recipe::expr(&lower).map(|r| r.name.to_string()).ok_or_else(|| unknown(recipe::expr_names()))
+        }
+        Kind::Chain => {
+            let lower = name.to_ascii_lowercase();
+            recipe::CHAIN_TYPES
+                .iter()
+                .find(|t| **t == lower)
+                .map(|t| t.to_string())
+                .ok_or_else(|| unknown(recipe::CHAIN_TYPES.to_vec()))
+        }
+        Kind::Family => Family::parse(name)
+            .map(|f| f.as_str().to_string())
+            .ok_or_else(|| unknown(Family::ALL.iter().map(|f| f.as_str()).collect())),
+        Kind::Set => {
+            let lower = name.to_ascii_lowercase();
+            recipe::set_feature(&lower)
+                .map(|f| f.name.to_string())
+                .ok_or_else(|| unknown(recipe::SET_FEATURES.iter().map(|f| f.name).collect()))
+        }
+        Kind::Ipset => simple(
+            "lower-case letters, digits, `:` and `,` (hash:ip,port)",
+            &|b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b':' || b == b',',
+            IPSET_MAXNAMELEN - 1,
+        ),
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-        return Err(SpecError::BadChar(name.to_string()));
-    }
-    Ok(())
 }
 
 impl fmt::Display for Requirement {
@@ -122,10 +190,41 @@ mod tests {
         assert_eq!(req("foo:bar"), Err(SpecError::Kind("foo".into())));
         assert_eq!(req(""), Err(SpecError::Empty));
         assert_eq!(req("match:"), Err(SpecError::Empty));
-        assert!(matches!(req(&"x".repeat(29)), Err(SpecError::TooLong(_))));
+        assert!(matches!(req(&"x".repeat(29)), Err(SpecError::TooLong { .. })));
         assert!(req(&"x".repeat(28)).is_ok());
-        assert!(matches!(req("../x"), Err(SpecError::BadChar(_))));
-        assert!(matches!(req("a b"), Err(SpecError::BadChar(_))));
+        assert!(matches!(req("../x"), Err(SpecError::BadChar { .. })));
+        assert!(matches!(req("a b"), Err(SpecError::BadChar { .. })));
+        assert!(matches!(req("hash:ip"), Err(SpecError::Kind(_))), "ipset types need their kind");
+    }
+
+    #[test]
+    fn nf_tables_and_ipset_kinds() {
+        let r = req("expr:numgen").unwrap();
+        assert_eq!((r.extension.kind, r.extension.name.as_str()), (Kind::Expr, "numgen"));
+        assert_eq!(req("expr:NumGen").unwrap().extension.name, "numgen", "nf_tables names are lower case");
+        assert_eq!(req("chain:nat").unwrap().extension.kind, Kind::Chain);
+        assert_eq!(req("family:ip").unwrap().extension.name, "ipv4", "one word per family");
+        assert_eq!(req("family:netdev").unwrap().extension.name, "netdev");
+        assert_eq!(req("set:interval").unwrap().extension.kind, Kind::Set);
+        let r = req("ipset:hash:ip,port@6").unwrap();
+        assert_eq!((r.extension.name.as_str(), r.revision), ("hash:ip,port", Some(6)));
+        assert_eq!(req("ipset:hash:ip,port").unwrap().revision, None);
+    }
+
+    #[test]
+    fn nf_tables_kinds_reject_what_cannot_be_asked() {
+        assert_eq!(req("expr:numgen@1"), Err(SpecError::NoRevision(Kind::Expr)));
+        assert_eq!(req("family:ip@0"), Err(SpecError::NoRevision(Kind::Family)));
+        assert!(matches!(req("expr:nosuch"), Err(SpecError::Unknown { kind: Kind::Expr, .. })));
+        assert!(matches!(req("chain:mangle"), Err(SpecError::Unknown { kind: Kind::Chain, .. })));
+        assert!(matches!(req("family:ipx"), Err(SpecError::Unknown { kind: Kind::Family, .. })));
+        assert!(matches!(req("set:bloom"), Err(SpecError::Unknown { kind: Kind::Set, .. })));
+        assert!(matches!(req("ipset:Hash:IP"), Err(SpecError::BadChar { kind: Kind::Ipset, .. })));
+        assert!(matches!(req("ipset:hash:ip port"), Err(SpecError::BadChar { .. })));
+        assert!(matches!(req(&format!("ipset:{}", "a".repeat(32))), Err(SpecError::TooLong { .. })));
+        assert!(matches!(req("ipset:hash:ip@x"), Err(SpecError::Revision(_))));
+        let e = req("expr:nosuch").unwrap_err().to_string();
+        assert!(e.contains("numgen"), "{e}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `struct nlmsgerr` (with extended-ACK attributes), each with an explicit
 //! `parse` from bytes and `emit` into bytes.
 //!
-//! This module knows nothing about nft_compat; [`super::compat`] and
+//! This module knows nothing about nft_compat; [`super::xt::compat`] and
 //! [`super::gen`] build their messages from these pieces. Every parser checks
 //! lengths before it reads and names the kernel structure it was reading when
 //! it fails, so a truncated or malformed reply is an error, never a panic.

@@ -31,7 +31,7 @@ use serde::Serialize;
 
 use super::{SCHEMA_VERSION, Style, Tone};
 use crate::app::check::{CheckReport, CheckResult, Disagreement, Status};
-use crate::probe::nft::NfTablesStatus;
+use crate::probe::xt::nft::NfTablesStatus;
 use crate::probe::{Backend, Errno, Family, Kind, Outcome, ProbeError};
 
 /// The check document, for embedding in other reports (ensure).
@@ -204,11 +204,12 @@ pub fn to_table(report: &CheckReport, style: &Style) -> String {
         let label =
             |r: &CheckResult| format!("{}{}", r.requirement, if r.optional { " (optional)" } else { "" });
         let name_w = rows.iter().map(|r| label(r).len()).max().unwrap_or(0).max(9);
+        let back_w = rows.iter().map(|r| r.backend.as_str().len()).max().unwrap_or(0).max(7);
         out.push('\n');
         out.push_str(&style.paint(
             Tone::Strong,
             &format!(
-                "{:<name_w$}  {:<6}  {:<7}  {:<16}  REVISIONS",
+                "{:<name_w$}  {:<6}  {:<back_w$}  {:<16}  REVISIONS",
                 "EXTENSION", "FAMILY", "BACKEND", "STATUS"
             ),
             0,
@@ -224,7 +225,7 @@ pub fn to_table(report: &CheckReport, style: &Style) -> String {
                 _ => "-".to_string(),
             };
             out.push_str(&format!(
-                "{:<name_w$}  {:<6}  {:<7}  {}  {revs}\n",
+                "{:<name_w$}  {:<6}  {:<back_w$}  {}  {revs}\n",
                 label(r),
                 r.family.as_str(),
                 r.backend.as_str(),

@@ -66,6 +66,7 @@ fn verdict_word(v: Verdict) -> (&'static str, Tone) {
         Verdict::NotBuilt => ("not built", Tone::Bad),
         Verdict::NoModuleSupport => ("no module support", Tone::Bad),
         Verdict::Unknown => ("not found", Tone::Bad),
+        Verdict::NotApplicable => ("not applicable", Tone::Dim),
     }
 }
 

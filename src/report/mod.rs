@@ -14,7 +14,9 @@ pub use style::{Style, Tone, json_safe, one_line, terminal_safe};
 
 /// The version of every JSON document xtprobe prints. It changes only when
 /// a field is removed or changes meaning; new fields may appear any time.
-pub const SCHEMA_VERSION: u32 = 2;
+/// 3: requirements of the nf_tables and ipset kinds (`kind` expr, chain,
+/// family, set, ipset; `backend` nftables, ipset; families inet, netdev).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Serializes a report document as pretty JSON with a final newline.
 pub fn json(doc: &impl serde::Serialize) -> String {

@@ -23,13 +23,13 @@ use serde::Serialize;
 
 use crate::app::check::{self, CheckOptions, CheckReport, Status};
 use crate::app::exit::ExitCode;
-use crate::catalog::{self, PROBE_PREREQUISITES};
+use crate::catalog;
 use crate::kconfig::{self, KernelConfig, Value};
 use crate::kmod::policy::LoadPolicy;
 use crate::kmod::resolve::{Located, Resolver};
 use crate::kmod::state::KernelModules;
 use crate::kmod::{default_dirs, modules_dir};
-use crate::probe::{Backend, Extension, Family, Kind, Outcome, ProbeError, Requirement};
+use crate::probe::{Backend, Extension, Family, Kind, Outcome, ProbeError, Requirement, Subsystem};
 use crate::profile::Need;
 use crate::system::deadline::Deadline;
 use crate::system::host::Host;
@@ -101,7 +101,7 @@ pub struct Diagnosis {
 /// The state of one thing the probe itself needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Prerequisite {
-    /// `nfnetlink`, `nf_tables`, `nft_compat`.
+    /// `nfnetlink`, `nf_tables`, `nft_compat`, `ip_set`.
     pub name: &'static str,
     /// Answers; `None` when it could not be told.
     pub available: Option<bool>,
@@ -147,7 +147,7 @@ impl DoctorReport {
         let required: Vec<&Diagnosis> = self.extensions.iter().filter(|d| !d.optional).collect();
         if required.iter().any(|d| d.verdict == Verdict::CannotProbe) {
             ExitCode::CannotProbe
-        } else if required.iter().all(|d| d.verdict == Verdict::Supported) {
+        } else if required.iter().all(|d| matches!(d.verdict, Verdict::Supported | Verdict::NotApplicable)) {
             ExitCode::Ok
         } else {
             ExitCode::Missing
@@ -279,26 +279,25 @@ fn other_kind(opts: &DoctorOptions, report: &CheckReport) -> CheckReport {
         .needs
         .iter()
         .filter_map(|n| {
+            let ext = &n.requirement.extension;
+            let kind = match ext.kind {
+                Kind::Match => Kind::Target,
+                Kind::Target => Kind::Match,
+                _ => return None,
+            };
             let fams: Vec<Family> = report
                 .results
                 .iter()
                 .filter(|r| r.requirement == n.requirement && r.status() == Status::NotRegistered)
                 .map(|r| r.family)
                 .collect();
-            (!fams.is_empty()).then(|| {
-                let ext = &n.requirement.extension;
-                let kind = match ext.kind {
-                    Kind::Match => Kind::Target,
-                    Kind::Target => Kind::Match,
-                };
-                Need {
-                    requirement: Requirement {
-                        extension: Extension { kind, name: ext.name.clone() },
-                        revision: None,
-                    },
-                    families: fams,
-                    optional: n.optional,
-                }
+            (!fams.is_empty()).then(|| Need {
+                requirement: Requirement {
+                    extension: Extension { kind, name: ext.name.clone() },
+                    revision: None,
+                },
+                families: fams,
+                optional: n.optional,
             })
         })
         .collect();
@@ -319,9 +318,17 @@ fn prerequisites(report: &CheckReport, ctx: &mut Context) -> Vec<Prerequisite> {
             _ => None,
         })
         .collect();
-    let answered =
-        report.results.iter().any(|r| matches!(r.outcome, Outcome::Registered(_) | Outcome::NotRegistered));
-    let no_nfnetlink = errors.iter().any(|e| matches!(e, ProbeError::NoNfnetlink));
+    let answered = |subsystem: Subsystem| {
+        report.results.iter().any(|r| {
+            r.requirement.extension.kind.subsystem() == subsystem
+                && matches!(r.outcome, Outcome::Registered(_) | Outcome::Present | Outcome::NotRegistered)
+        })
+    };
+    let (xt, nftables, ipset) =
+        (answered(Subsystem::Xt), answered(Subsystem::Nftables), answered(Subsystem::Ipset));
+    let any = xt || nftables || ipset;
+    let has = |f: fn(&ProbeError) -> bool| errors.iter().any(|e| f(e));
+    let no_nfnetlink = has(|e| matches!(e, ProbeError::NoNfnetlink));
     let compat = errors.iter().find_map(|e| match e {
         ProbeError::CompatUnavailable { nf_tables_reachable, .. } => Some(*nf_tables_reachable),
         _ => None,
@@ -330,25 +337,40 @@ fn prerequisites(report: &CheckReport, ctx: &mut Context) -> Vec<Prerequisite> {
         Some(Ok(s)) => Some(s.reachable),
         _ => None,
     };
-    let states: [Option<bool>; 3] = [
+    let known = |yes: bool| yes.then_some(true);
+    let state = |p: &catalog::Prerequisite| -> Option<bool> {
         if no_nfnetlink {
-            Some(false)
-        } else if answered || nf_tables_ok.is_some() {
-            Some(true)
-        } else {
-            None
-        },
-        if no_nfnetlink { Some(false) } else { nf_tables_ok.or(compat).or(answered.then_some(true)) },
-        if no_nfnetlink || compat.is_some() { Some(false) } else { answered.then_some(true) },
-    ];
-    PROBE_PREREQUISITES
+            return Some(false);
+        }
+        match p.module {
+            "nfnetlink" => known(any || nf_tables_ok.is_some()),
+            "nf_tables" if has(|e| matches!(e, ProbeError::NoNftables)) => Some(false),
+            "nf_tables" => nf_tables_ok.or(compat).or(known(xt || nftables)),
+            "nft_compat" if compat.is_some() => Some(false),
+            "nft_compat" => known(xt),
+            "ip_set" if has(|e| matches!(e, ProbeError::NoIpset)) => Some(false),
+            "ip_set" => known(ipset),
+            _ => None,
+        }
+    };
+    let mut wanted: Vec<catalog::Prerequisite> = Vec::new();
+    for subsystem in report.results.iter().map(|r| r.requirement.extension.kind.subsystem()) {
+        for p in catalog::prerequisites(subsystem) {
+            if !wanted.contains(p) {
+                wanted.push(*p);
+            }
+        }
+    }
+    wanted
         .iter()
-        .zip(states)
-        .map(|(&(symbol, name), available)| Prerequisite {
-            name,
-            available,
-            config: ctx.config_fact(&[symbol]),
-            module: (available != Some(true)).then(|| ctx.module_fact(vec![name.to_string()])),
+        .map(|p| {
+            let available = state(p);
+            Prerequisite {
+                name: p.module,
+                available,
+                config: ctx.config_fact(&[p.config]),
+                module: (available != Some(true)).then(|| ctx.module_fact(vec![p.module.to_string()])),
+            }
         })
         .collect()
 }
@@ -363,34 +385,39 @@ fn diagnose(
     proc_mounted: bool,
 ) -> Diagnosis {
     let ext = &need.requirement.extension;
-    let results: Vec<_> = results.iter().filter(|r| r.backend == Backend::Nft).collect();
+    // Doctor asks xtables through nft; the other kinds have one backend.
+    let backends = Backend::for_kind(ext.kind, &[Backend::Nft]);
+    let results: Vec<_> = results
+        .iter()
+        .filter(|r| backends.contains(&r.backend) && !matches!(r.outcome, Outcome::NotApplicable(_)))
+        .collect();
     let answers: Vec<(Family, Answer)> = results
         .iter()
         .map(|r| {
             let a = match (&r.outcome, r.status()) {
                 (Outcome::Registered(v), Status::Supported) => Answer::Supported(v.supported.clone()),
                 (Outcome::Registered(v), _) => Answer::RevisionMissing(v.supported.clone()),
+                (Outcome::Present, _) => Answer::Supported(Vec::new()),
                 (Outcome::Failed(e), _) => Answer::CannotAsk(e.clone()),
-                _ => Answer::NotRegistered,
+                (Outcome::NotRegistered | Outcome::NotApplicable(_), _) => Answer::NotRegistered,
             };
             (r.family, a)
         })
         .collect();
-    let registered: Vec<Family> =
-        results.iter().filter(|r| matches!(r.outcome, Outcome::Registered(_))).map(|r| r.family).collect();
+    let registered: Vec<Family> = results
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Registered(_) | Outcome::Present))
+        .map(|r| r.family)
+        .collect();
     let missing: Vec<Family> =
         results.iter().filter(|r| r.status() != Status::Supported).map(|r| r.family).collect();
     let other_kind = other.iter().find_map(|r| match &r.outcome {
         Outcome::Registered(v) => Some(v.supported.clone()),
         _ => None,
     });
-    let symbols: Vec<&str> = need
-        .families
-        .iter()
-        .filter_map(|f| catalog::provider(ext, *f))
-        .flat_map(|p| p.config.iter().copied())
-        .collect();
-    let config = ctx.config_fact(&symbols);
+    let symbols: Vec<String> =
+        need.families.iter().filter_map(|f| catalog::provider(ext, *f)).flat_map(|p| p.config).collect();
+    let config = ctx.config_fact(&symbols.iter().map(String::as_str).collect::<Vec<_>>());
     let module = ctx.module_fact(catalog::module_queries(
         ext,
         if missing.is_empty() { &need.families } else { &missing },
@@ -443,9 +470,13 @@ fn diagnose(
         blocked: prereqs
             .iter()
             .filter(|p| p.available == Some(false))
-            .map(|p| Blocked {
+            .filter_map(|p| {
+                let needed = catalog::prerequisites(ext.kind.subsystem());
+                needed.iter().find(|n| n.module == p.name).map(|n| (p, n))
+            })
+            .map(|(p, n)| Blocked {
                 name: p.name,
-                symbol: PROBE_PREREQUISITES.iter().find(|(_, n)| *n == p.name).map(|(s, _)| *s).unwrap_or(""),
+                symbol: n.config,
                 module_found: p.module.as_ref().is_some_and(|m| m.found.is_some()),
                 line: prereq_line(p),
             })

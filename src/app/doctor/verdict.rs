@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+use crate::catalog;
 use crate::kconfig::Value;
 use crate::probe::{Extension, Family, Kind, ProbeError, Requirement};
 use crate::system::syscalls::ModuleSupport;
@@ -41,6 +42,8 @@ pub enum Verdict {
     NoModuleSupport,
     /// No module file and no kernel config to tell why.
     Unknown,
+    /// Asked in no family where it can exist (`expr:masq` in an arp table).
+    NotApplicable,
 }
 
 /// What the kernel said in one family.
@@ -182,6 +185,7 @@ fn other(kind: Kind) -> Kind {
     match kind {
         Kind::Match => Kind::Target,
         Kind::Target => Kind::Match,
+        other => other,
     }
 }
 
@@ -195,12 +199,23 @@ pub fn decide(f: &Facts) -> Decision {
     let missing: Vec<Family> =
         f.answers.iter().filter(|(_, a)| !matches!(a, Answer::Supported(_))).map(|(fam, _)| *fam).collect();
 
+    // Nothing was asked: no family given where it can exist.
+    if f.answers.is_empty() {
+        causes.push(format!("{spec} does not exist in the families asked, so nothing was asked"));
+        return Decision {
+            verdict: Verdict::NotApplicable,
+            causes,
+            remedy: "ask in a family where it exists (--family)".into(),
+        };
+    }
+
     // Supported everywhere.
     if missing.is_empty() {
         let revs: Vec<String> = f
             .answers
             .iter()
             .filter_map(|(fam, a)| match a {
+                Answer::Supported(r) if r.is_empty() => Some(fam.to_string()),
                 Answer::Supported(r) => Some(format!("{fam} rev {}", list(r))),
                 _ => None,
             })
@@ -367,9 +382,8 @@ pub fn decide(f: &Facts) -> Decision {
     }
     match &f.host.autoloader {
         Autoloader::Missing(p) => causes.push(format!(
-            "the kernel's autoloader kernel.modprobe = {p} does not exist, so iptables' request for {}{} could not load it",
-            not_registered[0].module_prefix(),
-            ext.name
+            "the kernel's autoloader kernel.modprobe = {p} does not exist, so the kernel's own request for {} could not load it",
+            catalog::module_queries(ext, &not_registered[..1]).first().cloned().unwrap_or_default()
         )),
         Autoloader::Present(p) => causes.push(format!("the kernel's autoloader {p} exists but did not load it")),
         Autoloader::Disabled => causes.push("kernel.modprobe is empty: the kernel never autoloads modules".into()),

@@ -18,9 +18,9 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::sys::socket::{AddressFamily, SockFlag, SockProtocol, SockType, socket};
 
-use super::consts::*;
 use super::walk::{Extent, RevisionAnswer, walk};
-use super::{Errno, Extension, Family, Kind, Outcome, ProbeError};
+use crate::probe::consts::*;
+use crate::probe::{Errno, Extension, Family, Kind, Outcome, ProbeError};
 use crate::system::deadline::Deadline;
 use crate::system::syscalls as sys;
 
@@ -57,6 +57,8 @@ pub fn route(family: Family, kind: Kind) -> Result<SockoptRoute, &'static str> {
         }
         (Family::Arp, Kind::Match) => Err("arptables has no match revision query"),
         (Family::Bridge, _) => Err("ebtables has no revision query"),
+        (Family::Inet | Family::Netdev, _) => Err("xtables has no inet or netdev family"),
+        (_, _) => Err("not an xtables match or target"),
     }
 }
 

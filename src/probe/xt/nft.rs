@@ -4,11 +4,11 @@
 use serde::Serialize;
 
 use super::compat::{COMPAT_GET, CompatGet, CompatInfo};
-use super::exchange::Answer;
-use super::generation::{NEWGEN, emit_getgen, parse_newgen};
-use super::socket::{MAX_BATCH, NfnlSocket};
 use super::walk::{Extent, NFT_LOOKAHEAD, RevisionAnswer, walk_many};
-use super::{Errno, Extension, Family, Outcome, ProbeError};
+use crate::probe::exchange::Answer;
+use crate::probe::generation::{NEWGEN, emit_getgen, parse_newgen};
+use crate::probe::socket::{MAX_BATCH, NfnlSocket};
+use crate::probe::{Errno, Extension, Family, Outcome, ProbeError};
 use crate::system::deadline::Deadline;
 
 /// Whether nf_tables answered `NFT_MSG_GETGEN`.
@@ -129,6 +129,19 @@ impl NftProber {
     /// failure (timeout, permission) fails every walk that was waiting on
     /// that datagram.
     pub fn probe_all(&mut self, items: &[(Family, &Extension)]) -> Vec<Outcome> {
+        // Only xtables matches and targets in xtables families are asked.
+        let askable = |(f, e): &(Family, &Extension)| e.kind.is_xt() && f.module_prefix().is_some();
+        if !items.iter().all(askable) {
+            let asked: Vec<(Family, &Extension)> = items.iter().copied().filter(askable).collect();
+            let mut answers = self.probe_all(&asked).into_iter();
+            return items
+                .iter()
+                .map(|item| match askable(item) {
+                    true => answers.next().unwrap_or(Outcome::Failed(ProbeError::BareAck)),
+                    false => Outcome::NotApplicable("xtables has no such kind or family"),
+                })
+                .collect();
+        }
         let groups: Vec<&Extension> = items.iter().map(|(_, e)| *e).collect();
         // GETGEN rides along in the first datagram: one round trip less.
         let mut ask_generation = self.nf_tables.is_none();

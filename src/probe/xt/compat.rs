@@ -18,9 +18,9 @@
 //! then an ACK. ENOENT means no extension of that name; EPROTONOSUPPORT
 //! means the name exists but not at that revision.
 
-use super::consts::*;
-use super::wire::{Nfgenmsg, Nla, WireError, nfnl_message, nfnl_msg_type};
-use super::{Family, Kind};
+use crate::probe::consts::*;
+use crate::probe::wire::{Nfgenmsg, Nla, WireError, nfnl_message, nfnl_msg_type};
+use crate::probe::{Family, Kind};
 
 /// The message type of both the request and the reply.
 pub const COMPAT_GET: u16 = nfnl_msg_type(NFNL_SUBSYS_NFT_COMPAT, NFNL_MSG_COMPAT_GET);
@@ -53,11 +53,13 @@ impl CompatGet<'_> {
     }
 }
 
-/// `NFTA_COMPAT_TYPE` value: the kernel treats only 1 as target.
+/// `NFTA_COMPAT_TYPE` value: the kernel treats only 1 as target. Only
+/// matches and targets are ever asked ([`super::nft::NftProber`] answers
+/// "not applicable" for the other kinds before anything is sent).
 pub fn kind_value(kind: Kind) -> u32 {
     match kind {
-        Kind::Match => 0,
         Kind::Target => 1,
+        _ => 0,
     }
 }
 

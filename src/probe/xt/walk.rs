@@ -40,7 +40,7 @@
 
 use serde::Serialize;
 
-use super::ProbeError;
+use crate::probe::ProbeError;
 
 /// The kernel's answer about one revision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -338,9 +338,9 @@ pub fn walk_many<G: Eq + std::hash::Hash>(
         // A question left without an answer fails its walk (it would
         // otherwise be asked again forever).
         for &(i, rev) in &questions {
-            let answer = answers.next().unwrap_or(Err(ProbeError::Wire(super::wire::WireError::Mismatch(
-                "fewer answers than questions",
-            ))));
+            let answer = answers.next().unwrap_or(Err(ProbeError::Wire(
+                crate::probe::wire::WireError::Mismatch("fewer answers than questions"),
+            )));
             walkers[i].answer(rev, answer);
         }
     }

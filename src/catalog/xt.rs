@@ -7,27 +7,9 @@
 //! current one (`IP_NF_TARGET_MASQUERADE` before 5.2), as k8s'
 //! system-validators lists aliases. Extensions not listed here are looked
 //! up by their module alias only; their option is reported as unknown.
-//!
-//! This table only explains; whether an extension works is always the
-//! kernel's answer ([`crate::probe`]).
 
-use crate::probe::{Extension, Family, Kind};
-
-/// One extension's provenance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Provider {
-    /// Match or target.
-    pub kind: Kind,
-    /// The extension name.
-    pub name: &'static str,
-    /// Only for this family (`None`: every family).
-    pub family: Option<Family>,
-    /// Kconfig symbols, current first; any being `y`/`m` provides it.
-    pub config: &'static [&'static str],
-    /// The mainline module (`xt_comment`); `x_tables`-family names are
-    /// built into x_tables with `CONFIG_NETFILTER_XTABLES`.
-    pub module: &'static str,
-}
+use super::Provider;
+use crate::probe::{Family, Kind};
 
 const fn m(name: &'static str, config: &'static [&'static str], module: &'static str) -> Provider {
     Provider { kind: Kind::Match, name, family: None, config, module }
@@ -136,73 +118,3 @@ pub static PROVIDERS: &[Provider] = &[
     t("TRACE", &["CONFIG_NETFILTER_XT_TARGET_TRACE"], "xt_TRACE"),
     t("TTL", &["CONFIG_NETFILTER_XT_TARGET_HL"], "xt_HL"),
 ];
-
-/// The provider of `ext` in `family`, if the table knows it.
-pub fn provider(ext: &Extension, family: Family) -> Option<&'static Provider> {
-    PROVIDERS
-        .iter()
-        .filter(|p| p.kind == ext.kind && p.name == ext.name)
-        .find(|p| p.family.is_none_or(|f| f == family))
-}
-
-/// The module queries for an extension: the aliases the kernel requests
-/// for each family (`ipt_NAME`, `ip6t_NAME`, …), then the mainline module
-/// (this table's), then `xt_NAME`; each once.
-pub fn module_queries(ext: &Extension, families: &[Family]) -> Vec<String> {
-    let mut q: Vec<String> = families.iter().map(|f| format!("{}{}", f.module_prefix(), ext.name)).collect();
-    for f in families {
-        if let Some(p) = provider(ext, *f) {
-            q.push(p.module.to_string());
-        }
-    }
-    q.push(format!("xt_{}", ext.name));
-    let mut seen = std::collections::BTreeSet::new();
-    q.retain(|s| seen.insert(s.clone()));
-    q
-}
-
-/// Kernel options the probe itself needs: nfnetlink, nf_tables, nft_compat.
-pub const PROBE_PREREQUISITES: [(&str, &str); 3] = [
-    ("CONFIG_NETFILTER_NETLINK", "nfnetlink"),
-    ("CONFIG_NF_TABLES", "nf_tables"),
-    ("CONFIG_NFT_COMPAT", "nft_compat"),
-];
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lookups_respect_kind_and_family() {
-        let c = provider(&Extension::matching("comment"), Family::Ipv6).unwrap();
-        assert_eq!(c.config, ["CONFIG_NETFILTER_XT_MATCH_COMMENT"]);
-        assert_eq!(c.module, "xt_comment");
-        assert_eq!(provider(&Extension::target("REJECT"), Family::Ipv6).unwrap().module, "ip6t_REJECT");
-        assert_eq!(provider(&Extension::target("REJECT"), Family::Ipv4).unwrap().module, "ipt_REJECT");
-        assert!(provider(&Extension::target("REJECT"), Family::Arp).is_none());
-        assert!(provider(&Extension::target("comment"), Family::Ipv4).is_none(), "kind matters");
-        assert!(provider(&Extension::matching("MARK"), Family::Ipv4).is_none(), "case matters");
-    }
-
-    #[test]
-    fn queries_follow_the_kernel_aliases() {
-        let q = module_queries(&Extension::target("REJECT"), &[Family::Ipv4, Family::Ipv6]);
-        assert_eq!(q, ["ipt_REJECT", "ip6t_REJECT", "xt_REJECT"]);
-        let q = module_queries(&Extension::matching("comment"), &[Family::Ipv4]);
-        assert_eq!(q, ["ipt_comment", "xt_comment"]);
-    }
-
-    #[test]
-    fn no_duplicate_entries() {
-        for (i, a) in PROVIDERS.iter().enumerate() {
-            for b in &PROVIDERS[i + 1..] {
-                assert!(
-                    !(a.kind == b.kind && a.name == b.name && a.family == b.family),
-                    "{} {} twice",
-                    a.kind,
-                    a.name
-                );
-            }
-        }
-    }
-}

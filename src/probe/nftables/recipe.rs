@@ -1,0 +1,710 @@
+//! What xtprobe sends to ask about each nf_tables expression type, chain
+//! type and set feature: for every expression, the smallest rule the
+//! kernel accepts when the type is there, so that an accepted rule means
+//! "supported" and ENOENT means "no such type" (`nft_expr_type_get()` in
+//! `net/netfilter/nf_tables_api.c`).
+//!
+//! Each recipe was checked against Linux 6.12 sources and, live, against
+//! the kernel these tests run on (see `tests/nftables.rs`, which asks
+//! every recipe and compares with `nft --check`):
+//! - a register is loaded before it is read (6.x rejects reads of
+//!   registers nothing wrote with ENODATA), so expressions that read come
+//!   after a `meta mark` or `immediate` load;
+//! - lengths follow the family (4-byte addresses for ip and inet, 16 for
+//!   ip6), and the family attribute of `nat`/`tproxy` matches the table's;
+//! - `lookup`, `dynset` and `objref` get their set or counter object in the
+//!   same batch;
+//! - rules go into a regular (non-base) chain: chain-type and hook checks
+//!   (`masquerade` only in nat postrouting, …) apply to base chains and to
+//!   what a base chain jumps to, which a probe chain never is.
+//!
+//! An expression is asked only in the families where it can exist:
+//! `masq` in an arp table has no meaning, and is reported as not applicable
+//! rather than as missing.
+
+use super::abi::*;
+use super::msg::{Attr, Expr, SetSpec};
+use crate::probe::Family;
+use crate::probe::consts::{NFPROTO_IPV4, NFPROTO_IPV6};
+
+/// Everything needed to build one question's rule.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    /// The table's family.
+    pub family: Family,
+    /// The set prepared for this rule, if the recipe asked for one.
+    pub set: &'a str,
+    /// Its `NFTA_SET_ID`.
+    pub set_id: u32,
+    /// The object prepared for this rule, if the recipe asked for one.
+    pub object: &'a str,
+}
+
+/// What a rule needs created before it, in the same batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prepare {
+    /// Nothing.
+    Nothing,
+    /// A set of IPv4-sized keys (`flags` as given).
+    Set(u32),
+    /// A counter object (`NFT_OBJECT_COUNTER`).
+    Counter,
+}
+
+/// How to ask about one expression type.
+#[derive(Debug, Clone, Copy)]
+pub struct ExprRecipe {
+    /// `NFTA_EXPR_NAME`.
+    pub name: &'static str,
+    /// The families where the type can exist; empty = every family.
+    pub families: &'static [Family],
+    /// What the rule needs.
+    pub prepare: Prepare,
+    /// The rule's expressions: register loads, then the expression itself.
+    pub rule: fn(&Ctx<'_>) -> Vec<Expr>,
+}
+
+impl ExprRecipe {
+    /// Whether the type can exist in `family`.
+    pub fn applies(&self, family: Family) -> bool {
+        self.families.is_empty() || self.families.contains(&family)
+    }
+}
+
+/// Families whose packets are IP (conntrack, NAT, sockets, routing).
+const IP: &[Family] = &[Family::Ipv4, Family::Ipv6, Family::Inet];
+
+// Expression attributes (include/uapi/linux/netfilter/nf_tables.h, one enum
+// per expression).
+const NFTA_META_DREG: u16 = 1;
+const NFTA_META_KEY: u16 = 2;
+const NFT_META_MARK: u32 = 3;
+const NFTA_PAYLOAD_DREG: u16 = 1;
+const NFTA_PAYLOAD_BASE: u16 = 2;
+const NFTA_PAYLOAD_OFFSET: u16 = 3;
+const NFTA_PAYLOAD_LEN: u16 = 4;
+const NFT_PAYLOAD_NETWORK_HEADER: u32 = 1;
+const NFTA_IMMEDIATE_DREG: u16 = 1;
+const NFTA_IMMEDIATE_DATA: u16 = 2;
+const NFTA_DATA_VALUE: u16 = 1;
+const NFTA_CMP_SREG: u16 = 1;
+const NFTA_CMP_OP: u16 = 2;
+const NFTA_CMP_DATA: u16 = 3;
+const NFT_CMP_EQ: u32 = 0;
+const NFTA_BITWISE_SREG: u16 = 1;
+const NFTA_BITWISE_DREG: u16 = 2;
+const NFTA_BITWISE_LEN: u16 = 3;
+const NFTA_BITWISE_MASK: u16 = 4;
+const NFTA_BITWISE_XOR: u16 = 5;
+const NFTA_BYTEORDER_SREG: u16 = 1;
+const NFTA_BYTEORDER_DREG: u16 = 2;
+const NFTA_BYTEORDER_OP: u16 = 3;
+const NFTA_BYTEORDER_LEN: u16 = 4;
+const NFTA_BYTEORDER_SIZE: u16 = 5;
+const NFTA_RANGE_SREG: u16 = 1;
+const NFTA_RANGE_OP: u16 = 2;
+const NFTA_RANGE_FROM_DATA: u16 = 3;
+const NFTA_RANGE_TO_DATA: u16 = 4;
+const NFTA_LOOKUP_SET: u16 = 1;
+const NFTA_LOOKUP_SREG: u16 = 2;
+const NFTA_LOOKUP_SET_ID: u16 = 4;
+const NFTA_CT_DREG: u16 = 1;
+const NFTA_CT_KEY: u16 = 2;
+const NFT_CT_STATE: u32 = 0;
+const NFTA_NAT_TYPE: u16 = 1;
+const NFTA_NAT_FAMILY: u16 = 2;
+const NFTA_NAT_REG_ADDR_MIN: u16 = 3;
+const NFT_NAT_DNAT: u32 = 1;
+const NFTA_REJECT_TYPE: u16 = 1;
+const NFT_REJECT_TCP_RST: u32 = 1;
+const NFTA_FIB_DREG: u16 = 1;
+const NFTA_FIB_RESULT: u16 = 2;
+const NFTA_FIB_FLAGS: u16 = 3;
+const NFT_FIB_RESULT_ADDRTYPE: u32 = 3;
+const NFTA_FIB_F_DADDR: u32 = 2;
+const NFTA_NG_DREG: u16 = 1;
+const NFTA_NG_MODULUS: u16 = 2;
+const NFTA_NG_TYPE: u16 = 3;
+const NFT_NG_RANDOM: u32 = 1;
+const NFTA_LIMIT_RATE: u16 = 1;
+const NFTA_LIMIT_UNIT: u16 = 2;
+const NFTA_LIMIT_TYPE: u16 = 4;
+const NFT_LIMIT_PKTS: u32 = 0;
+const NFTA_QUOTA_BYTES: u16 = 1;
+const NFTA_LOG_LEVEL: u16 = 5;
+const NFT_LOGLEVEL_AUDIT: u32 = 8;
+const NFTA_OBJREF_IMM_TYPE: u16 = 1;
+const NFTA_OBJREF_IMM_NAME: u16 = 2;
+const NFTA_HASH_DREG: u16 = 2;
+const NFTA_HASH_MODULUS: u16 = 4;
+const NFTA_HASH_TYPE: u16 = 7;
+const NFT_HASH_SYM: u32 = 1;
+const NFTA_SOCKET_KEY: u16 = 1;
+const NFTA_SOCKET_DREG: u16 = 2;
+const NFT_SOCKET_TRANSPARENT: u32 = 0;
+const NFTA_TPROXY_FAMILY: u16 = 1;
+const NFTA_TPROXY_REG_PORT: u16 = 3;
+const NFTA_QUEUE_NUM: u16 = 1;
+const NFTA_DYNSET_SET_NAME: u16 = 1;
+const NFTA_DYNSET_SET_ID: u16 = 2;
+const NFTA_DYNSET_OP: u16 = 3;
+const NFTA_DYNSET_SREG_KEY: u16 = 4;
+const NFT_DYNSET_OP_ADD: u32 = 0;
+const NFTA_EXTHDR_DREG: u16 = 1;
+const NFTA_EXTHDR_TYPE: u16 = 2;
+const NFTA_EXTHDR_OFFSET: u16 = 3;
+const NFTA_EXTHDR_LEN: u16 = 4;
+const NFTA_EXTHDR_OP: u16 = 6;
+const NFT_EXTHDR_OP_TCPOPT: u32 = 1;
+const TCPOPT_MAXSEG: u8 = 2;
+const NFTA_CONNLIMIT_COUNT: u16 = 1;
+const NFTA_DUP_SREG_ADDR: u16 = 1;
+const NFTA_FWD_SREG_DEV: u16 = 1;
+const NFTA_XFRM_DREG: u16 = 1;
+const NFTA_XFRM_KEY: u16 = 2;
+const NFTA_XFRM_DIR: u16 = 3;
+const NFT_XFRM_KEY_REQID: u32 = 6;
+const NFTA_RT_DREG: u16 = 1;
+const NFTA_RT_KEY: u16 = 2;
+const NFT_RT_TCPMSS: u32 = 3;
+const NFTA_OSF_DREG: u16 = 1;
+
+fn e(name: &'static str, data: Vec<Attr>) -> Expr {
+    Expr { name, data }
+}
+
+fn value(ty: u16, bytes: &[u8]) -> Attr {
+    Attr::Nested(ty, vec![Attr::Bytes(NFTA_DATA_VALUE, bytes.to_vec())])
+}
+
+/// `meta mark` into register 1 (4 bytes): the load before a read.
+fn load_mark() -> Expr {
+    e("meta", vec![Attr::U32(NFTA_META_KEY, NFT_META_MARK), Attr::U32(NFTA_META_DREG, NFT_REG_1)])
+}
+
+/// `len` bytes of constant data into register 1.
+fn load_const(len: usize) -> Expr {
+    let data = vec![1u8; len];
+    e("immediate", vec![Attr::U32(NFTA_IMMEDIATE_DREG, NFT_REG_1), value(NFTA_IMMEDIATE_DATA, &data)])
+}
+
+/// The layer-3 family an ip-ish table's NAT and TPROXY speak, and its
+/// address length.
+fn l3(family: Family) -> (u8, usize) {
+    if family == Family::Ipv6 { (NFPROTO_IPV6, 16) } else { (NFPROTO_IPV4, 4) }
+}
+
+/// Every expression xtprobe can ask about, by name.
+pub static EXPRS: &[ExprRecipe] = &[
+    ExprRecipe {
+        name: "bitwise",
+        families: &[],
+        prepare: Prepare::Nothing,
+        rule: |_| {
+            vec![
+                load_mark(),
+                e(
+                    "bitwise",
+                    vec![
+                        Attr::U32(NFTA_BITWISE_SREG, NFT_REG_1),
+                        Attr::U32(NFTA_BITWISE_DREG, NFT_REG_1),
+                        Attr::U32(NFTA_BITWISE_LEN, 4),
+                        value(NFTA_BITWISE_MASK, &[0xff, 0, 0, 0]),
+                        value(NFTA_BITWISE_XOR, &[0; 4]),
+                    ],
+                ),
+            ]
+        },
+    },
+    ExprRecipe {
+        name: "byteorder",
+        families: &[],
+        prepare: Prepare::Nothing,
+        rule: |_| {
+            vec![
+                load_mark(),
+                e(
+                    "byteorder",
+                    vec![
+                        Attr::U32(NFTA_BYTEORDER_SREG, NFT_REG_1),
+                        Attr::U32(NFTA_BYTEORDER_DREG, NFT_REG_1),
+                        Attr::U32(NFTA_BYTEORDER_OP, 0),
+                        Attr::U32(NFTA_BYTEORDER_LEN, 4),
+                        Attr::U32(NFTA_BYTEORDER_SIZE, 4),
+                    ],
+                ),
+            ]
+        },
+    },
+    ExprRecipe {
+        name: "cmp",
+        families: &[],
+        prepare: Prepare::Nothing,
+        rule: |_| {
+            vec![
+                load_mark(),
+                e(
+                    "cmp",
+                    vec![
+                        Attr::U32(NFTA_CMP_SREG, NFT_REG_1),
+                        Attr::U32(NFTA_CMP_OP, NFT_CMP_EQ),
+                        value(NFTA_CMP_DATA, &[0, 0, 0, 1]),
+                    ],
+                ),
+            ]
+        },
+    },
+    ExprRecipe {
+        name: "connlimit",
+        families: IP,
+        prepare: Prepare::Nothing,
+        rule: |_| vec![e("connlimit", vec![Attr::U32(NFTA_CONNLIMIT_COUNT, 10)])],
+    },
+    ExprRecipe {
+        name: "counter",
+        families: &[],
+        prepare: Prepare::Nothing,
+        rule: |_| vec![e("counter", vec![])],
+    },
+    ExprRecipe {
+        name: "ct",
+        families: IP,
+        prepare: Prepare::Nothing,
+        rule: |_| {
+            vec![e("ct", vec![Attr::U32(NFTA_CT_KEY, NFT_CT_STATE), Attr::U32(NFTA_CT_DREG, NFT_REG_1)])]
+        },
+    },
+    ExprRecipe {
+        name: "dup",
+        families: &[Family::Ipv4, Family::Ipv6],
+        prepare: Prepare::Nothing,
+        rule: |c| vec![load_const(l3(c.family).1), e("dup", vec![Attr::U32(NFTA_DUP_SREG_ADDR, NFT_REG_1)])],
+    },
+    ExprRecipe {
+        name: "dynset",
+        families: &[],
+        prepare: Prepare::Set(NFT_SET_EVAL),
+        rule: |c| {
+            vec![
+                load_mark(),
+                e(
+                    "dynset",
+                    vec![
+                        Attr::str(NFTA_DYNSET_SET_NAME, c.set),
+                        Attr::U32(NFTA_DYNSET_SET_ID, c.set_id),
+                        Attr::U32(NFTA_DYNSET_OP, NFT_DYNSET_OP_ADD),
+                        Attr::U32(NFTA_DYNSET_SREG_KEY, NFT_REG_1),
+                    ],
+                ),
+            ]
+        },
+    },
+    ExprRecipe {
+        name: "exthdr",
+        families: &[],
+        prepare: Prepare::Nothing,
+        rule: |_| {
+            vec![e(
+                "exthdr",
+                vec![
+                    Attr::U32(NFTA_EXTHDR_DREG, NFT_REG_1),
+                    Attr::Bytes(NFTA_EXTHDR_TYPE, vec![TCPOPT_MAXSEG]),
+                    Attr::U32(NFTA_EXTHDR_OFFSET, 2),
+                    Attr::U32(NFTA_EXTHDR_LEN, 2),
+                    Attr::U32(NFTA_EXTHDR_OP, NFT_EXTHDR_OP_TCPOPT),
+                ],
+            )]
+        },
+    },
+    ExprRecipe {
+        name: "fib",
+        families: &[Family::Ipv4, Family::Ipv6, Family::Inet, Family::Netdev],
+        prepare: Prepare::Nothing,
+        rule: |_| {
+            vec![e(
+                "fib",
+                vec![
+                    Attr::U32(NFTA_FIB_DREG, NFT_REG_1),
+                    Attr::U32(NFTA_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE),
+                    Attr::U32(NFTA_FIB_FLAGS, NFTA_FIB_F_DADDR),
+                ],
+            )]
+        },
+    },
+    ExprRecipe {
+        name: "fwd",
+        families: &[Family::Netdev],
+        prepare: Prepare::Nothing,
+        rule: |_| vec![load_const(4), e("fwd", vec![Attr::U32(NFTA_FWD_SREG_DEV, NFT_REG_1)])],
+    },
+    ExprRecipe {
+        name: "hash",
+        families: &[],
+        prepare: Prepare::Nothing,
+        rule: |_| {
+            vec![e(
+                "hash",
+                vec![
+                    Attr::U32(NFTA_HASH_DREG, NFT_REG_1),
+                    Attr::U32(NFTA_HASH_MODULUS, 2),
+                    Attr::U32(NFTA_HASH_TYPE, NFT_HASH_SYM),
+                ],
+            )]
+        },
+    },
+    ExprRecipe { name: "immediate", families: &[], prepare: Prepare::Nothing, rule: |_| vec![load_const(4)] },
+    ExprRecipe { name: "last", families: &[], prepare: Prepare::Nothing, rule: |_| vec![e("last", vec![])] },
+    ExprRecipe {
+        name: "limit",
+        families: &[],
+        prepare: Prepare::Nothing,
+        rule: |_| {
+            vec![e(
+                "limit",
+                vec![
+                    Attr::U64(NFTA_LIMIT_RATE, 10),
+                    Attr::U64(NFTA_LIMIT_UNIT, 1),
+                    Attr::U32(NFTA_LIMIT_TYPE, NFT_LIMIT_PKTS),
+                ],
+            )]
+        },
+    },
+    // Level 8 (audit) needs no logging backend: without it, a missing
+    // nf_log_syslog would also answer ENOENT (`nft_log_init()`).
+    ExprRecipe {
+        name: "log",
+        families: &[],
+        prepare: Prepare::Nothing,
+        rule: |_| vec![e("log", vec![Attr::U32(NFTA_LOG_LEVEL, NFT_LOGLEVEL_AUDIT)])],
+    },
+    ExprRecipe {
+        name: "lookup",
+        families: &[],
+        prepare: Prepare::Set(0),
+        rule: |c| {
+            vec![
+                load_mark(),
+                e(
+                    "lookup",
+                    vec![
+                        Attr::str(NFTA_LOOKUP_SET, c.set),
+                        Attr::U32(NFTA_LOOKUP_SREG, NFT_REG_1),
+                        Attr::U32(NFTA_LOOKUP_SET_ID, c.set_id),
+                    ],
+                ),
+            ]
+        },
+    },
+    ExprRecipe { name: "masq", families: IP, prepare: Prepare::Nothing, rule: |_| vec![e("masq", vec![])] },
+    ExprRecipe { name: "meta", families: &[], prepare: Prepare::Nothing, rule: |_| vec![load_mark()] },
+    ExprRecipe {
+        name: "nat",
+        families: IP,
+        prepare: Prepare::Nothing,
+        rule: |c| {
+            let (fam, alen) = l3(c.family);
+            vec![
+                load_const(alen),
+                e(
+                    "nat",
+                    vec![
+                        Attr::U32(NFTA_NAT_TYPE, NFT_NAT_DNAT),
+                        Attr::U32(NFTA_NAT_FAMILY, u32::from(fam)),
+                        Attr::U32(NFTA_NAT_REG_ADDR_MIN, NFT_REG_1),
+                    ],
+                ),
+            ]
+        },
+    },
+    ExprRecipe {
+        name: "notrack",
+        families: &[],
+        prepare: Prepare::Nothing,
+        rule: |_| vec![e("notrack", vec![])],
+    },
+    ExprRecipe {
+        name: "numgen",
+        families: &[],
+        prepare: Prepare::Nothing,
+        rule: |_| {
+            vec![e(
+                "numgen",
+                vec![
+                    Attr::U32(NFTA_NG_DREG, NFT_REG_1),
+                    Attr::U32(NFTA_NG_MODULUS, 2),
+                    Attr::U32(NFTA_NG_TYPE, NFT_NG_RANDOM),
+                ],
+            )]
+        },
+    },
+    ExprRecipe {
+        name: "objref",
+        families: &[],
+        prepare: Prepare::Counter,
+        rule: |c| {
+            vec![e(
+                "objref",
+                vec![
+                    Attr::U32(NFTA_OBJREF_IMM_TYPE, NFT_OBJECT_COUNTER),
+                    Attr::str(NFTA_OBJREF_IMM_NAME, c.object),
+                ],
+            )]
+        },
+    },
+    ExprRecipe {
+        name: "osf",
+        families: &[],
+        prepare: Prepare::Nothing,
+        rule: |_| vec![e("osf", vec![Attr::U32(NFTA_OSF_DREG, NFT_REG_1)])],
+    },
+    ExprRecipe {
+        name: "payload",
+        families: &[],
+        prepare: Prepare::Nothing,
+        rule: |_| {
+            vec![e(
+                "payload",
+                vec![
+                    Attr::U32(NFTA_PAYLOAD_DREG, NFT_REG_1),
+                    Attr::U32(NFTA_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER),
+                    Attr::U32(NFTA_PAYLOAD_OFFSET, 12),
+                    Attr::U32(NFTA_PAYLOAD_LEN, 4),
+                ],
+            )]
+        },
+    },
+    ExprRecipe {
+        name: "queue",
+        families: &[],
+        prepare: Prepare::Nothing,
+        rule: |_| vec![e("queue", vec![Attr::Bytes(NFTA_QUEUE_NUM, 0u16.to_be_bytes().to_vec())])],
+    },
+    ExprRecipe {
+        name: "quota",
+        families: &[],
+        prepare: Prepare::Nothing,
+        rule: |_| vec![e("quota", vec![Attr::U64(NFTA_QUOTA_BYTES, 1 << 20)])],
+    },
+    ExprRecipe {
+        name: "range",
+        families: &[],
+        prepare: Prepare::Nothing,
+        rule: |_| {
+            vec![
+                load_mark(),
+                e(
+                    "range",
+                    vec![
+                        Attr::U32(NFTA_RANGE_SREG, NFT_REG_1),
+                        Attr::U32(NFTA_RANGE_OP, NFT_CMP_EQ),
+                        value(NFTA_RANGE_FROM_DATA, &[0, 0, 0, 1]),
+                        value(NFTA_RANGE_TO_DATA, &[0, 0, 0, 2]),
+                    ],
+                ),
+            ]
+        },
+    },
+    ExprRecipe { name: "redir", families: IP, prepare: Prepare::Nothing, rule: |_| vec![e("redir", vec![])] },
+    ExprRecipe {
+        name: "reject",
+        families: &[Family::Ipv4, Family::Ipv6, Family::Inet, Family::Bridge, Family::Netdev],
+        prepare: Prepare::Nothing,
+        rule: |_| vec![e("reject", vec![Attr::U32(NFTA_REJECT_TYPE, NFT_REJECT_TCP_RST)])],
+    },
+    ExprRecipe {
+        name: "rt",
+        families: &[],
+        prepare: Prepare::Nothing,
+        rule: |_| {
+            vec![e("rt", vec![Attr::U32(NFTA_RT_KEY, NFT_RT_TCPMSS), Attr::U32(NFTA_RT_DREG, NFT_REG_1)])]
+        },
+    },
+    ExprRecipe {
+        name: "socket",
+        families: IP,
+        prepare: Prepare::Nothing,
+        rule: |_| {
+            vec![e(
+                "socket",
+                vec![
+                    Attr::U32(NFTA_SOCKET_KEY, NFT_SOCKET_TRANSPARENT),
+                    Attr::U32(NFTA_SOCKET_DREG, NFT_REG_1),
+                ],
+            )]
+        },
+    },
+    ExprRecipe {
+        name: "synproxy",
+        families: IP,
+        prepare: Prepare::Nothing,
+        rule: |_| vec![e("synproxy", vec![])],
+    },
+    ExprRecipe {
+        name: "tproxy",
+        families: IP,
+        prepare: Prepare::Nothing,
+        rule: |c| {
+            let fam = if c.family == Family::Inet { 0 } else { l3(c.family).0 };
+            vec![
+                load_const(2),
+                e(
+                    "tproxy",
+                    vec![
+                        Attr::U32(NFTA_TPROXY_FAMILY, u32::from(fam)),
+                        Attr::U32(NFTA_TPROXY_REG_PORT, NFT_REG_1),
+                    ],
+                ),
+            ]
+        },
+    },
+    ExprRecipe {
+        name: "xfrm",
+        families: IP,
+        prepare: Prepare::Nothing,
+        rule: |_| {
+            vec![e(
+                "xfrm",
+                vec![
+                    Attr::U32(NFTA_XFRM_KEY, NFT_XFRM_KEY_REQID),
+                    Attr::Bytes(NFTA_XFRM_DIR, vec![0]),
+                    Attr::U32(NFTA_XFRM_DREG, NFT_REG_1),
+                ],
+            )]
+        },
+    },
+];
+
+/// The recipe for expression `name`.
+pub fn expr(name: &str) -> Option<&'static ExprRecipe> {
+    EXPRS.iter().find(|r| r.name == name)
+}
+
+/// The names of every expression xtprobe can ask about.
+pub fn expr_names() -> Vec<&'static str> {
+    EXPRS.iter().map(|r| r.name).collect()
+}
+
+/// Chain types (`NFTA_CHAIN_TYPE`) xtprobe can ask about.
+pub const CHAIN_TYPES: [&str; 3] = ["filter", "nat", "route"];
+
+/// Whether chain type `name` can exist in `family`: `filter` everywhere;
+/// `nat` and `route` only for IP (`nft_chain_nat.c`, `nft_chain_route.c`
+/// register no others).
+pub fn chain_applies(name: &str, family: Family) -> bool {
+    name == "filter" || IP.contains(&family)
+}
+
+/// The base chain a chain type is asked with in `family`: the hook and
+/// priority `nft` uses for it (nat: postrouting, srcnat; route: output,
+/// mangle-ish; filter: input), and `lo` as the device of a netdev chain.
+pub fn hook_for(chain_type: &str, family: Family) -> (u32, i32, Option<&'static str>) {
+    match (family, chain_type) {
+        (Family::Netdev, _) => (NF_NETDEV_INGRESS, 0, Some("lo")),
+        (Family::Arp, _) => (NF_ARP_IN, 0, None),
+        (Family::Bridge, _) => (NF_BR_LOCAL_IN, 0, None),
+        (_, "nat") => (NF_INET_POST_ROUTING, 100, None),
+        (_, "route") => (NF_INET_LOCAL_OUT, 0, None),
+        _ => (NF_INET_LOCAL_IN, 0, None),
+    }
+}
+
+/// One set feature and the set that needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct SetFeature {
+    /// The word after `set:`.
+    pub name: &'static str,
+    /// What it is, for `--help` and reports.
+    pub what: &'static str,
+    /// The set that asks for it.
+    pub spec: fn() -> SetSpec,
+}
+
+// Userspace data types (nftables src/datatype.h); the kernel stores them.
+const TYPE_IPADDR: u32 = 7;
+const TYPE_INET_SERVICE: u32 = 13;
+const TYPE_MARK: u32 = 19;
+const TYPE_BITS: u32 = 6;
+
+fn ipv4_set(flags: u32) -> SetSpec {
+    SetSpec { flags, key_type: TYPE_IPADDR, key_len: 4, data: None, concat: Vec::new(), timeout_ms: None }
+}
+
+/// Every set feature xtprobe can ask about.
+pub static SET_FEATURES: &[SetFeature] = &[
+    SetFeature {
+        name: "concat",
+        what: "concatenated keys (ipv4_addr . inet_service)",
+        spec: || SetSpec {
+            key_type: (TYPE_IPADDR << TYPE_BITS) | TYPE_INET_SERVICE,
+            key_len: 8,
+            concat: vec![4, 2],
+            ..ipv4_set(NFT_SET_CONCAT)
+        },
+    },
+    SetFeature {
+        name: "interval",
+        what: "ranges and prefixes (flags interval)",
+        spec: || ipv4_set(NFT_SET_INTERVAL),
+    },
+    SetFeature {
+        name: "map",
+        what: "maps (ipv4_addr : mark)",
+        spec: || SetSpec { data: Some((TYPE_MARK, 4)), ..ipv4_set(NFT_SET_MAP) },
+    },
+    SetFeature {
+        name: "timeout",
+        what: "elements that expire (timeout 60s)",
+        spec: || SetSpec { timeout_ms: Some(60_000), ..ipv4_set(NFT_SET_TIMEOUT) },
+    },
+    SetFeature {
+        name: "vmap",
+        what: "verdict maps (ipv4_addr : verdict)",
+        spec: || SetSpec { data: Some((NFT_DATA_VERDICT, 0)), ..ipv4_set(NFT_SET_MAP) },
+    },
+];
+
+/// The set feature called `name`.
+pub fn set_feature(name: &str) -> Option<&'static SetFeature> {
+    SET_FEATURES.iter().find(|f| f.name == name)
+}
+
+/// The set a recipe's `Prepare::Set(flags)` creates.
+pub fn prepared_set(flags: u32) -> SetSpec {
+    ipv4_set(flags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_sorted_unique_and_lower_case() {
+        let names = expr_names();
+        let mut sorted = names.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(names, sorted);
+        assert!(names.iter().all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
+    }
+
+    #[test]
+    fn every_rule_ends_with_its_own_expression_and_reads_only_loaded_registers() {
+        for r in EXPRS {
+            for &family in Family::ALL.iter().filter(|f| r.applies(**f)) {
+                let exprs = (r.rule)(&Ctx { family, set: "s", set_id: 1, object: "o" });
+                let last = exprs.last().expect("a rule");
+                // `immediate` and `meta` are their own loads.
+                assert_eq!(last.name, r.name, "{} in {family}", r.name);
+                assert!(exprs.len() <= 2, "{}: one load at most", r.name);
+            }
+        }
+    }
+
+    #[test]
+    fn hooks_follow_the_chain_type() {
+        assert_eq!(hook_for("nat", Family::Ipv4), (NF_INET_POST_ROUTING, 100, None));
+        assert_eq!(hook_for("route", Family::Ipv6).0, NF_INET_LOCAL_OUT);
+        assert_eq!(hook_for("filter", Family::Netdev), (NF_NETDEV_INGRESS, 0, Some("lo")));
+        assert_eq!(hook_for("filter", Family::Arp).0, NF_ARP_IN);
+    }
+}
