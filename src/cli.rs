@@ -44,6 +44,49 @@ pub enum Command {
     /// Write modules.dep, modules.alias and modules.softdep without kmod.
     #[command(after_help = INDEX_HELP)]
     Index(IndexArgs),
+    /// Read the running ruleset (nf_tables, legacy xtables, ipset) and write what it requires as a profile.
+    #[command(after_help = CAPTURE_HELP)]
+    Capture(CaptureArgs),
+}
+
+const CAPTURE_HELP: &str = "\
+capture reads the ruleset the kernel holds — nf_tables tables, chains, sets
+and rules (with the xtables extensions iptables-nft wrote into them), legacy
+xtables tables, ipsets — without changing it and without loading anything:
+a subsystem that is not loaded is not asked. It writes the requirements it
+found as a custom profile (TOML; every entry with the revision in use, the
+families it was seen in, and where), for `xtprobe check --profile` on any
+other kernel. The same ruleset gives the same bytes.
+
+Examples:
+  xtprobe capture > node.toml                   on a node that works
+  xtprobe check --profile node.toml             on the kernel you want to use
+  xtprobe capture -o /etc/xtprobe/node.toml --name node-a
+  xtprobe capture --json | jq '.entries[].requirement'
+
+Exit status:
+  0  captured    2  usage error
+  3  a source that is there could not be read (nothing written: a profile
+     of part of the ruleset would be wrong), or the output could not be written";
+
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// The profile's name [default: captured].
+    #[arg(long, value_name = "NAME", default_value = "captured")]
+    pub name: String,
+
+    /// Write the profile to FILE (atomically, mode 0644) and print a summary.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output_file: Option<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub modules: ModulesDirArg,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub timeout: TimeoutArg,
 }
 
 const INDEX_HELP: &str = "\
@@ -357,6 +400,12 @@ pub struct TargetArgs {
     /// A requirement profile: a built-in name (`xtprobe profiles`) or a .toml file [default: kuscia].
     #[arg(long, short = 'p', value_name = "NAME|FILE", conflicts_with = "extensions")]
     pub profile: Option<String>,
+
+    /// A saved ruleset to derive the requirements from (repeatable): iptables-save /
+    /// ip6tables-save output or iptables-restore input, or `nft -j list ruleset` JSON.
+    /// A file that does not say its family is read as --family (default ipv4).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["extensions", "profile"])]
+    pub rules: Vec<std::path::PathBuf>,
 
     /// Families to ask in, comma-separated: ipv4 (ip), ipv6 (ip6), inet, arp, bridge, netdev
     /// [default: ipv4,ipv6 for EXT; the profile's own otherwise]. For xtables and ipset, inet

@@ -20,4 +20,5 @@ pub mod kmod;
 pub mod probe;
 pub mod profile;
 pub mod report;
+pub mod ruleset;
 pub mod system;

@@ -24,6 +24,7 @@ fn run(cli: cli::Cli) -> ExitCode {
         cli::Command::Ensure(args) => cmd::ensure::run(args),
         cli::Command::Profiles(args) => cmd::profiles::run(args),
         cli::Command::Index(args) => cmd::index::run(args),
+        cli::Command::Capture(args) => cmd::capture::run(args),
     };
     outcome.unwrap_or_else(|cmd::Usage(message)| {
         cmd::output::error(&message);

@@ -529,16 +529,32 @@ fn from_builtin(b: &Builtin) -> Profile {
     }
 }
 
-/// Each requirement once (the first entry wins), each entry's families
+/// Each requirement once (families joined, required if any entry is), each entry's families
 /// as its kind understands them ([`Family::expand`]: `inet` is ipv4 and
 /// ipv6 for xtables and ipset; a `family:` requirement is asked in the
 /// family it names) and once each, in order; linear in the number of
 /// entries.
 pub fn normalize_needs(needs: Vec<Need>) -> Vec<Need> {
-    let mut seen = std::collections::HashSet::new();
-    needs
+    // The same requirement twice is one entry: its families joined, and
+    // required if any entry requires it (an optional line must never
+    // hide a required one).
+    let mut order: Vec<Requirement> = Vec::new();
+    let mut merged: std::collections::HashMap<Requirement, Need> = std::collections::HashMap::new();
+    for n in needs {
+        match merged.get_mut(&n.requirement) {
+            Some(m) => {
+                m.families.extend(n.families);
+                m.optional &= n.optional;
+            }
+            None => {
+                order.push(n.requirement.clone());
+                merged.insert(n.requirement.clone(), n);
+            }
+        }
+    }
+    order
         .into_iter()
-        .filter(|n| seen.insert(n.requirement.clone()))
+        .filter_map(|r| merged.remove(&r))
         .map(|mut n| {
             let ext = &n.requirement.extension;
             let named = Family::parse(&ext.name);
@@ -673,6 +689,15 @@ pub fn parse(bytes: &[u8], source: &str, default_name: &str) -> Result<Profile, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_duplicate_entry_never_hides_a_required_one() {
+        let text = b"optional = [\"comment\"]\n[[extension]]\nspec = \"comment\"\nfamilies = [\"ipv6\"]\n";
+        let p = parse(text, "t", "t").unwrap();
+        assert_eq!(p.needs.len(), 1);
+        assert!(!p.needs[0].optional, "required by the second entry");
+        assert_eq!(p.needs[0].families, [Family::Ipv4, Family::Ipv6]);
+    }
 
     #[test]
     fn nf_tables_profiles_ask_in_their_families() {

@@ -112,8 +112,12 @@ impl EnsureReport {
             let code = self.dry_run_code();
             return if code == ExitCode::Ok && persist_failed { ExitCode::CannotProbe } else { code };
         }
-        let missing =
-            self.last().results.iter().filter(|x| !x.optional).any(|x| x.status() != Status::Supported);
+        let missing = self
+            .last()
+            .results
+            .iter()
+            .filter(|x| !x.optional)
+            .any(|x| !matches!(x.status(), Status::Supported | Status::NotApplicable));
         if !missing {
             return if persist_failed { ExitCode::CannotProbe } else { ExitCode::Ok };
         }
@@ -163,8 +167,12 @@ impl EnsureReport {
             };
             worst = worst.max(code);
         }
+        // Without a modules directory nothing can be planned; that matters
+        // only if something had to be loaded.
         if let Some((_, code)) = &self.session_error {
-            worst = worst.max(*code);
+            if worst != ExitCode::Ok {
+                worst = worst.max(*code);
+            }
         }
         worst
     }
@@ -327,7 +335,14 @@ pub fn run(opts: &EnsureOptions, host: &Host, sys: &impl ModuleSyscalls) -> Ensu
         for q in &queries {
             let r = load(&mut session, vec![q.clone()]);
             let not_found = matches!(r.error, Some(LoadError::Resolve(ResolveError::NotFound { .. })));
-            if !not_found {
+            // A module that is already there did not provide it (or the
+            // probe would have said so): the next query may name the piece
+            // that is missing (nft_log loaded, its logger nf_log_syslog not).
+            let already = ext.kind == crate::probe::Kind::Expr
+                && r.error.is_none()
+                && r.outcomes.iter().all(|o| matches!(o, StepOutcome::AlreadyLoaded));
+            let try_next = not_found || (already && q != queries.last().expect("a query"));
+            if !try_next {
                 decided = Some((vec![q.clone()], r));
                 break;
             }

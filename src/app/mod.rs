@@ -8,8 +8,10 @@
 //! - [`ensure`]: load what is missing and check again;
 //! - [`load`]: load modules with their dependencies;
 //! - [`index`]: write modules.dep, modules.alias, modules.softdep without kmod;
+//! - [`capture`]: what the running ruleset requires;
 //! - [`exit`]: the exit-status contract, decided here and only here.
 
+pub mod capture;
 pub mod check;
 pub mod doctor;
 pub mod ensure;

@@ -42,18 +42,20 @@ pub fn provider(ext: &Extension, family: Family) -> Option<Provision> {
     if ext.kind == Kind::Ipset {
         return ipset::provider(&ext.name).map(|(module, config)| Provision { config: vec![config], module });
     }
+    table_entry(ext, family).map(|p| Provision {
+        config: p.config.iter().map(|s| s.to_string()).collect(),
+        module: p.module.to_string(),
+    })
+}
+
+/// The table row for `ext` in `family`: the family's own row first.
+fn table_entry(ext: &Extension, family: Family) -> Option<&'static Provider> {
     let table = match ext.kind.subsystem() {
         Subsystem::Xt => xt::PROVIDERS,
         _ => nftables::PROVIDERS,
     };
-    table
-        .iter()
-        .filter(|p| p.kind == ext.kind && p.name == ext.name)
-        .find(|p| p.family.is_none_or(|f| f == family))
-        .map(|p| Provision {
-            config: p.config.iter().map(|s| s.to_string()).collect(),
-            module: p.module.to_string(),
-        })
+    let rows = || table.iter().filter(|p| p.kind == ext.kind && p.name == ext.name);
+    rows().find(|p| p.family == Some(family)).or_else(|| rows().find(|p| p.family.is_none()))
 }
 
 /// The module queries for `ext` missing in `families`: first the names
@@ -68,8 +70,21 @@ pub fn module_queries(ext: &Extension, families: &[Family]) -> Vec<String> {
             q.extend(families.iter().filter_map(|f| f.module_prefix()).map(|p| format!("{p}{name}")));
         }
         Kind::Expr => {
+            // A family's extra provider (the bridge's conntrack, where the
+            // generic nft_ct may be loaded already) first.
+            let generic = table_entry(ext, Family::Ipv4).filter(|p| p.family.is_none());
+            for f in families {
+                if let (Some(p), Some(_)) = (table_entry(ext, *f).filter(|p| p.family.is_some()), generic) {
+                    q.push(p.module.to_string());
+                }
+            }
             q.extend(families.iter().map(|f| format!("nft-expr-{}-{name}", f.nfproto())));
             q.push(format!("nft-expr-{name}"));
+            // `log` also needs a logger (nf_log_syslog), which nft_log asks
+            // for by this alias at rule time.
+            if name == "log" {
+                q.extend(families.iter().map(|f| format!("nf-logger-{}-0", f.nfproto())));
+            }
         }
         Kind::Chain => q.extend(families.iter().map(|f| format!("nft-chain-{}-{name}", f.nfproto()))),
         // Before 4.17 each family was a module with this alias.

@@ -31,6 +31,10 @@ pub static PROVIDERS: &[Provider] = &[
     x("connlimit", &["CONFIG_NFT_CONNLIMIT"], "nft_connlimit"),
     x("counter", CORE, "nf_tables"),
     x("ct", &["CONFIG_NFT_CT"], "nft_ct"),
+    // In a bridge table, conntrack needs the bridge's own tracker.
+    only(Family::Bridge, x("ct", &["CONFIG_NF_CONNTRACK_BRIDGE"], "nf_conntrack_bridge")),
+    only(Family::Bridge, x("connlimit", &["CONFIG_NF_CONNTRACK_BRIDGE"], "nf_conntrack_bridge")),
+    only(Family::Bridge, x("synproxy", &["CONFIG_NF_CONNTRACK_BRIDGE"], "nf_conntrack_bridge")),
     only(Family::Ipv4, x("dup", &["CONFIG_NFT_DUP_IPV4"], "nft_dup_ipv4")),
     only(Family::Ipv6, x("dup", &["CONFIG_NFT_DUP_IPV6"], "nft_dup_ipv6")),
     only(Family::Netdev, x("dup", &["CONFIG_NFT_DUP_NETDEV"], "nft_dup_netdev")),
@@ -89,6 +93,7 @@ pub static PROVIDERS: &[Provider] = &[
     // Set features: the backends (hash, rbtree, bitmap, pipapo) are part of
     // nf_tables.
     set("concat"),
+    set("concat-interval"),
     set("interval"),
     set("map"),
     set("timeout"),

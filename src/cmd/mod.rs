@@ -2,6 +2,7 @@
 //! run, print, return the exit status. A usage error is returned as
 //! [`Usage`] and printed once, by `main`.
 
+pub mod capture;
 pub mod check;
 pub mod doctor;
 pub mod ensure;

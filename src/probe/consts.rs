@@ -30,6 +30,10 @@ pub const NLM_F_REQUEST: u16 = 0x1;
 pub const NLM_F_MULTI: u16 = 0x2;
 /// `NLM_F_ACK`: ask for an `NLMSG_ERROR` acknowledgement.
 pub const NLM_F_ACK: u16 = 0x4;
+/// `NLM_F_DUMP` (`NLM_F_ROOT | NLM_F_MATCH`): return every object.
+pub const NLM_F_DUMP: u16 = 0x300;
+/// `NLM_F_DUMP_INTR`: the dump is inconsistent (the data changed meanwhile).
+pub const NLM_F_DUMP_INTR: u16 = 0x10;
 /// `NLM_F_EXCL` (new requests): fail with EEXIST rather than replace.
 pub const NLM_F_EXCL: u16 = 0x200;
 /// `NLM_F_CREATE` (new requests): create the object.

@@ -37,6 +37,11 @@ const RECV_SLOTS: usize = 2 * MAX_BATCH;
 /// spare, and still fit the 208 KiB default should the kernel refuse more.
 pub const MAX_BATCH: usize = 32;
 
+/// Receive buffer of a dump: the kernel fills dump datagrams up to 32 KiB
+/// (`netlink_dump()`); twice that leaves room, and a larger one is
+/// EMSGSIZE, never cut.
+const DUMP_BUFFER: usize = 64 * 1024;
+
 /// Messages per nfnetlink transaction. Their ACKs are small (an error
 /// echoes the request, at most a few hundred bytes), so 64 fit the receive
 /// buffer many times over; the datagram stays far below the send buffer.
@@ -216,6 +221,74 @@ impl NfnlSocket {
                 a.ok_or(ProbeError::Wire(super::wire::WireError::Mismatch("a request was never answered")))
             })
             .collect()
+    }
+
+    /// Sends the dump request `build(seq)` (`NLM_F_DUMP`) and hands every
+    /// message of the multipart answer to `each`, as it arrives, until
+    /// `NLMSG_DONE`: nothing is buffered beyond one receive. An
+    /// `NLMSG_ERROR` ends the dump with that errno. Returns whether the
+    /// kernel flagged the dump inconsistent (`NLM_F_DUMP_INTR`: the ruleset
+    /// changed while it was read); the caller starts over.
+    pub fn dump(
+        &mut self,
+        build: impl FnOnce(u32) -> Vec<u8>,
+        op: &'static str,
+        mut each: impl FnMut(&super::wire::RawMessage<'_>) -> Result<(), ProbeError>,
+    ) -> Result<bool, ProbeError> {
+        if self.deadline.expired() {
+            return Err(self.timeout());
+        }
+        self.seq = self.seq.wrapping_add(1);
+        let seq = self.seq;
+        let request = build(seq);
+        crate::system::errno::retry(|| self.sock.send(&request, Msg::empty()))
+            .map_err(|e| os_error("send(NETLINK_NETFILTER)", &e))?;
+        let mut bufs = vec![[0u8; DUMP_BUFFER]; 2];
+        let mut interrupted = false;
+        loop {
+            let left = self.deadline.remaining();
+            if left.is_zero() {
+                return Err(self.timeout());
+            }
+            sys::set_receive_timeout(&self.sock, left.max(Duration::from_millis(1)))
+                .map_err(|e| os_error("setsockopt(SO_RCVTIMEO)", &e))?;
+            let lens = match sys::recv_many(&self.sock, &mut bufs) {
+                Ok(lens) => lens,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(self.timeout()),
+                Err(e) => return Err(os_error("recvmmsg(NETLINK_NETFILTER)", &e)),
+            };
+            for (buf, len) in bufs.iter().zip(lens) {
+                for msg in messages(&buf[..len]) {
+                    let msg = msg?;
+                    if msg.header.seq != seq {
+                        continue; // a stale answer to an earlier request
+                    }
+                    interrupted |= msg.header.flags & super::consts::NLM_F_DUMP_INTR != 0;
+                    match msg.header.ty {
+                        super::consts::NLMSG_DONE => return Ok(interrupted),
+                        super::consts::NLMSG_NOOP => {}
+                        super::consts::NLMSG_ERROR => {
+                            let err = super::wire::NlmsgErr::parse(msg.payload, msg.header.flags)?;
+                            return Err(match err.error {
+                                0 => {
+                                    ProbeError::Wire(super::wire::WireError::Mismatch("an ACK ended a dump"))
+                                }
+                                e if e.saturating_neg() == libc::EPERM => {
+                                    ProbeError::PermissionDenied { cap: "CAP_NET_ADMIN" }
+                                }
+                                e => ProbeError::Os {
+                                    op,
+                                    errno: Errno(e.saturating_neg()),
+                                    ext_ack: err.ext_ack.message,
+                                },
+                            });
+                        }
+                        _ => each(&msg)?,
+                    }
+                }
+            }
+        }
     }
 
     fn timeout(&self) -> ProbeError {

@@ -2,6 +2,7 @@
 //! for programs (JSON with a versioned, documented schema). Nothing here
 //! asks the kernel or reads module files.
 
+pub mod capture;
 pub mod check;
 pub mod doctor;
 pub mod ensure;

@@ -57,6 +57,23 @@ pub fn get_revision(fd: RawFd, level: i32, optname: i32, name: &str, revision: u
     })
 }
 
+/// `getsockopt(fd, level, optname, buf)` with `buf` as both input (the
+/// kernel reads a request from it: ip_tables' `*_SO_GET_INFO` and
+/// `*_SO_GET_ENTRIES` take the table name there) and output. Returns the
+/// length the kernel reports.
+pub fn get_sockopt_buf(fd: RawFd, level: i32, optname: i32, buf: &mut [u8]) -> io::Result<usize> {
+    super::errno::retry(|| {
+        let mut len =
+            libc::socklen_t::try_from(buf.len()).map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?;
+        // SAFETY: `buf` is a live, writable buffer of `len` bytes; the kernel
+        // writes at most `len` bytes.
+        let rc = unsafe {
+            libc::getsockopt(fd, level, optname, buf.as_mut_ptr().cast::<libc::c_void>(), &mut len)
+        };
+        if rc == 0 { Ok(len as usize) } else { Err(io::Error::last_os_error()) }
+    })
+}
+
 /// Receives up to `bufs.len()` datagrams with one `recvmmsg(MSG_WAITFORONE)`:
 /// it blocks (up to the socket's receive timeout) for the first datagram
 /// and then takes whatever else is already queued. Returns the length of

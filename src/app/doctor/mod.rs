@@ -415,8 +415,11 @@ fn diagnose(
         Outcome::Registered(v) => Some(v.supported.clone()),
         _ => None,
     });
+    // The option of the families where it is missing (the others' would
+    // say "built in" about something else).
+    let asked = if missing.is_empty() { &need.families } else { &missing };
     let symbols: Vec<String> =
-        need.families.iter().filter_map(|f| catalog::provider(ext, *f)).flat_map(|p| p.config).collect();
+        asked.iter().filter_map(|f| catalog::provider(ext, *f)).flat_map(|p| p.config).collect();
     let config = ctx.config_fact(&symbols.iter().map(String::as_str).collect::<Vec<_>>());
     let module = ctx.module_fact(catalog::module_queries(
         ext,

@@ -33,3 +33,12 @@ pub const IPSET_ERR_PRIVATE: i32 = 4096;
 pub const IPSET_ERR_PROTOCOL: i32 = IPSET_ERR_PRIVATE + 1;
 /// `IPSET_ERR_FIND_TYPE`: no such set type (after `request_module("ip_set_<type>")`).
 pub const IPSET_ERR_FIND_TYPE: i32 = IPSET_ERR_PRIVATE + 2;
+
+/// `IPSET_CMD_LIST`: dump the sets (with `IPSET_FLAG_LIST_HEADER`, headers only).
+pub const IPSET_CMD_LIST: u8 = 7;
+/// `IPSET_ATTR_SETNAME` (NLA_NUL_STRING).
+pub const IPSET_ATTR_SETNAME: u16 = 2;
+/// `IPSET_ATTR_FLAGS` (NLA_U32, network byte order).
+pub const IPSET_ATTR_FLAGS: u16 = 6;
+/// `IPSET_FLAG_LIST_HEADER`: list each set's header, not its members.
+pub const IPSET_FLAG_LIST_HEADER: u32 = 1 << 2;

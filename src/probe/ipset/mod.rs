@@ -81,6 +81,26 @@ impl IpsetProber {
         }
     }
 
+    /// Every set that exists, headers only (`IPSET_CMD_LIST`): what a
+    /// capture records. Nothing is created or loaded.
+    pub fn list_sets(&mut self) -> Result<Vec<msg::SetHeader>, ProbeError> {
+        let protocol = self.protocol()?.for_requests();
+        self.deadline.doing("it was asked for the list of ipsets (IPSET_CMD_LIST)");
+        let mut out = Vec::new();
+        self.sock.dump(
+            |seq| msg::emit_list(seq, protocol),
+            "IPSET_CMD_LIST",
+            |m| {
+                if m.header.ty != msg::LIST {
+                    return Err(ProbeError::Wire(crate::probe::wire::WireError::UnexpectedType(m.header.ty)));
+                }
+                out.push(msg::SetHeader::parse(m.payload)?);
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    }
+
     /// Answers every (family, set type) pair, in order.
     pub fn probe_all(&mut self, items: &[(Family, &Extension)]) -> Vec<Outcome> {
         let protocol = match self.protocol() {

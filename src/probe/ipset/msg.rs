@@ -135,6 +135,63 @@ impl TypeInfo {
     }
 }
 
+/// The list dump's message type.
+pub const LIST: u16 = nfnl_msg_type(NFNL_SUBSYS_IPSET, IPSET_CMD_LIST);
+
+/// `IPSET_CMD_LIST` of every set, headers only (`NLM_F_DUMP`).
+pub fn emit_list(seq: u32, protocol: u8) -> Vec<u8> {
+    nfnl_message(LIST, NLM_F_REQUEST | NLM_F_DUMP, seq, nfgen(NFPROTO_IPV4), |out| {
+        Nla::emit(IPSET_ATTR_PROTOCOL, &[protocol], out);
+        // NLA_F_NET_BYTEORDER: ipset reads it with ip_set_get_h32().
+        Nla::emit(IPSET_ATTR_FLAGS | 0x4000, &IPSET_FLAG_LIST_HEADER.to_be_bytes(), out);
+    })
+}
+
+/// One set's header from a list dump.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetHeader {
+    /// `IPSET_ATTR_SETNAME`.
+    pub name: String,
+    /// `IPSET_ATTR_TYPENAME`.
+    pub typename: String,
+    /// `IPSET_ATTR_FAMILY` (`NFPROTO_*`; 0 for types of any family).
+    pub family: u8,
+    /// `IPSET_ATTR_REVISION`: the type revision the set was created with.
+    pub revision: u8,
+}
+
+impl SetHeader {
+    /// Parses one list message's payload.
+    pub fn parse(payload: &[u8]) -> Result<Self, WireError> {
+        Nfgenmsg::parse(payload)?;
+        let (mut name, mut typename, mut family, mut revision) = (None, None, None, None);
+        for nla in Nla::iter(&payload[NFGENMSG_LEN..]) {
+            let nla = nla?;
+            match nla.ty {
+                IPSET_ATTR_SETNAME => name = Some(nla.c_string("IPSET_ATTR_SETNAME")?),
+                IPSET_ATTR_TYPENAME => typename = Some(nla.c_string("IPSET_ATTR_TYPENAME")?),
+                IPSET_ATTR_FAMILY => family = Some(u8_of(&nla, "IPSET_ATTR_FAMILY")?),
+                IPSET_ATTR_REVISION => revision = Some(u8_of(&nla, "IPSET_ATTR_REVISION")?),
+                _ => {}
+            }
+        }
+        let missing = |name| WireError::BadAttribute { name, why: "missing from the list reply" };
+        let header = SetHeader {
+            name: name.ok_or(missing("IPSET_ATTR_SETNAME"))?,
+            typename: typename.ok_or(missing("IPSET_ATTR_TYPENAME"))?,
+            family: family.ok_or(missing("IPSET_ATTR_FAMILY"))?,
+            revision: revision.ok_or(missing("IPSET_ATTR_REVISION"))?,
+        };
+        if header.name.len() >= IPSET_MAXNAMELEN || header.typename.len() >= IPSET_MAXNAMELEN {
+            return Err(WireError::BadAttribute {
+                name: "IPSET_ATTR_SETNAME",
+                why: "longer than IPSET_MAXNAMELEN",
+            });
+        }
+        Ok(header)
+    }
+}
+
 fn u8_of(nla: &Nla<'_>, name: &'static str) -> Result<u8, WireError> {
     match nla.payload {
         [v] => Ok(*v),

@@ -17,6 +17,7 @@
 //! - this module: the socket conversation.
 
 pub mod abi;
+pub mod dump;
 pub mod msg;
 pub mod plan;
 pub mod recipe;

@@ -317,6 +317,7 @@ fn answer_one(
     match (q, result(&answers[i])) {
         (_, Ok(())) => Outcome::Present,
         (Question::Expr(_) | Question::Chain(_), Err((libc::ENOENT, _))) => Outcome::NotRegistered,
+        (Question::Expr(r), Err((errno, _))) if r.also_missing.contains(&errno) => Outcome::NotRegistered,
         (Question::Set(_), Err((libc::EOPNOTSUPP, _))) => Outcome::NotRegistered,
         (q, Err((errno, text))) => Outcome::Failed(ProbeError::Rejected {
             what: q.describe(),

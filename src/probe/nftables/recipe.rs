@@ -62,6 +62,10 @@ pub struct ExprRecipe {
     pub prepare: Prepare,
     /// The rule's expressions: register loads, then the expression itself.
     pub rule: fn(&Ctx<'_>) -> Vec<Expr>,
+    /// Errnos of the rule that mean "missing" besides ENOENT: EPROTO for
+    /// the expressions that need the family's conntrack (`ct` in a bridge
+    /// table without nf_conntrack_bridge: `nf_ct_netns_get()`).
+    pub also_missing: &'static [i32],
 }
 
 impl ExprRecipe {
@@ -73,6 +77,8 @@ impl ExprRecipe {
 
 /// Families whose packets are IP (conntrack, NAT, sockets, routing).
 const IP: &[Family] = &[Family::Ipv4, Family::Ipv6, Family::Inet];
+/// Families with connection tracking: IP, and bridge with nf_conntrack_bridge.
+const CONNTRACK: &[Family] = &[Family::Ipv4, Family::Ipv6, Family::Inet, Family::Bridge];
 
 // Expression attributes (include/uapi/linux/netfilter/nf_tables.h, one enum
 // per expression).
@@ -131,8 +137,7 @@ const NFTA_LIMIT_UNIT: u16 = 2;
 const NFTA_LIMIT_TYPE: u16 = 4;
 const NFT_LIMIT_PKTS: u32 = 0;
 const NFTA_QUOTA_BYTES: u16 = 1;
-const NFTA_LOG_LEVEL: u16 = 5;
-const NFT_LOGLEVEL_AUDIT: u32 = 8;
+
 const NFTA_OBJREF_IMM_TYPE: u16 = 1;
 const NFTA_OBJREF_IMM_NAME: u16 = 2;
 const NFTA_HASH_DREG: u16 = 2;
@@ -159,6 +164,7 @@ const NFT_EXTHDR_OP_TCPOPT: u32 = 1;
 const TCPOPT_MAXSEG: u8 = 2;
 const NFTA_CONNLIMIT_COUNT: u16 = 1;
 const NFTA_DUP_SREG_ADDR: u16 = 1;
+const NFTA_DUP_SREG_DEV: u16 = 2;
 const NFTA_FWD_SREG_DEV: u16 = 1;
 const NFTA_XFRM_DREG: u16 = 1;
 const NFTA_XFRM_KEY: u16 = 2;
@@ -166,7 +172,7 @@ const NFTA_XFRM_DIR: u16 = 3;
 const NFT_XFRM_KEY_REQID: u32 = 6;
 const NFTA_RT_DREG: u16 = 1;
 const NFTA_RT_KEY: u16 = 2;
-const NFT_RT_TCPMSS: u32 = 3;
+const NFT_RT_NEXTHOP4: u32 = 1;
 const NFTA_OSF_DREG: u16 = 1;
 
 fn e(name: &'static str, data: Vec<Attr>) -> Expr {
@@ -200,6 +206,7 @@ pub static EXPRS: &[ExprRecipe] = &[
         name: "bitwise",
         families: &[],
         prepare: Prepare::Nothing,
+        also_missing: &[],
         rule: |_| {
             vec![
                 load_mark(),
@@ -220,6 +227,7 @@ pub static EXPRS: &[ExprRecipe] = &[
         name: "byteorder",
         families: &[],
         prepare: Prepare::Nothing,
+        also_missing: &[],
         rule: |_| {
             vec![
                 load_mark(),
@@ -240,6 +248,7 @@ pub static EXPRS: &[ExprRecipe] = &[
         name: "cmp",
         families: &[],
         prepare: Prepare::Nothing,
+        also_missing: &[],
         rule: |_| {
             vec![
                 load_mark(),
@@ -256,34 +265,43 @@ pub static EXPRS: &[ExprRecipe] = &[
     },
     ExprRecipe {
         name: "connlimit",
-        families: IP,
+        families: CONNTRACK,
         prepare: Prepare::Nothing,
+        also_missing: &[libc::EPROTO],
         rule: |_| vec![e("connlimit", vec![Attr::U32(NFTA_CONNLIMIT_COUNT, 10)])],
     },
     ExprRecipe {
         name: "counter",
         families: &[],
         prepare: Prepare::Nothing,
+        also_missing: &[],
         rule: |_| vec![e("counter", vec![])],
     },
     ExprRecipe {
         name: "ct",
-        families: IP,
+        families: CONNTRACK,
         prepare: Prepare::Nothing,
+        also_missing: &[libc::EPROTO],
         rule: |_| {
             vec![e("ct", vec![Attr::U32(NFTA_CT_KEY, NFT_CT_STATE), Attr::U32(NFTA_CT_DREG, NFT_REG_1)])]
         },
     },
     ExprRecipe {
         name: "dup",
-        families: &[Family::Ipv4, Family::Ipv6],
+        families: &[Family::Ipv4, Family::Ipv6, Family::Netdev],
         prepare: Prepare::Nothing,
-        rule: |c| vec![load_const(l3(c.family).1), e("dup", vec![Attr::U32(NFTA_DUP_SREG_ADDR, NFT_REG_1)])],
+        also_missing: &[],
+        rule: |c| match c.family {
+            // netdev duplicates to a device (an ifindex), the others to an address.
+            Family::Netdev => vec![load_const(4), e("dup", vec![Attr::U32(NFTA_DUP_SREG_DEV, NFT_REG_1)])],
+            f => vec![load_const(l3(f).1), e("dup", vec![Attr::U32(NFTA_DUP_SREG_ADDR, NFT_REG_1)])],
+        },
     },
     ExprRecipe {
         name: "dynset",
         families: &[],
         prepare: Prepare::Set(NFT_SET_EVAL),
+        also_missing: &[],
         rule: |c| {
             vec![
                 load_mark(),
@@ -303,6 +321,7 @@ pub static EXPRS: &[ExprRecipe] = &[
         name: "exthdr",
         families: &[],
         prepare: Prepare::Nothing,
+        also_missing: &[],
         rule: |_| {
             vec![e(
                 "exthdr",
@@ -320,6 +339,7 @@ pub static EXPRS: &[ExprRecipe] = &[
         name: "fib",
         families: &[Family::Ipv4, Family::Ipv6, Family::Inet, Family::Netdev],
         prepare: Prepare::Nothing,
+        also_missing: &[],
         rule: |_| {
             vec![e(
                 "fib",
@@ -335,12 +355,14 @@ pub static EXPRS: &[ExprRecipe] = &[
         name: "fwd",
         families: &[Family::Netdev],
         prepare: Prepare::Nothing,
+        also_missing: &[],
         rule: |_| vec![load_const(4), e("fwd", vec![Attr::U32(NFTA_FWD_SREG_DEV, NFT_REG_1)])],
     },
     ExprRecipe {
         name: "hash",
         families: &[],
         prepare: Prepare::Nothing,
+        also_missing: &[],
         rule: |_| {
             vec![e(
                 "hash",
@@ -352,12 +374,25 @@ pub static EXPRS: &[ExprRecipe] = &[
             )]
         },
     },
-    ExprRecipe { name: "immediate", families: &[], prepare: Prepare::Nothing, rule: |_| vec![load_const(4)] },
-    ExprRecipe { name: "last", families: &[], prepare: Prepare::Nothing, rule: |_| vec![e("last", vec![])] },
+    ExprRecipe {
+        name: "immediate",
+        families: &[],
+        prepare: Prepare::Nothing,
+        also_missing: &[],
+        rule: |_| vec![load_const(4)],
+    },
+    ExprRecipe {
+        name: "last",
+        families: &[],
+        prepare: Prepare::Nothing,
+        also_missing: &[],
+        rule: |_| vec![e("last", vec![])],
+    },
     ExprRecipe {
         name: "limit",
         families: &[],
         prepare: Prepare::Nothing,
+        also_missing: &[],
         rule: |_| {
             vec![e(
                 "limit",
@@ -375,12 +410,16 @@ pub static EXPRS: &[ExprRecipe] = &[
         name: "log",
         families: &[],
         prepare: Prepare::Nothing,
-        rule: |_| vec![e("log", vec![Attr::U32(NFTA_LOG_LEVEL, NFT_LOGLEVEL_AUDIT)])],
+        also_missing: &[],
+        // A plain `log`, as rules write it: it needs a logging backend
+        // (nf_log_syslog) as well, so ENOENT may mean either is missing.
+        rule: |_| vec![e("log", vec![])],
     },
     ExprRecipe {
         name: "lookup",
         families: &[],
         prepare: Prepare::Set(0),
+        also_missing: &[],
         rule: |c| {
             vec![
                 load_mark(),
@@ -395,12 +434,25 @@ pub static EXPRS: &[ExprRecipe] = &[
             ]
         },
     },
-    ExprRecipe { name: "masq", families: IP, prepare: Prepare::Nothing, rule: |_| vec![e("masq", vec![])] },
-    ExprRecipe { name: "meta", families: &[], prepare: Prepare::Nothing, rule: |_| vec![load_mark()] },
+    ExprRecipe {
+        name: "masq",
+        families: IP,
+        prepare: Prepare::Nothing,
+        also_missing: &[],
+        rule: |_| vec![e("masq", vec![])],
+    },
+    ExprRecipe {
+        name: "meta",
+        families: &[],
+        prepare: Prepare::Nothing,
+        also_missing: &[],
+        rule: |_| vec![load_mark()],
+    },
     ExprRecipe {
         name: "nat",
         families: IP,
         prepare: Prepare::Nothing,
+        also_missing: &[],
         rule: |c| {
             let (fam, alen) = l3(c.family);
             vec![
@@ -420,12 +472,14 @@ pub static EXPRS: &[ExprRecipe] = &[
         name: "notrack",
         families: &[],
         prepare: Prepare::Nothing,
+        also_missing: &[],
         rule: |_| vec![e("notrack", vec![])],
     },
     ExprRecipe {
         name: "numgen",
         families: &[],
         prepare: Prepare::Nothing,
+        also_missing: &[],
         rule: |_| {
             vec![e(
                 "numgen",
@@ -441,6 +495,7 @@ pub static EXPRS: &[ExprRecipe] = &[
         name: "objref",
         families: &[],
         prepare: Prepare::Counter,
+        also_missing: &[],
         rule: |c| {
             vec![e(
                 "objref",
@@ -455,12 +510,14 @@ pub static EXPRS: &[ExprRecipe] = &[
         name: "osf",
         families: &[],
         prepare: Prepare::Nothing,
+        also_missing: &[],
         rule: |_| vec![e("osf", vec![Attr::U32(NFTA_OSF_DREG, NFT_REG_1)])],
     },
     ExprRecipe {
         name: "payload",
         families: &[],
         prepare: Prepare::Nothing,
+        also_missing: &[],
         rule: |_| {
             vec![e(
                 "payload",
@@ -477,18 +534,21 @@ pub static EXPRS: &[ExprRecipe] = &[
         name: "queue",
         families: &[],
         prepare: Prepare::Nothing,
+        also_missing: &[],
         rule: |_| vec![e("queue", vec![Attr::Bytes(NFTA_QUEUE_NUM, 0u16.to_be_bytes().to_vec())])],
     },
     ExprRecipe {
         name: "quota",
         families: &[],
         prepare: Prepare::Nothing,
+        also_missing: &[],
         rule: |_| vec![e("quota", vec![Attr::U64(NFTA_QUOTA_BYTES, 1 << 20)])],
     },
     ExprRecipe {
         name: "range",
         families: &[],
         prepare: Prepare::Nothing,
+        also_missing: &[],
         rule: |_| {
             vec![
                 load_mark(),
@@ -504,25 +564,34 @@ pub static EXPRS: &[ExprRecipe] = &[
             ]
         },
     },
-    ExprRecipe { name: "redir", families: IP, prepare: Prepare::Nothing, rule: |_| vec![e("redir", vec![])] },
+    ExprRecipe {
+        name: "redir",
+        families: IP,
+        prepare: Prepare::Nothing,
+        also_missing: &[],
+        rule: |_| vec![e("redir", vec![])],
+    },
     ExprRecipe {
         name: "reject",
         families: &[Family::Ipv4, Family::Ipv6, Family::Inet, Family::Bridge, Family::Netdev],
         prepare: Prepare::Nothing,
+        also_missing: &[],
         rule: |_| vec![e("reject", vec![Attr::U32(NFTA_REJECT_TYPE, NFT_REJECT_TCP_RST)])],
     },
     ExprRecipe {
         name: "rt",
         families: &[],
         prepare: Prepare::Nothing,
+        also_missing: &[],
         rule: |_| {
-            vec![e("rt", vec![Attr::U32(NFTA_RT_KEY, NFT_RT_TCPMSS), Attr::U32(NFTA_RT_DREG, NFT_REG_1)])]
+            vec![e("rt", vec![Attr::U32(NFTA_RT_KEY, NFT_RT_NEXTHOP4), Attr::U32(NFTA_RT_DREG, NFT_REG_1)])]
         },
     },
     ExprRecipe {
         name: "socket",
         families: IP,
         prepare: Prepare::Nothing,
+        also_missing: &[],
         rule: |_| {
             vec![e(
                 "socket",
@@ -535,14 +604,16 @@ pub static EXPRS: &[ExprRecipe] = &[
     },
     ExprRecipe {
         name: "synproxy",
-        families: IP,
+        families: CONNTRACK,
         prepare: Prepare::Nothing,
+        also_missing: &[libc::EPROTO],
         rule: |_| vec![e("synproxy", vec![])],
     },
     ExprRecipe {
         name: "tproxy",
         families: IP,
         prepare: Prepare::Nothing,
+        also_missing: &[],
         rule: |c| {
             let fam = if c.family == Family::Inet { 0 } else { l3(c.family).0 };
             vec![
@@ -561,6 +632,7 @@ pub static EXPRS: &[ExprRecipe] = &[
         name: "xfrm",
         families: IP,
         prepare: Prepare::Nothing,
+        also_missing: &[],
         rule: |_| {
             vec![e(
                 "xfrm",
@@ -633,12 +705,23 @@ fn ipv4_set(flags: u32) -> SetSpec {
 pub static SET_FEATURES: &[SetFeature] = &[
     SetFeature {
         name: "concat",
+        // As nft sends it: a longer key and its type; the kernel needs
+        // nothing more for exact matches (a hash set).
         what: "concatenated keys (ipv4_addr . inet_service)",
         spec: || SetSpec {
             key_type: (TYPE_IPADDR << TYPE_BITS) | TYPE_INET_SERVICE,
             key_len: 8,
+            ..ipv4_set(0)
+        },
+    },
+    SetFeature {
+        name: "concat-interval",
+        what: "ranges of concatenated keys (pipapo, Linux 5.6)",
+        spec: || SetSpec {
+            key_type: (TYPE_IPADDR << TYPE_BITS) | TYPE_INET_SERVICE,
+            key_len: 8,
             concat: vec![4, 2],
-            ..ipv4_set(NFT_SET_CONCAT)
+            ..ipv4_set(NFT_SET_CONCAT | NFT_SET_INTERVAL)
         },
     },
     SetFeature {

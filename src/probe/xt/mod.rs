@@ -15,6 +15,7 @@
 //! revisions to ask so that the answer is exact for any registry.
 
 pub mod compat;
+pub mod entries;
 pub mod legacy;
 pub mod nft;
 pub mod walk;
