@@ -132,11 +132,50 @@ fn main() {
     }
     let _ = std::fs::remove_file(&nft_file);
     let mut ok = vs_noop <= 3.0 && vs_iptables >= 50.0 && nft_vs_noop <= 3.0;
+    ok &= capture_scale(&xtprobe);
     ok &= alias_scale(&xtprobe);
     println!("{}", if ok { "goals met" } else { "GOAL MISSED" });
     if !ok {
         std::process::exit(1);
     }
+}
+
+/// `xtprobe capture` of a 10 000-rule ruleset (written with
+/// iptables-nft-restore into this bench's network namespace) against
+/// `iptables-nft-save` dumping the same ruleset. Goal: capture no slower.
+fn capture_scale(xtprobe: &Path) -> bool {
+    const RULES: usize = 10_000;
+    let mut input = String::from("*filter\n:KUBE-SVC - [0:0]\n");
+    for i in 0..RULES {
+        input.push_str(&format!(
+            "-A KUBE-SVC -s 10.{}.{}.{}/32 -p tcp -m tcp --dport {} -m comment --comment \"svc {i}\" -j ACCEPT\n",
+            i / 65536,
+            (i / 256) % 256,
+            i % 256,
+            1024 + i % 60000
+        ));
+    }
+    input.push_str("COMMIT\n");
+    let mut restore = Command::new("/usr/sbin/iptables-nft-restore")
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("iptables-nft-restore");
+    use std::io::Write;
+    restore.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write the rules");
+    assert!(restore.wait().expect("wait").success(), "iptables-nft-restore failed");
+    let mut t_capture = Vec::new();
+    let mut t_save = Vec::new();
+    for _ in 0..5 {
+        t_capture.push(time(Command::new(xtprobe).args(["capture", "--json"])));
+        t_save.push(time(&mut Command::new("/usr/sbin/iptables-nft-save")));
+    }
+    let (c, s) = (median(&mut t_capture), median(&mut t_save));
+    let r = ratio(c, s);
+    println!("capture of {RULES} iptables-nft rules (5 runs each, medians):");
+    println!("  xtprobe capture --json      {:>10.1} ms", ms(c));
+    println!("  iptables-nft-save           {:>10.1} ms", ms(s));
+    println!("  xtprobe / iptables-nft-save {r:>10.2}×   goal ≤ 1×");
+    r <= 1.0
 }
 
 /// Resolving an alias on a Debian tree without modules.alias (as the

@@ -6,6 +6,7 @@
 mod fixture;
 mod util;
 
+mod capture;
 mod check;
 mod contrib;
 mod debian;

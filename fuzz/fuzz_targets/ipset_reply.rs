@@ -1,9 +1,9 @@
 //! A datagram from the kernel's ipset subsystem, as the ipset prober reads
-//! it: matched to a request, and the protocol and type replies decoded.
+//! it: matched to a request, and the protocol, type and list replies decoded.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use xtprobe::probe::exchange::{Answer, Exchange};
-use xtprobe::probe::ipset::msg::{PROTOCOL, Protocol, TYPE, TypeInfo, TypeQuery};
+use xtprobe::probe::ipset::msg::{PROTOCOL, Protocol, SetHeader, TYPE, TypeInfo, TypeQuery};
 use xtprobe::probe::wire::messages;
 
 fuzz_target!(|data: &[u8]| {
@@ -19,6 +19,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     for msg in messages(data).flatten() {
+        let _ = SetHeader::parse(msg.payload);
         let _ = Protocol::parse(msg.payload);
         let _ = TypeInfo::parse(msg.payload, &query);
     }

@@ -227,8 +227,8 @@ fn add_closure(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Client {
-    /// iptables-nft (`xtables-nft-multi`) and the plugins a `-m comment ... -j
-    /// ACCEPT` rule loads, as `iptables` and `iptables-nft`.
+    /// iptables-nft (`xtables-nft-multi`) and every extension plugin, as
+    /// `iptables` and `iptables-nft`.
     Iptables,
     /// nft (package nftables).
     Nft,
@@ -250,17 +250,11 @@ impl Client {
     /// The host binary, its package, extra objects to copy and the names to
     /// link to the binary.
     fn parts(self) -> (&'static str, &'static str, &'static [&'static str], &'static [&'static str]) {
-        const PLUGINS: &[&str] = &[
-            "/usr/lib/x86_64-linux-gnu/xtables/libxt_comment.so",
-            "/usr/lib/x86_64-linux-gnu/xtables/libxt_standard.so",
-            "/usr/lib/x86_64-linux-gnu/xtables/libipt_standard.so",
-            "/usr/lib/x86_64-linux-gnu/xtables/libxt_tcp.so",
-        ];
         match self {
             Client::Iptables => (
                 "/usr/sbin/xtables-nft-multi",
                 "iptables",
-                PLUGINS,
+                &[PLUGIN_DIR],
                 &["usr/sbin/iptables-nft", "usr/sbin/iptables"],
             ),
             Client::Nft => ("/usr/sbin/nft", "nftables", &[], &[]),
@@ -268,6 +262,9 @@ impl Client {
         }
     }
 }
+
+/// Where Debian keeps the iptables extension plugins.
+const PLUGIN_DIR: &str = "/usr/lib/x86_64-linux-gnu/xtables";
 
 /// Copies `client` and every shared library it and its extra objects load.
 fn add_client(b: &mut Builder, client: Client) -> Result<()> {
@@ -277,7 +274,22 @@ fn add_client(b: &mut Builder, client: Client) -> Result<()> {
         return Err(format!("{} is missing (apt-get install {package})", binary.display()));
     }
     let mut objects = vec![binary.to_path_buf()];
-    objects.extend(extra.iter().map(PathBuf::from).filter(|p| p.exists()));
+    for e in extra {
+        let p = Path::new(e);
+        if p.is_dir() {
+            // Every plugin of the directory.
+            let mut plugins: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|err| format!("{}: {err}", p.display()))?
+                .flatten()
+                .map(|d| d.path())
+                .filter(|f| f.extension().is_some_and(|x| x == "so"))
+                .collect();
+            plugins.sort();
+            objects.extend(plugins);
+        } else if p.exists() {
+            objects.push(p.to_path_buf());
+        }
+    }
     let mut libs = BTreeSet::new();
     for obj in &objects {
         for lib in ldd(obj)? {

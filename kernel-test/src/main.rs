@@ -65,6 +65,9 @@ enum Cmd {
         /// Include a real client: iptables, nft, ipset (repeatable).
         #[arg(long = "client", value_name = "NAME", value_parser = parse_client)]
         clients: Vec<Client>,
+        /// Carry a host file into the guest (repeatable): SRC:DST, DST absolute.
+        #[arg(long = "file", value_name = "SRC:DST", value_parser = parse_file)]
+        files: Vec<(PathBuf, String)>,
         /// Guest memory in MiB.
         #[arg(long, default_value_t = 512)]
         memory: u32,
@@ -119,12 +122,20 @@ fn main() {
                 0
             }),
         Cmd::Matrix { case, verbose } => run_matrix(&cli, case.as_deref(), *verbose),
-        Cmd::Run { kernel, modules, iptables, clients, memory, timeout, command } => {
+        Cmd::Run { kernel, modules, iptables, clients, files, memory, timeout, command } => {
             let mut clients = clients.clone();
             if *iptables && !clients.contains(&Client::Iptables) {
                 clients.push(Client::Iptables);
             }
-            run_one(&cli, kernel, modules.as_deref(), &clients, *memory, *timeout, command)
+            let vm = OneVm {
+                kernel,
+                modules: modules.as_deref(),
+                clients: &clients,
+                files,
+                memory: *memory,
+                timeout: *timeout,
+            };
+            run_one(&cli, &vm, command)
         }
     };
     match result {
@@ -151,6 +162,7 @@ fn run_matrix(cli: &Cli, filter: Option<&str>, verbose: bool) -> Result<i32, Str
     let payload = payload(cli)?;
     let start = Instant::now();
     let (mut passed, mut failed) = (0, 0);
+    let mut kept = std::collections::BTreeMap::new();
     for case in cases {
         let kernel = kernels.iter().find(|k| k.name() == case.kernel).expect("checked by Matrix::load");
         let mut echo = |l: &str| {
@@ -158,7 +170,8 @@ fn run_matrix(cli: &Cli, filter: Option<&str>, verbose: bool) -> Result<i32, Str
                 eprintln!("  | {l}");
             }
         };
-        let result = matrix::run_case(case, kernel, &kernels, &payload, &mut echo);
+        let result = matrix::run_case(case, kernel, &kernels, &payload, &kept, &mut echo);
+        kept.extend(result.kept.iter().cloned());
         if result.failures.is_empty() {
             passed += 1;
             println!("PASS  {:>6.2} s  {}", result.seconds, case.name);
@@ -183,19 +196,34 @@ fn run_matrix(cli: &Cli, filter: Option<&str>, verbose: bool) -> Result<i32, Str
     Ok(if failed == 0 { 0 } else { 1 })
 }
 
+fn parse_file(s: &str) -> Result<(PathBuf, String), String> {
+    let (src, dst) = s.split_once(':').ok_or("write SRC:DST")?;
+    if !dst.starts_with('/') {
+        return Err(format!("the guest path {dst:?} must be absolute"));
+    }
+    let src = PathBuf::from(src);
+    if !src.is_file() {
+        return Err(format!("{} is not a file", src.display()));
+    }
+    Ok((src, dst.to_string()))
+}
+
 fn parse_client(s: &str) -> Result<Client, String> {
     Client::parse(s).ok_or_else(|| format!("unknown client `{s}`: iptables, nft or ipset"))
 }
 
-fn run_one(
-    cli: &Cli,
-    kernel: &Path,
-    modules: Option<&Path>,
-    clients: &[Client],
+/// What `kernel-test run` boots.
+struct OneVm<'a> {
+    kernel: &'a Path,
+    modules: Option<&'a Path>,
+    clients: &'a [Client],
+    files: &'a [(PathBuf, String)],
     memory: u32,
     timeout: u64,
-    command: &[String],
-) -> Result<i32, String> {
+}
+
+fn run_one(cli: &Cli, vm: &OneVm<'_>, command: &[String]) -> Result<i32, String> {
+    let OneVm { kernel, modules, clients, files, memory, timeout } = *vm;
     let payload = payload(cli)?;
     let release = match modules {
         Some(m) => m
@@ -221,7 +249,7 @@ fn run_one(
         without_modules_dep: false,
         modprobe: None,
         shell: None,
-        files: &[],
+        files,
         made: &[],
         clients,
         case: &case,

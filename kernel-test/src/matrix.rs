@@ -12,7 +12,8 @@
 //! iptables = false            # true: the real iptables-nft client
 //! clients = ["nft", "ipset"]  # real clients: iptables, nft, ipset
 //! shell = false               # true: busybox as /bin/sh, cat, uname
-//! files = [["contrib/x", "/scripts/x"]]   # repository files to copy in
+//! files = [["contrib/x", "/scripts/x"]]   # repository files to copy in; "@NAME": the
+//!                                         # output an earlier case kept with `keep = "NAME"`
 //! append = "module.sig_enforce=1"         # more kernel command line
 //! sysctl = ["kernel.modules_disabled=1"]  # set by the guest before the steps
 //! proc = true                 # false: /proc is unmounted before the steps (early initramfs)
@@ -30,6 +31,7 @@
 //! exit = 1                                   # the exit status every command must have
 //! expect = ["not registered"]                # substrings the output must contain
 //! reject = ["supported"]                     # substrings it must not contain
+//! keep = "captured.toml"                     # keep the output for later cases (see files)
 //! ```
 //!
 //! A case passes only if QEMU exited on its own, the guest's `done` line
@@ -172,6 +174,10 @@ pub struct Step {
     /// Substrings the output must not contain.
     #[serde(default)]
     pub reject: Vec<String>,
+    /// Keep this step's output (when the case passes) under this name, for
+    /// later cases' `files = [["@NAME", "/dest"]]`: a profile captured on
+    /// one kernel, checked on another.
+    pub keep: Option<String>,
 }
 
 impl Step {
@@ -190,6 +196,7 @@ impl Matrix {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let m: Matrix = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut seen = std::collections::BTreeSet::new();
+        let mut kept = std::collections::BTreeSet::new();
         for c in &m.case {
             let here = |what: &str| format!("{}: case {:?}: {what}", path.display(), c.name);
             if !seen.insert(&c.name) {
@@ -225,6 +232,14 @@ impl Matrix {
             if let Some(bad) = c.sysctl.iter().find(|s| !s.contains('=')) {
                 return Err(here(&format!("sysctl {bad:?}: write key=value")));
             }
+            for (src, _) in &c.files {
+                if let Some(name) = src.to_str().and_then(|s| s.strip_prefix('@')) {
+                    if !kept.contains(name) {
+                        return Err(here(&format!("files: @{name} is kept by no earlier case")));
+                    }
+                }
+            }
+            kept.extend(c.step.iter().filter_map(|s| s.keep.clone()));
         }
         Ok(m)
     }
@@ -252,6 +267,8 @@ pub struct CaseResult {
     pub run: Option<VmRun>,
     /// Wall time of the boot.
     pub seconds: f64,
+    /// Outputs kept by steps with `keep` (only when the case passed).
+    pub kept: Vec<(String, Vec<u8>)>,
 }
 
 /// Output and exit status per command id.
@@ -345,6 +362,7 @@ pub fn run_case(
     kernel: &Kernel,
     kernels: &[Kernel],
     payload: &Payload,
+    kept: &BTreeMap<String, Vec<u8>>,
     echo: &mut dyn FnMut(&str),
 ) -> CaseResult {
     let guest_case = GuestCase {
@@ -358,12 +376,40 @@ pub fn run_case(
             .collect(),
         unmount_proc: !case.proc,
     };
-    let made = match made_files(case, kernel, kernels) {
+    let mut made = match made_files(case, kernel, kernels) {
         Ok(m) => m,
         Err(e) => {
-            return CaseResult { name: case.name.clone(), failures: vec![e], run: None, seconds: 0.0 };
+            return CaseResult {
+                name: case.name.clone(),
+                failures: vec![e],
+                run: None,
+                seconds: 0.0,
+                kept: Vec::new(),
+            };
         }
     };
+    // Outputs earlier cases kept go in as made files.
+    let mut files = Vec::new();
+    for (src, dest) in &case.files {
+        match src.to_str().and_then(|s| s.strip_prefix('@')) {
+            Some(name) => match kept.get(name) {
+                Some(bytes) => made.push((dest.clone(), 0o644, bytes.clone())),
+                None => {
+                    let why = format!(
+                        "needs @{name}, which the case that keeps it did not produce (it failed or did not run)"
+                    );
+                    return CaseResult {
+                        name: case.name.clone(),
+                        failures: vec![why],
+                        run: None,
+                        seconds: 0.0,
+                        kept: Vec::new(),
+                    };
+                }
+            },
+            None => files.push((src.clone(), dest.clone())),
+        }
+    }
     let mut clients = case.clients.clone();
     if case.iptables && !clients.contains(&image::Client::Iptables) {
         clients.push(image::Client::Iptables);
@@ -376,13 +422,18 @@ pub fn run_case(
         without_modules_dep: !case.modules_dep,
         modprobe: case.modprobe.then_some(payload.busybox.as_path()),
         shell: case.shell.then_some(payload.busybox.as_path()),
-        files: &case.files,
+        files: &files,
         made: &made,
         clients: &clients,
         case: &guest_case,
     };
-    let fail =
-        |msg: String| CaseResult { name: case.name.clone(), failures: vec![msg], run: None, seconds: 0.0 };
+    let fail = |msg: String| CaseResult {
+        name: case.name.clone(),
+        failures: vec![msg],
+        run: None,
+        seconds: 0.0,
+        kept: Vec::new(),
+    };
     let image = match image::build(&spec) {
         Ok(i) => i,
         Err(e) => return fail(format!("building the initramfs: {e}")),
@@ -414,15 +465,30 @@ pub fn run_case(
         Ok(run) => {
             let transcript = Transcript::from_serial(&cfg.nonce, &run.serial);
             let failures = judge(case, &run, &transcript);
+            let kept = if failures.is_empty() { kept_outputs(case, &transcript) } else { Vec::new() };
             CaseResult {
                 name: case.name.clone(),
                 failures,
                 seconds: start.elapsed().as_secs_f64(),
                 run: Some(run),
+                kept,
             }
         }
         Err(e) => fail(e),
     }
+}
+
+/// The outputs of the steps with `keep`: their lines, each ending in a newline.
+pub fn kept_outputs(case: &Case, transcript: &Transcript) -> Vec<(String, Vec<u8>)> {
+    case.step
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let name = s.keep.clone()?;
+            let lines = transcript.output.get(&i.to_string()).cloned().unwrap_or_default();
+            Some((name, lines.iter().flat_map(|l| format!("{l}\n").into_bytes()).collect()))
+        })
+        .collect()
 }
 
 /// The case's made files: (destination, mode, bytes).

@@ -29,7 +29,13 @@ pub fn run(args: CaptureArgs) -> Outcome {
     let description = format!(
         "the requirements of the ruleset captured on kernel {} ({})",
         report.kernel_release,
-        report.sources.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+        report
+            .sources
+            .iter()
+            .filter(|s| matches!(s.state, xtprobe::app::capture::SourceState::Read(_)))
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let profile = report::capture::to_profile(&report.entries, &args.name, &description);
     // A profile of part of the ruleset would be wrong: nothing is written
