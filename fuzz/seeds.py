@@ -48,6 +48,21 @@ def getgen(seq):
     return struct.pack("=IHHII", 16 + len(body), 0x0A10, 0x5, seq, 0) + body
 
 
+def record(s, target, request):
+    """Sends `request` and keeps every datagram the kernel answers, one
+    seed each and one for all of them together."""
+    s.send(request)
+    got = b""
+    while True:
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            break
+        seed(target, d)
+        got += d
+    seed(target, got)
+
+
 def capture_netlink():
     """Asks this kernel real questions and keeps every datagram it answers."""
     s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)  # NETLINK_NETFILTER
@@ -65,16 +80,7 @@ def capture_netlink():
         compat_get(1, 2, "comment", 0, 0) + compat_get(2, 2, "DNAT", 2, 1) + getgen(3),  # a batch
     ]
     for q in questions:
-        s.send(q)
-        got = b""
-        while True:
-            try:
-                d = s.recv(65536)
-            except socket.timeout:
-                break
-            seed("netlink_reply", d)
-            got += d
-        seed("netlink_reply", got)
+        record(s, "netlink_reply", q)
 
 
 def ipset_msg(seq, cmd, attrs):
@@ -109,16 +115,7 @@ def capture_transactions():
         ("ipset_reply", ipset_msg(1, 13, proto + nla(3, b"hash:nosuch\0") + nla(5, bytes([2])))),
     ]
     for target, q in asked:
-        s.send(q)
-        got = b""
-        while True:
-            try:
-                d = s.recv(65536)
-            except socket.timeout:
-                break
-            seed(target, d)
-            got += d
-        seed(target, got)
+        record(s, target, q)
 
 
 def capture_dumps():
