@@ -4,12 +4,16 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 target := "x86_64-unknown-linux-gnu"
 static_bin := "target/" + target + "/release/xtprobe"
+version := `sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1`
+deb_file := "target/deb/xtprobe_" + version + "_amd64.deb"
 
-# The whole test suite: style; unit, live-kernel (as root, each in a fresh
-# network namespace) and module-tree tests; the QEMU matrix; a 20-second
-# smoke run of every fuzz target.
-test: lint kernels
-    XTPROBE_REQUIRE_LIVE=1 cargo test --workspace --locked
+# The whole test suite: style; the Debian package (its tests install it);
+# unit, live-kernel (as root, each in a fresh network namespace) and
+# module-tree tests; the QEMU matrix; a 20-second smoke run of every fuzz
+# target.
+test: lint kernels deb
+    XTPROBE_REQUIRE_LIVE=1 XTPROBE_DEB="$PWD/{{deb_file}}" XTPROBE_MAN="$PWD/target/man" \
+        XTPROBE_COMPLETIONS="$PWD/target/completions" cargo test --workspace --locked
     just matrix
     just fuzz 20
 
@@ -32,6 +36,20 @@ static:
     RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --target {{target}} --bin xtprobe
     @ls -l {{static_bin}} | awk '{print "size: " $5 " bytes"}'
     @echo {{static_bin}}
+
+# Man pages, generated from the clap definitions (target/man).
+man:
+    cargo run -q --locked --example docs -- man target/man
+
+# bash, zsh and fish completions, generated from the clap definitions (target/completions).
+completions:
+    cargo run -q --locked --example docs -- completions target/completions
+
+# The Debian package (target/deb/xtprobe_<version>_amd64.deb): the static
+# binary, man pages, completions, systemd units, dracut and initramfs-tools
+# files, the NPD config. Prints its path as the last line.
+deb: static man completions
+    contrib/deb/build.sh {{static_bin}} target/man target/completions target/deb
 
 # Speed goals, measured side by side in one run (needs root and iptables).
 bench: static

@@ -134,6 +134,7 @@ Examples:
   xtprobe doctor comment             why is -m comment missing?
   xtprobe doctor expr:numgen         why does nft say \"No such file or directory\"?
   xtprobe doctor --profile k3s --json
+  xtprobe doctor --emit-kconfig > netfilter.config   for a kernel build: merge_config.sh
 
 Exit status:
   0  every required extension is supported   1  something is missing
@@ -173,7 +174,18 @@ A custom profile is a TOML file passed to --profile:
   [[extension]]                        # an entry with its own families
   spec = \"icmp6\"
   families = [\"ipv6\"]
-  optional = false";
+  optional = false
+
+`xtprobe capture` writes such a file from a live ruleset.
+
+Examples:
+  xtprobe profiles                     every built-in profile
+  xtprobe profiles kube-proxy-nft      its entries and where they come from
+  xtprobe profiles --json ./mine.toml  a custom profile, as xtprobe reads it
+
+Exit status:
+  0  listed    2  usage error (no such profile, a file that does not parse)
+  3  the output could not be written";
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
@@ -186,6 +198,16 @@ pub struct DoctorArgs {
     /// The kernel config to read [default: /proc/config.gz, /boot/config-$(uname -r), …].
     #[arg(long, value_name = "FILE")]
     pub kernel_config: Option<std::path::PathBuf>,
+
+    /// Print, instead of the report, the kconfig fragment that builds in what is missing:
+    /// each option and what its Kconfig conditions need that this kernel's config lacks.
+    /// --emit-kconfig (or =m) makes tristates modules, --emit-kconfig=y builds them in.
+    #[arg(long, value_name = "m|y", num_args = 0..=1, require_equals = true, default_missing_value = "m", value_parser = ["m", "y"])]
+    pub emit_kconfig: Option<String>,
+
+    /// Read the Kconfig conditions from this kernel source tree [default: Linux 6.12's, built in].
+    #[arg(long, value_name = "DIR", requires = "emit_kconfig")]
+    pub kernel_source: Option<std::path::PathBuf>,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -344,6 +366,8 @@ Examples:
   xtprobe check ipset:hash:ip,port@7 family:bridge
   xtprobe check --backend both --json mark | jq '.results[]'
   xtprobe check -q comment && echo ok
+  xtprobe check --output npd --profile k3s            a Node Problem Detector plugin
+  xtprobe check --quiet --textfile /var/lib/node_exporter/textfile/xtprobe.prom
 
 Exit status:
   0  all supported    1  something missing    2  usage error
@@ -383,8 +407,32 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub output: OutputArgs,
 
+    /// Output for fleets: npd (one line for a Node Problem Detector plugin; exit 0 OK, 1
+    /// problem, else unknown) or prometheus (the text exposition format). text and json are
+    /// the same as the default and --json.
+    #[arg(long = "output", value_enum, value_name = "FORMAT", conflicts_with_all = ["json", "quiet"])]
+    pub format: Option<Format>,
+
+    /// Also write the metrics to FILE (a `.prom` file in node_exporter's textfile
+    /// directory), atomically: a temporary file in the same directory, then a rename.
+    #[arg(long, value_name = "FILE")]
+    pub textfile: Option<std::path::PathBuf>,
+
     #[command(flatten)]
     pub timeout: TimeoutArg,
+}
+
+/// `check --output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Tables and sentences.
+    Text,
+    /// A JSON document.
+    Json,
+    /// One line of at most 80 characters for Node Problem Detector.
+    Npd,
+    /// The Prometheus text exposition format.
+    Prometheus,
 }
 
 /// What to check: extensions, or a profile. Shared by check, doctor, ensure.

@@ -26,7 +26,7 @@ fn systemd_unit_verifies_and_its_command_works() {
     let unit = std::fs::read_to_string(repo("contrib/systemd/xtprobe-ensure.service")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("xtprobe-ensure.service");
-    std::fs::write(&local, unit.replace("/usr/local/bin/xtprobe", bin())).unwrap();
+    std::fs::write(&local, unit.replace("/usr/bin/xtprobe", bin())).unwrap();
     let out = run(Command::new("systemd-analyze").arg("verify").arg(&local));
     let (stdout, stderr) = text(&out);
     assert_eq!(code(&out), 0, "{stdout}{stderr}");

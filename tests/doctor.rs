@@ -145,3 +145,49 @@ fn optional_misses_are_reported_but_never_fail() {
     let out = run(xtprobe().args(["check", "--profile", "kuscia", "comment"]));
     assert_eq!(crate::util::code(&out), 2);
 }
+
+/// The checked-in table of Linux 6.12's netfilter options is what its
+/// Kconfig files say: regenerated from Debian's linux-source-6.12.
+#[test]
+fn kconfig_table_is_generated_from_linux_source() {
+    let tarball = std::path::Path::new("/usr/src/linux-source-6.12.tar.xz");
+    if !tarball.exists() {
+        assert!(std::env::var_os("XTPROBE_REQUIRE_LIVE").is_none(), "linux-source-6.12 is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(Command::new("tar")
+        .arg("-xJf")
+        .arg(tarball)
+        .arg("-C")
+        .arg(dir.path())
+        .args(["--wildcards", "linux-source-6.12/net/*Kconfig"]));
+    assert_eq!(code(&out), 0, "{:?}", text(&out));
+    let fresh = xtprobe::kconfig::deps::table_from_source(&dir.path().join("linux-source-6.12"));
+    let checked_in = include_str!("../src/kconfig/netfilter-6.12.tsv");
+    assert_eq!(fresh, checked_in, "regenerate with `cargo run --example kconfig_table -- DIR`");
+}
+
+#[test]
+fn emit_kconfig_names_the_options_and_their_conditions() {
+    if !live() {
+        return;
+    }
+    // A config without xtables: the fragment brings what comment needs.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(&config, "CONFIG_MODULES=y\nCONFIG_NET=y\nCONFIG_INET=y\nCONFIG_NETFILTER=y\n# CONFIG_NETFILTER_XTABLES is not set\n").unwrap();
+    let out = run(xtprobe()
+        .args(["doctor", "--emit-kconfig", "--kernel-config"])
+        .arg(&config)
+        .arg("nosuchmatch")
+        .arg("comment"));
+    let (stdout, stderr) = text(&out);
+    assert!(matches!(code(&out), 0 | 1), "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with("CONFIG_")).collect();
+    // comment is supported here, so nothing of it; an unknown match has no option.
+    assert!(!lines.iter().any(|l| l.contains("COMMENT")), "{stdout}");
+    assert!(stdout.starts_with("# What kernel"), "{stdout}");
+    let out = run(xtprobe().args(["doctor", "--emit-kconfig=x"]));
+    assert_eq!(code(&out), 2);
+}

@@ -11,6 +11,8 @@ mod check;
 mod contrib;
 mod debian;
 mod doctor;
+mod fleet;
 mod hostile;
 mod load;
 mod nftables;
+mod package;

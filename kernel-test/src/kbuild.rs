@@ -69,6 +69,10 @@ pub struct TinySpec {
     /// dependencies are missing is dropped silently by olddefconfig).
     #[serde(default)]
     pub expect: Vec<String>,
+    /// The extra fragments may change the variant's option (a fragment
+    /// that builds comment into the `n` kernel): its line is not required.
+    #[serde(skip)]
+    pub override_variant: bool,
 }
 
 /// A built minimal kernel.
@@ -179,7 +183,8 @@ fn compile(spec: &TinySpec, version: &str, fragments: &Path, out_entry: &Path) -
     )?;
     cache::run(&mut make(&["-s", "olddefconfig"]))?;
     let config = read(&out.join(".config"))?;
-    for line in std::iter::once(spec.variant.config_line()).chain(spec.expect.iter().map(String::as_str)) {
+    let variant_line = (!spec.override_variant).then(|| spec.variant.config_line());
+    for line in variant_line.into_iter().chain(spec.expect.iter().map(String::as_str)) {
         if !config.lines().any(|l| l == line) {
             return Err(format!(
                 "{}: the configuration lost `{line}` (a dependency of the option is missing from the fragments)",

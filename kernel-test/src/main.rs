@@ -164,7 +164,25 @@ fn run_matrix(cli: &Cli, filter: Option<&str>, verbose: bool) -> Result<i32, Str
     let (mut passed, mut failed) = (0, 0);
     let mut kept = std::collections::BTreeMap::new();
     for case in cases {
-        let kernel = kernels.iter().find(|k| k.name() == case.kernel).expect("checked by Matrix::load");
+        let rebuilt;
+        let kernel = match &case.kernel_fragment {
+            None => kernels.iter().find(|k| k.name() == case.kernel).expect("checked by Matrix::load"),
+            Some(f) => {
+                // No VM runs while this builds.
+                match rebuild(cli, &list, &case.kernel, f, &kept) {
+                    Ok(k) => {
+                        rebuilt = k;
+                        &rebuilt
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        println!("FAIL  {:>6.2} s  {}", 0.0, case.name);
+                        println!("      - rebuilding {} with {f}: {e}", case.kernel);
+                        continue;
+                    }
+                }
+            }
+        };
         let mut echo = |l: &str| {
             if verbose {
                 eprintln!("  | {l}");
@@ -194,6 +212,36 @@ fn run_matrix(cli: &Cli, filter: Option<&str>, verbose: bool) -> Result<i32, Str
     }
     println!("{passed} passed, {failed} failed ({:.1} s)", start.elapsed().as_secs_f64());
     Ok(if failed == 0 { 0 } else { 1 })
+}
+
+/// Builds tiny kernel `name` with the kept fragment `@NAME` merged last
+/// (in the kernel's build tree, in place; cached by the fragment's text).
+fn rebuild(
+    cli: &Cli,
+    list: &KernelList,
+    name: &str,
+    fragment: &str,
+    kept: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Result<kernels::Kernel, String> {
+    let key = fragment.trim_start_matches('@');
+    let bytes =
+        kept.get(key).ok_or_else(|| format!("{fragment} was not kept (the case that keeps it failed)"))?;
+    let spec = list.tiny.iter().find(|t| t.name == name).ok_or(format!("{name} is not a tiny kernel"))?;
+    let dir = matrix::tempdir()?;
+    let fragments = cli.images.join("fragments");
+    for entry in std::fs::read_dir(&fragments).map_err(|e| format!("{}: {e}", fragments.display()))?.flatten()
+    {
+        std::fs::copy(entry.path(), dir.join(entry.file_name())).map_err(|e| e.to_string())?;
+    }
+    let file = format!("kept-{}.config", key.replace(|c: char| !c.is_ascii_alphanumeric(), "-"));
+    std::fs::write(dir.join(&file), bytes).map_err(|e| e.to_string())?;
+    let mut variant = spec.clone();
+    variant.name = format!("{name}+{key}");
+    variant.fragments.push(file);
+    variant.override_variant = true;
+    let built = kernel_test::kbuild::build(&variant, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(kernels::Kernel::Tiny(built?))
 }
 
 fn parse_file(s: &str) -> Result<(PathBuf, String), String> {

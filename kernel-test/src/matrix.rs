@@ -18,6 +18,7 @@
 //! sysctl = ["kernel.modules_disabled=1"]  # set by the guest before the steps
 //! proc = true                 # false: /proc is unmounted before the steps (early initramfs)
 //! timeout = 60                # seconds; default 60 tiny, 180 Debian
+//! kernel_fragment = "@NAME"   # rebuild the tiny kernel with a kept kconfig fragment merged
 //!
 //! [[case.make]]               # a file made for the case ({release} = the kernel's)
 //! dest = "/lib/modules/{release}/kernel/net/netfilter/xt_comment.ko"
@@ -114,6 +115,10 @@ pub struct Case {
     /// Files made for the case.
     #[serde(default)]
     pub make: Vec<Make>,
+    /// Rebuild the (tiny) kernel with this kconfig fragment merged last,
+    /// `@NAME` being an earlier case's kept output (a fragment `xtprobe
+    /// doctor --emit-kconfig` wrote); built in place before the boot.
+    pub kernel_fragment: Option<String>,
     /// Seconds before the VM is killed.
     pub timeout: Option<u64>,
     /// The steps.
@@ -236,6 +241,16 @@ impl Matrix {
                 if let Some(name) = src.to_str().and_then(|s| s.strip_prefix('@')) {
                     if !kept.contains(name) {
                         return Err(here(&format!("files: @{name} is kept by no earlier case")));
+                    }
+                }
+            }
+            if let Some(f) = &c.kernel_fragment {
+                match f.strip_prefix('@') {
+                    Some(name) if kept.contains(name) => {}
+                    _ => {
+                        return Err(here(&format!(
+                            "kernel_fragment {f:?}: write \"@NAME\", kept by an earlier case"
+                        )));
                     }
                 }
             }

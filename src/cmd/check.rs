@@ -1,31 +1,86 @@
 //! `xtprobe check`.
 
-use xtprobe::app::check::{CheckOptions, run as check};
-use xtprobe::report;
-use xtprobe::system::privilege::{self, NET_ADMIN, NET_RAW};
+use std::time::{Duration, Instant};
 
-use super::{Outcome, output, target};
-use crate::cli::{BackendChoice, CheckArgs, SHORT_TIMEOUT};
+use xtprobe::app::check::{CheckOptions, run as check};
+use xtprobe::app::exit::ExitCode;
+use xtprobe::report;
+use xtprobe::system::fs::Dir;
+use xtprobe::system::privilege::{self, FILE_WRITE, NET_ADMIN, NET_RAW};
+
+use super::{Outcome, Usage, output, target};
+use crate::cli::{BackendChoice, CheckArgs, Format, SHORT_TIMEOUT};
+
+/// The default `--timeout` with `--output npd`: Node Problem Detector kills
+/// a plugin after 5 s; finish well before.
+const NPD_TIMEOUT: Duration = Duration::from_secs(4);
 
 pub fn run(args: CheckArgs) -> Outcome {
-    // Before any file is read: only what asking the kernel takes.
-    let privileges = match args.backend {
-        BackendChoice::Nft => privilege::restrict(&[NET_ADMIN]),
-        BackendChoice::Legacy | BackendChoice::Both => privilege::restrict(&[NET_ADMIN, NET_RAW]),
+    // Before any file is read: only what asking the kernel takes (and
+    // writing the textfile, if asked).
+    let mut keep = match args.backend {
+        BackendChoice::Nft => vec![NET_ADMIN],
+        BackendChoice::Legacy | BackendChoice::Both => vec![NET_ADMIN, NET_RAW],
     };
+    if args.textfile.is_some() {
+        keep.extend_from_slice(&FILE_WRITE);
+    }
+    let privileges = privilege::restrict(&keep);
+    if let Some(p) = &args.textfile {
+        if p.extension().is_none_or(|e| e != "prom") {
+            return Err(Usage(format!(
+                "--textfile {}: node_exporter's textfile collector reads only files ending in .prom",
+                p.display()
+            )));
+        }
+    }
     let (needs, profile) = target::needs(&args.target)?;
+    let default_timeout = if args.format == Some(Format::Npd) { NPD_TIMEOUT } else { SHORT_TIMEOUT };
     let opts = CheckOptions {
         needs,
         profile,
         backends: args.backend.backends(),
-        deadline: args.timeout.deadline(SHORT_TIMEOUT),
+        deadline: args.timeout.deadline(default_timeout),
     };
+    let start = Instant::now();
     let report = check(&opts);
-    let printed = output::report(
-        &args.output,
-        || report::check::to_json(&report, Some(&privileges)),
-        |style| report::check::to_table(&report, style),
-        report.first_error().map(|e| e.to_string()),
-    );
-    Ok(output::status(report.exit_code(), printed))
+    let took = start.elapsed().as_secs_f64();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let mut code = report.exit_code();
+    if let Some(path) = &args.textfile {
+        if let Err(e) = write_textfile(path, &report::fleet::prometheus(&report, took, now)) {
+            output::error(&format!("cannot write {}: {e}", path.display()));
+            code = ExitCode::CannotProbe;
+        }
+    }
+    let printed = match args.format {
+        Some(Format::Npd) => output::print(&format!("{}\n", report::fleet::npd_line(&report))),
+        Some(Format::Prometheus) => output::print(&report::fleet::prometheus(&report, took, now)),
+        Some(Format::Json) => output::print_json(&report::check::to_json(&report, Some(&privileges))),
+        Some(Format::Text) | None => output::report(
+            &args.output,
+            || report::check::to_json(&report, Some(&privileges)),
+            |style| report::check::to_table(&report, style),
+            report.first_error().map(|e| e.to_string()),
+        ),
+    };
+    Ok(output::status(code, printed))
+}
+
+/// Writes the textfile as node_exporter requires: a temporary file in the
+/// same directory, renamed over the old one, mode 0644.
+fn write_textfile(path: &std::path::Path, text: &str) -> Result<(), String> {
+    let name = path.file_name().and_then(|n| n.to_str()).ok_or("the file needs a UTF-8 name")?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let dir = Dir::open(parent).map_err(|e| e.to_string())?;
+    if let Some(warning) = dir.write_atomic(name, text.as_bytes(), 0o644, None).map_err(|e| e.to_string())? {
+        output::error(&format!("warning: {warning}"));
+    }
+    Ok(())
 }

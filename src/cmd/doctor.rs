@@ -1,6 +1,6 @@
 //! `xtprobe doctor`.
 
-use xtprobe::app::doctor::{DoctorOptions, run as doctor};
+use xtprobe::app::doctor::{DoctorOptions, DoctorReport, run as doctor};
 use xtprobe::report;
 use xtprobe::system::host::Host;
 use xtprobe::system::privilege::{self, NET_ADMIN, NET_RAW, SYS_MODULE};
@@ -29,6 +29,9 @@ pub fn run(args: DoctorArgs) -> Outcome {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
+    if let Some(value) = &args.emit_kconfig {
+        return emit_kconfig(&report, value == "y", args.kernel_source.as_deref());
+    }
     let printed = output::report(
         &args.output,
         || report::doctor::to_json(&report, Some(&privileges)),
@@ -36,4 +39,38 @@ pub fn run(args: DoctorArgs) -> Outcome {
         None,
     );
     Ok(output::status(report.exit_code(), printed))
+}
+
+/// `--emit-kconfig`: the options of everything missing (and of the
+/// probe's own missing prerequisites), with what Kconfig needs for them.
+fn emit_kconfig(report: &DoctorReport, builtin: bool, source: Option<&std::path::Path>) -> Outcome {
+    use xtprobe::app::doctor::Verdict;
+    use xtprobe::kconfig::{KernelConfig, deps};
+    let mut wanted: Vec<String> = report
+        .prerequisites
+        .iter()
+        .filter(|p| p.available == Some(false))
+        .filter_map(|p| p.config.symbol.clone())
+        .collect();
+    wanted.extend(
+        report
+            .extensions
+            .iter()
+            .filter(|d| !matches!(d.verdict, Verdict::Supported | Verdict::NotApplicable))
+            .filter_map(|d| d.config.symbol.clone()),
+    );
+    let symbols = match source {
+        Some(dir) => {
+            let s = deps::from_source(dir);
+            if s.is_empty() {
+                return Err(Usage(format!("--kernel-source {}: no net/Kconfig there", dir.display())));
+            }
+            s
+        }
+        None => deps::table_6_12(),
+    };
+    let config = report.kernel_config.as_deref().and_then(|p| KernelConfig::read(p).ok());
+    let lines = deps::fragment(&wanted, &symbols, config.as_ref(), builtin);
+    let text = report::doctor::kconfig_fragment(report, &lines, source);
+    Ok(output::status(report.exit_code(), output::print(&text)))
 }

@@ -146,3 +146,32 @@ pub fn to_text(r: &DoctorReport, style: &Style) -> String {
     out.push_str(&format!("\n{ok} of {} supported\n", r.extensions.len()));
     out
 }
+
+/// A kconfig fragment for `doctor --emit-kconfig`: a header saying what
+/// it is for and how to merge it, then one `CONFIG_…=` line each.
+pub fn kconfig_fragment(
+    report: &DoctorReport,
+    lines: &[crate::kconfig::deps::Line],
+    source: Option<&std::path::Path>,
+) -> String {
+    let mut out = format!(
+        "# What kernel {} lacks for {}, with what Kconfig needs for it\n# ({}). Merge it into the kernel's .config:\n#   scripts/kconfig/merge_config.sh -m .config THIS_FILE && make olddefconfig\n",
+        super::one_line(&report.kernel_release),
+        report
+            .profile
+            .as_deref()
+            .map(|p| format!("profile {}", super::one_line(p)))
+            .unwrap_or_else(|| "the requirements asked".into()),
+        match source {
+            Some(dir) => format!("conditions read from {}", super::one_line(&dir.display().to_string())),
+            None => "conditions from Linux 6.12's Kconfig".to_string(),
+        }
+    );
+    if lines.is_empty() {
+        out.push_str("# Nothing to add: every option is set (what is missing is not a build option).\n");
+    }
+    for l in lines {
+        out.push_str(&format!("CONFIG_{}={}\n", l.symbol, l.value));
+    }
+    out
+}

@@ -6,6 +6,7 @@ pub mod capture;
 pub mod check;
 pub mod doctor;
 pub mod ensure;
+pub mod fleet;
 pub mod index;
 pub mod load;
 pub mod profiles;

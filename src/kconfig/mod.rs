@@ -10,6 +10,9 @@
 //! `/usr/src/linux/.config` (R = `uname -r`). Gzip is recognised by its
 //! magic bytes, not the name.
 
+pub mod deps;
+pub mod lang;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

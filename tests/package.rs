@@ -1,0 +1,151 @@
+//! The Debian package, the man pages and the completions `just deb` builds,
+//! against their real consumers: dpkg installs and removes the package in a
+//! throwaway root, lintian reports no error, `man -l` renders every page,
+//! bash completion offers the commands.
+//!
+//! The artefacts come from `just deb` (as `just test` runs it first):
+//! `XTPROBE_DEB`, `XTPROBE_MAN` and `XTPROBE_COMPLETIONS` name them. Without
+//! them these tests are skipped, unless `XTPROBE_REQUIRE_LIVE` is set.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::util::*;
+
+fn artefact(var: &str) -> Option<PathBuf> {
+    match std::env::var_os(var) {
+        Some(p) => Some(PathBuf::from(p)),
+        None => {
+            assert!(
+                std::env::var_os("XTPROBE_REQUIRE_LIVE").is_none(),
+                "{var} is not set: run the tests through `just test` (it builds the package first)"
+            );
+            eprintln!("skipped: {var} is not set (build with `just deb`)");
+            None
+        }
+    }
+}
+
+#[test]
+fn the_package_installs_and_removes_cleanly_in_a_throwaway_root() {
+    let Some(deb) = artefact("XTPROBE_DEB") else { return };
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    for d in ["var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers"] {
+        std::fs::create_dir_all(r.join(d)).unwrap();
+    }
+    for f in ["var/lib/dpkg/status", "var/lib/dpkg/available"] {
+        std::fs::write(r.join(f), "").unwrap();
+    }
+    let dpkg = |args: &[&str]| {
+        let out = run(Command::new("dpkg")
+            .arg(format!("--root={}", r.display()))
+            .arg("--log=/dev/null")
+            .args(args));
+        let (stdout, stderr) = text(&out);
+        assert_eq!(code(&out), 0, "dpkg {args:?}:\n{stdout}\n{stderr}");
+    };
+    dpkg(&["-i", deb.to_str().unwrap()]);
+    for f in [
+        "usr/bin/xtprobe",
+        "usr/share/man/man1/xtprobe.1.gz",
+        "usr/share/man/man1/xtprobe-check.1.gz",
+        "usr/share/bash-completion/completions/xtprobe",
+        "usr/share/zsh/vendor-completions/_xtprobe",
+        "usr/share/fish/vendor_completions.d/xtprobe.fish",
+        "lib/systemd/system/xtprobe-ensure.service",
+        "lib/systemd/system/xtprobe-metrics.timer",
+        "usr/lib/dracut/modules.d/90xtprobe/module-setup.sh",
+        "usr/share/xtprobe/initramfs-tools/hooks/xtprobe",
+        "usr/share/xtprobe/npd/xtprobe-monitor.json",
+        "usr/share/doc/xtprobe/copyright",
+    ] {
+        assert!(r.join(f).is_file(), "{f} is not installed");
+    }
+    let out = run(&mut Command::new(r.join("usr/bin/xtprobe")));
+    let out2 = run(Command::new(r.join("usr/bin/xtprobe")).arg("--version"));
+    assert_eq!(code(&out2), 0);
+    assert!(text(&out2).0.starts_with("xtprobe "), "{:?}", text(&out2));
+    assert_eq!(code(&out), 2, "no command is a usage error");
+    dpkg(&["--purge", "xtprobe"]);
+    let left: Vec<PathBuf> = walk(r).into_iter().filter(|p| !p.starts_with(r.join("var/lib/dpkg"))).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn lintian_reports_no_error() {
+    let Some(deb) = artefact("XTPROBE_DEB") else { return };
+    let out = run(Command::new("lintian").args(["--tag-display-limit", "0"]).arg(&deb));
+    let (stdout, stderr) = text(&out);
+    let errors: Vec<&str> = stdout.lines().filter(|l| l.starts_with("E:")).collect();
+    assert!(errors.is_empty(), "lintian errors:\n{}\n{stderr}", errors.join("\n"));
+}
+
+#[test]
+fn man_renders_every_page_with_examples_and_exit_status() {
+    let Some(dir) = artefact("XTPROBE_MAN") else { return };
+    let cmd = run(Command::new(env!("CARGO_BIN_EXE_xtprobe")).arg("--help"));
+    let commands: Vec<String> = text(&cmd)
+        .0
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        // A command's own line; a wrapped description is indented further.
+        .filter(|l| !l[2..].starts_with(' '))
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .filter(|c| c != "help")
+        .collect();
+    assert!(commands.len() >= 7, "{commands:?}");
+    for page in std::iter::once("xtprobe".to_string()).chain(commands.iter().map(|c| format!("xtprobe-{c}")))
+    {
+        let path = dir.join(format!("{page}.1"));
+        let out = run(Command::new("man")
+            .arg("-l")
+            .arg(&path)
+            .env("MANWIDTH", "100")
+            .env("MAN_KEEP_FORMATTING", ""));
+        let (stdout, stderr) = text(&out);
+        assert_eq!(code(&out), 0, "{page}: {stderr}");
+        assert!(stdout.contains("NAME") && stdout.contains(&page), "{page}:\n{stdout}");
+        assert!(stdout.contains("Exit status"), "{page}: no exit status section:\n{stdout}");
+        if page != "xtprobe" {
+            assert!(stdout.contains("Examples:") || stdout.contains("Example"), "{page}: no examples");
+        }
+    }
+}
+
+#[test]
+fn bash_completion_offers_the_commands() {
+    let Some(dir) = artefact("XTPROBE_COMPLETIONS") else { return };
+    let script = format!(
+        "source {}; COMP_WORDS=(xtprobe \"\"); COMP_CWORD=1; COMP_LINE=\"xtprobe \"; COMP_POINT=8; \
+         _xtprobe xtprobe \"\" xtprobe; echo \"${{COMPREPLY[@]}}\"; \
+         COMP_WORDS=(xtprobe check --b); COMP_CWORD=2; COMP_LINE=\"xtprobe check --b\"; COMP_POINT=17; \
+         _xtprobe xtprobe --b check; echo \"${{COMPREPLY[@]}}\"",
+        dir.join("xtprobe.bash").display()
+    );
+    let out = run(Command::new("bash").arg("-c").arg(&script));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(code(&out), 0, "{stderr}");
+    let mut lines = stdout.lines();
+    let top: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
+    for c in ["check", "doctor", "ensure", "load", "profiles", "index", "capture"] {
+        assert!(top.contains(&c), "{c} not offered: {top:?}");
+    }
+    let options = lines.next().unwrap_or_default();
+    assert!(options.contains("--backend"), "check's options: {options}");
+}
