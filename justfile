@@ -6,14 +6,18 @@ target := "x86_64-unknown-linux-gnu"
 static_bin := "target/" + target + "/release/xtprobe"
 version := `sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1`
 deb_file := "target/deb/xtprobe_" + version + "_amd64.deb"
+payload_dir := "target/" + target + "/release"
+tools_dir := "target/tools"
 
 # The whole test suite: style; the Debian package (its tests install it);
 # unit, live-kernel (as root, each in a fresh network namespace) and
-# module-tree tests; the QEMU matrix; a 20-second smoke run of every fuzz
-# target.
-test: lint kernels deb
+# module-tree tests; the harness's own tests (user kernels and cases, -j 2,
+# TAP/JUnit checked by real consumers, the action by its schema); the QEMU
+# matrix; a 20-second smoke run of every fuzz target.
+test: lint kernels deb payload tools
     XTPROBE_REQUIRE_LIVE=1 XTPROBE_DEB="$PWD/{{deb_file}}" XTPROBE_MAN="$PWD/target/man" \
-        XTPROBE_COMPLETIONS="$PWD/target/completions" cargo test --workspace --locked
+        XTPROBE_COMPLETIONS="$PWD/target/completions" XTPROBE_PAYLOAD="$PWD/{{payload_dir}}" \
+        XTPROBE_TOOLS="$PWD/{{tools_dir}}" cargo test --workspace --locked
     just matrix
     just fuzz 20
 
@@ -21,7 +25,7 @@ test: lint kernels deb
 kernels:
     cargo run -q --locked -p kernel-test -- kernels
 
-# Boot every case of vm-images/matrix.toml, one VM at a time.
+# Boot every case of vm-images/matrix.toml on -j VMs (default: the CPUs).
 matrix *ARGS:
     cargo run -q --locked -p kernel-test -- matrix {{ARGS}}
 
@@ -36,6 +40,29 @@ static:
     RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --target {{target}} --bin xtprobe
     @ls -l {{static_bin}} | awk '{print "size: " $5 " bytes"}'
     @echo {{static_bin}}
+
+# What the VMs carry: the static xtprobe and the static guest runner.
+payload:
+    RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --target {{target}} \
+        -p xtprobe --bin xtprobe -p kernel-test --bin guest-init
+
+# The validators the harness tests use (target/tools), from PyPI: in a venv,
+# check-jsonschema (GitHub's action and workflow schemas) and tap.py (a TAP 13
+# consumer that reads the YAML blocks); Jenkins' JUnit XSD (junit-10.xsd, in
+# pytest's source release) for xmllint.
+tools:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    d={{tools_dir}}
+    [ -x $d/venv/bin/tappy ] || { /usr/bin/python3 -m venv $d/venv && $d/venv/bin/pip install -q check-jsonschema==0.39.0 'tap.py[yaml]==3.2.1'; }
+    if [ ! -f $d/junit-10.xsd ]; then
+        tmp=$(mktemp -d)
+        $d/venv/bin/pip download -q --no-deps --no-binary :all: pytest==8.3.5 -d $tmp
+        tar -xzf $tmp/pytest-8.3.5.tar.gz -C $tmp pytest-8.3.5/testing/example_scripts/junit-10.xsd
+        mv $tmp/pytest-8.3.5/testing/example_scripts/junit-10.xsd $d/junit-10.xsd
+        rm -rf $tmp
+    fi
+    echo "$d: $($d/venv/bin/check-jsonschema --version), tap.py $($d/venv/bin/python -c 'import tap; print(tap.__version__)'), junit-10.xsd"
 
 # Man pages, generated from the clap definitions (target/man).
 man:

@@ -29,7 +29,7 @@ fn trees() -> Vec<DebianTree> {
                 shipped: d.modules_shipped,
                 depmod: d.modules_depmod,
             }),
-            Kernel::Tiny(_) => None,
+            Kernel::Tiny(_) | Kernel::Prebuilt(_) => None,
         })
         .collect();
     if trees.len() < 2 {

@@ -71,6 +71,54 @@ pub fn run(cmd: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// An exclusive lock on the cache, held while kernels are built or fetched:
+/// two harness runs on one machine never build into the same directory at
+/// once (the second waits). Released when dropped.
+pub struct Lock(#[allow(dead_code)] std::fs::File);
+
+/// Takes the cache lock, waiting for another run to release it.
+pub fn lock() -> Result<Lock> {
+    use std::os::fd::AsRawFd;
+    let dir = root();
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    // SAFETY: flock on an open descriptor.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        progress("waiting for another kernel-test run to finish building kernels");
+        // SAFETY: as above.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(format!("{}: {}", path.display(), std::io::Error::last_os_error()));
+        }
+    }
+    Ok(Lock(file))
+}
+
+/// The bytes a directory tree takes (files' sizes; hard links counted once).
+pub fn size_of(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut seen = std::collections::HashSet::new();
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let Ok(m) = e.path().symlink_metadata() else { continue };
+            if m.is_dir() {
+                stack.push(e.path());
+            } else if seen.insert((m.dev(), m.ino())) {
+                total += m.len();
+            }
+        }
+    }
+    total
+}
+
 /// Prints a progress line to stderr.
 pub fn progress(msg: &str) {
     eprintln!("kernel-test: {msg}");

@@ -115,9 +115,9 @@ fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Builds (or finds in the cache) the kernel `spec` describes.
-pub fn build(spec: &TinySpec, fragments: &Path) -> Result<TinyKernel> {
-    let fragments = &fragments.canonicalize().map_err(|e| format!("{}: {e}", fragments.display()))?;
+/// The cache entry's directory name for `spec` (`<name>-<key>`), and the
+/// source package version it builds from.
+pub fn entry_name(spec: &TinySpec, fragments: &Path) -> Result<(String, String)> {
     let version = package_version(&spec.source)?;
     let compiler = compiler_version()?;
     let base = read(&fragments.join("base.config"))?;
@@ -128,7 +128,14 @@ pub fn build(spec: &TinySpec, fragments: &Path) -> Result<TinyKernel> {
         variant.push_str(&read(&fragments.join(f))?);
     }
     let key = key(&spec.source, &version, &compiler, &base, &variant);
-    let entry = cache::root().join("kernels").join(format!("{}-{key}", spec.name));
+    Ok((format!("{}-{key}", spec.name), version))
+}
+
+/// Builds (or finds in the cache) the kernel `spec` describes.
+pub fn build(spec: &TinySpec, fragments: &Path) -> Result<TinyKernel> {
+    let fragments = &fragments.canonicalize().map_err(|e| format!("{}: {e}", fragments.display()))?;
+    let (name, version) = entry_name(spec, fragments)?;
+    let entry = cache::root().join("kernels").join(name);
     let mut seconds = 0.0;
     if !entry.exists() {
         let start = Instant::now();

@@ -20,12 +20,74 @@ pub struct KernelList {
     /// Debian's kernels.
     #[serde(default)]
     pub debian: Vec<DistroSpec>,
+    /// Kernels someone else built: an image and, optionally, its modules.
+    #[serde(default)]
+    pub prebuilt: Vec<PrebuiltSpec>,
+}
+
+/// A kernel built elsewhere (a user's own): `bzimage` and `modules`
+/// (`lib/modules/<release>`, with modules.dep) relative to the list's file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrebuiltSpec {
+    /// The name the matrix uses.
+    pub name: String,
+    /// The kernel image.
+    pub bzimage: PathBuf,
+    /// Its modules directory, if it has modules; its name is the release.
+    pub modules: Option<PathBuf>,
+    /// Boot it as a small kernel (256 MiB, 60 s) rather than a distribution one.
+    #[serde(default = "yes")]
+    pub small: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A prebuilt kernel, checked and ready.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PrebuiltKernel {
+    /// The name the matrix uses.
+    pub name: String,
+    /// The kernel image.
+    pub bzimage: PathBuf,
+    /// The modules directory (empty when it has none).
+    pub modules: PathBuf,
+    /// `uname -r`, from the modules directory's name (`unknown` without one).
+    pub release: String,
+    /// Booted like a tiny kernel.
+    pub small: bool,
+}
+
+/// Checks a prebuilt kernel's files, relative to `base`.
+pub fn prebuilt(spec: &PrebuiltSpec, base: &Path) -> Result<PrebuiltKernel> {
+    let image = base.join(&spec.bzimage);
+    if !image.is_file() {
+        return Err(format!("{}: kernel image {} is not a file", spec.name, image.display()));
+    }
+    let (modules, release) = match &spec.modules {
+        Some(m) => {
+            let dir =
+                base.join(m).canonicalize().map_err(|e| format!("{}: {}: {e}", spec.name, m.display()))?;
+            let release = dir.file_name().and_then(|n| n.to_str()).unwrap_or("unknown").to_string();
+            (dir, release)
+        }
+        None => (PathBuf::new(), "unknown".to_string()),
+    };
+    let bzimage = image.canonicalize().map_err(|e| e.to_string())?;
+    Ok(PrebuiltKernel { name: spec.name.clone(), bzimage, modules, release, small: spec.small })
 }
 
 impl KernelList {
     /// Every kernel name.
     pub fn names(&self) -> Vec<String> {
-        self.tiny.iter().map(|t| t.name.clone()).chain(self.debian.iter().map(|d| d.name.clone())).collect()
+        self.tiny
+            .iter()
+            .map(|t| t.name.clone())
+            .chain(self.debian.iter().map(|d| d.name.clone()))
+            .chain(self.prebuilt.iter().map(|p| p.name.clone()))
+            .collect()
     }
 
     /// Reads and checks the list: names must be unique.
@@ -37,6 +99,7 @@ impl KernelList {
             .iter()
             .map(|t| t.name.as_str())
             .chain(list.debian.iter().map(|d| d.name.as_str()))
+            .chain(list.prebuilt.iter().map(|p| p.name.as_str()))
             .collect();
         names.sort();
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
@@ -54,6 +117,8 @@ pub enum Kernel {
     Tiny(TinyKernel),
     /// Debian's.
     Debian(DistroKernel),
+    /// Someone else's.
+    Prebuilt(PrebuiltKernel),
 }
 
 impl Kernel {
@@ -62,6 +127,7 @@ impl Kernel {
         match self {
             Kernel::Tiny(k) => &k.name,
             Kernel::Debian(k) => &k.name,
+            Kernel::Prebuilt(k) => &k.name,
         }
     }
 
@@ -70,6 +136,7 @@ impl Kernel {
         match self {
             Kernel::Tiny(k) => &k.bzimage,
             Kernel::Debian(k) => &k.bzimage,
+            Kernel::Prebuilt(k) => &k.bzimage,
         }
     }
 
@@ -78,6 +145,7 @@ impl Kernel {
         match self {
             Kernel::Tiny(k) => &k.release,
             Kernel::Debian(k) => &k.release,
+            Kernel::Prebuilt(k) => &k.release,
         }
     }
 
@@ -86,6 +154,16 @@ impl Kernel {
         match self {
             Kernel::Tiny(k) => &k.modules,
             Kernel::Debian(k) => &k.modules_depmod,
+            Kernel::Prebuilt(k) => &k.modules,
+        }
+    }
+
+    /// Whether it boots as a small kernel (256 MiB, 60 s) or a distribution one (512 MiB, 180 s).
+    pub fn small(&self) -> bool {
+        match self {
+            Kernel::Tiny(_) => true,
+            Kernel::Debian(_) => false,
+            Kernel::Prebuilt(k) => k.small,
         }
     }
 }
@@ -96,13 +174,15 @@ pub fn index_path() -> PathBuf {
 }
 
 /// Builds and fetches the kernels of `list` that `wanted` accepts (by name,
-/// and `tiny`/`debian` for a whole kind), one at a time; records them in
-/// [`index_path`] and returns them.
+/// and `tiny`/`debian`/`prebuilt` for a whole kind), one at a time; records
+/// the cached ones in [`index_path`] and returns them all.
 pub fn prepare(
     list: &KernelList,
     fragments: &Path,
     wanted: impl Fn(&str, &str) -> bool,
 ) -> Result<Vec<Kernel>> {
+    // One run builds at a time: another waits here.
+    let _lock = cache::lock()?;
     let mut out = Vec::new();
     for spec in list.tiny.iter().filter(|s| wanted("tiny", &s.name)) {
         out.push(Kernel::Tiny(kbuild::build(spec, fragments)?));
@@ -110,8 +190,13 @@ pub fn prepare(
     for spec in list.debian.iter().filter(|s| wanted("debian", &s.name)) {
         out.push(Kernel::Debian(distro::fetch(spec)?));
     }
+    let base = fragments.parent().unwrap_or(Path::new("."));
+    for spec in list.prebuilt.iter().filter(|s| wanted("prebuilt", &s.name)) {
+        out.push(Kernel::Prebuilt(prebuilt(spec, base)?));
+    }
     let mut index = read_index();
-    for k in &out {
+    // The index records what the cache holds; a prebuilt kernel is not in it.
+    for k in out.iter().filter(|k| !matches!(k, Kernel::Prebuilt(_))) {
         index.retain(|x| x.name() != k.name());
         index.push(k.clone());
     }
@@ -129,4 +214,85 @@ pub fn prepare(
 /// The kernels recorded by the last [`prepare`] (empty if none).
 pub fn read_index() -> Vec<Kernel> {
     std::fs::read_to_string(index_path()).ok().and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default()
+}
+
+/// One entry of the cache, for `kernel-test cache list|prune`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Its directory.
+    pub path: PathBuf,
+    /// `kernel`, `distro`, `build tree`.
+    pub kind: &'static str,
+    /// Bytes.
+    pub size: u64,
+    /// Why it is stale, if it is (`None`: the kernel list still uses it).
+    pub stale: Option<String>,
+}
+
+/// Every cache entry, and whether `list` still uses it: a tiny kernel whose
+/// key no longer matches (fragments, source or compiler changed), a Debian
+/// package older than the newest of its template, a build tree of a source
+/// version no longer installed. Rebuilt variants (`name+fragment`) of a
+/// listed kernel are kept.
+pub fn cache_entries(list: &KernelList, fragments: &Path) -> Result<Vec<Entry>> {
+    let root = cache::root();
+    let mut current_kernels = std::collections::BTreeSet::new();
+    let mut current_trees = std::collections::BTreeSet::new();
+    for spec in &list.tiny {
+        if let Ok((name, version)) = kbuild::entry_name(spec, fragments) {
+            current_kernels.insert(name);
+            current_trees.insert(format!("{}-{version}", spec.source));
+        }
+    }
+    let current_debs: std::collections::BTreeSet<String> =
+        list.debian.iter().filter_map(|d| distro::newest_package(d).ok()).collect();
+    let mut out = Vec::new();
+    let mut scan = |dir: &str, kind: &'static str, stale: &dyn Fn(&str) -> Option<String>| {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else { return };
+        let mut v: Vec<_> = entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+        v.sort();
+        for path in v {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            out.push(Entry { size: cache::size_of(&path), stale: stale(&name), kind, path });
+        }
+    };
+    let listed: Vec<String> = list.tiny.iter().map(|t| t.name.clone()).collect();
+    scan("kernels", "kernel", &|n| {
+        if current_kernels.contains(n) {
+            return None;
+        }
+        match n.split_once('+') {
+            Some((base, _)) if listed.iter().any(|l| l == base) => None,
+            _ => Some("no kernel of the list has this key any more".into()),
+        }
+    });
+    scan("distro", "distro", &|n| {
+        (!current_debs.contains(n)).then(|| "not the newest package of a listed Debian kernel".to_string())
+    });
+    scan("kbuild", "build tree", &|n| {
+        (!current_trees.contains(n)).then(|| "no listed kernel builds from this source version".to_string())
+    });
+    Ok(out)
+}
+
+/// One key for the whole list: the cache entry names of its tiny kernels
+/// (which hash their source, compiler and fragments) and the newest
+/// packages of its Debian kernels, hashed. It changes exactly when a
+/// kernel would be built or fetched anew.
+pub fn list_key(list: &KernelList, fragments: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut parts = Vec::new();
+    for spec in &list.tiny {
+        parts.push(kbuild::entry_name(spec, fragments)?.0);
+    }
+    for spec in &list.debian {
+        parts.push(distro::newest_package(spec)?);
+    }
+    parts.sort();
+    let mut h = Sha256::new();
+    for p in &parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    Ok(h.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect())
 }

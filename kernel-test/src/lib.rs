@@ -21,5 +21,7 @@ pub mod image;
 pub mod kbuild;
 pub mod kernels;
 pub mod matrix;
+pub mod pool;
 pub mod protocol;
 pub mod qemu;
+pub mod results;

@@ -10,9 +10,13 @@ use clap::{Parser, Subcommand};
 use kernel_test::cache;
 use kernel_test::image::{self, Client, ImageSpec, ModuleSet};
 use kernel_test::kernels::{self, KernelList};
+use kernel_test::matrix::CaseResult;
 use kernel_test::matrix::{self, Matrix, Payload};
+use kernel_test::pool;
 use kernel_test::protocol::{self, Event, GuestCase, GuestStep};
 use kernel_test::qemu::{self, VmConfig};
+use kernel_test::results::{self, Format};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Parser)]
 #[command(name = "kernel-test", version, about = "Boot kernels in QEMU (TCG) and prove xtprobe inside them")]
@@ -38,14 +42,41 @@ enum Cmd {
         #[arg(long)]
         only: Option<String>,
     },
-    /// Run the cases of matrix.toml, one VM at a time (kernels are prepared first).
+    /// Run the cases of a matrix on a pool of VMs (kernels are prepared first).
+    #[command(after_help = MATRIX_HELP)]
     Matrix {
         /// Only cases whose name contains this.
         #[arg(long)]
         case: Option<String>,
-        /// Print every serial line as it arrives.
+        /// Only cases on this kernel (a name from the kernel list; repeatable).
+        #[arg(long = "kernel", value_name = "NAME")]
+        kernel: Vec<String>,
+        /// Print every serial line as it arrives (prefixed with the case's number).
         #[arg(long, short)]
         verbose: bool,
+        /// VMs at once, one vCPU each [default: the number of CPUs].
+        #[arg(long, short = 'j')]
+        jobs: Option<usize>,
+        /// How to report each case: text, tap (TAP 13) or json (a line per case).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Also write a JUnit XML report.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// The cases [default: IMAGES/matrix.toml].
+        #[arg(long = "matrix", value_name = "FILE")]
+        matrix_file: Option<PathBuf>,
+        /// The kernels [default: IMAGES/kernels.toml]; fragments are read from its directory's fragments/.
+        #[arg(long = "kernels", value_name = "FILE")]
+        kernels_file: Option<PathBuf>,
+    },
+    /// Show the kernel cache (size, and what the kernel list no longer uses), or prune it.
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+        /// The kernel list [default: IMAGES/kernels.toml].
+        #[arg(long = "kernels", value_name = "FILE", global = true)]
+        kernels_file: Option<PathBuf>,
     },
     /// Boot KERNEL, run COMMAND inside (xtprobe is on PATH), stream its
     /// output and exit with its status (125 if the VM gave no result).
@@ -68,19 +99,75 @@ enum Cmd {
         /// Carry a host file into the guest (repeatable): SRC:DST, DST absolute.
         #[arg(long = "file", value_name = "SRC:DST", value_parser = parse_file)]
         files: Vec<(PathBuf, String)>,
+        /// Include nft (the nftables client).
+        #[arg(long)]
+        nft: bool,
+        /// Include the ipset client.
+        #[arg(long)]
+        ipset: bool,
+        /// More kernel command line (e.g. `module.sig_enforce=1 lockdown=integrity`).
+        #[arg(long, value_name = "ARGS", default_value = "")]
+        append: String,
+        /// Run the commands of FILE, one per line (`#` comments; double quotes group words),
+        /// each with its own exit status; stop at the first that fails unless --keep-going.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["command", "shell"])]
+        script: Option<PathBuf>,
+        /// With --script: run every command even after one fails.
+        #[arg(long, requires = "script")]
+        keep_going: bool,
+        /// An interactive busybox shell on this terminal (Ctrl-A X quits QEMU).
+        #[arg(long, conflicts_with = "command")]
+        shell: bool,
+        /// How to report: text (the output as it comes), tap or json (a result per command).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
         /// Guest memory in MiB.
         #[arg(long, default_value_t = 512)]
         memory: u32,
+        /// vCPUs.
+        #[arg(long, default_value_t = 1)]
+        cpus: u32,
         /// Seconds before the VM is killed.
         #[arg(long, default_value_t = 180)]
         timeout: u64,
+        /// Print the QEMU command line and keep its initramfs; boot nothing.
+        #[arg(long)]
+        show_command: bool,
         /// The command and its arguments.
-        #[arg(last = true, required = true)]
+        #[arg(last = true, required_unless_present_any = ["script", "shell"])]
         command: Vec<String>,
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum CacheAction {
+    /// Every entry with its size; stale ones say why.
+    List,
+    /// One hash of every kernel the list names (their cache keys): a CI cache key.
+    Key,
+    /// Remove the stale entries.
+    Prune {
+        /// Say what would be removed; remove nothing.
+        #[arg(long, short = 'n')]
+        dry_run: bool,
+    },
+}
+
 const TARGET: &str = "x86_64-unknown-linux-gnu";
+
+const MATRIX_HELP: &str = "\
+Cases run on -j VMs at once (one vCPU each), longest first; a case that uses
+another's kept output runs after it, and a kernel it needs rebuilt is built
+before any VM of its wave boots. Results print in file order: text, TAP 13
+(--format tap) or JSON lines (--format json); --junit FILE writes JUnit XML.
+
+Examples:
+  kernel-test matrix                           every case, -j the number of CPUs
+  kernel-test matrix -j 1 --case Debian -v     some cases, one at a time, with the serial console
+  kernel-test matrix --format tap --junit results.xml
+  kernel-test matrix --matrix my.toml --kernels my-kernels.toml
+
+Exit status: 0 every case passed, 1 a case failed, 2 the matrix could not run.";
 
 /// The static xtprobe and guest runner: given, or built with +crt-static.
 fn payload(cli: &Cli) -> Result<Payload, String> {
@@ -121,21 +208,71 @@ fn main() {
                 }
                 0
             }),
-        Cmd::Matrix { case, verbose } => run_matrix(&cli, case.as_deref(), *verbose),
-        Cmd::Run { kernel, modules, iptables, clients, files, memory, timeout, command } => {
-            let mut clients = clients.clone();
-            if *iptables && !clients.contains(&Client::Iptables) {
-                clients.push(Client::Iptables);
-            }
-            let vm = OneVm {
+        Cmd::Cache { action, kernels_file } => {
+            let path = kernels_file.clone().unwrap_or_else(|| cli.images.join("kernels.toml"));
+            cache_command(action, &path)
+        }
+        Cmd::Matrix { case, kernel, verbose, jobs, format, junit, matrix_file, kernels_file } => {
+            let a = MatrixArgs {
+                filter: case.as_deref(),
                 kernel,
-                modules: modules.as_deref(),
-                clients: &clients,
-                files,
-                memory: *memory,
-                timeout: *timeout,
+                verbose: *verbose,
+                jobs: jobs
+                    .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+                    .max(1),
+                format: *format,
+                junit: junit.as_deref(),
+                matrix: matrix_file.clone().unwrap_or_else(|| cli.images.join("matrix.toml")),
+                kernels: kernels_file.clone().unwrap_or_else(|| cli.images.join("kernels.toml")),
             };
-            run_one(&cli, &vm, command)
+            run_matrix(&cli, &a)
+        }
+        Cmd::Run {
+            kernel,
+            modules,
+            iptables,
+            clients,
+            files,
+            nft,
+            ipset,
+            append,
+            script,
+            keep_going,
+            shell,
+            format,
+            memory,
+            cpus,
+            timeout,
+            show_command,
+            command,
+        } => {
+            let mut clients = clients.clone();
+            for (wanted, c) in [(*iptables, Client::Iptables), (*nft, Client::Nft), (*ipset, Client::Ipset)] {
+                if wanted && !clients.contains(&c) {
+                    clients.push(c);
+                }
+            }
+            let commands = match script {
+                Some(path) => read_script(path),
+                None => Ok(if command.is_empty() { Vec::new() } else { vec![command.clone()] }),
+            };
+            commands.and_then(|commands| {
+                let vm = OneVm {
+                    kernel,
+                    modules: modules.as_deref(),
+                    clients: &clients,
+                    files,
+                    append,
+                    memory: *memory,
+                    cpus: *cpus,
+                    timeout: *timeout,
+                    shell: *shell,
+                    stop_on_failure: script.is_some() && !*keep_going,
+                    format: *format,
+                    show_command: *show_command,
+                };
+                run_one(&cli, &vm, &commands)
+            })
         }
     };
     match result {
@@ -147,89 +284,220 @@ fn main() {
     }
 }
 
-fn run_matrix(cli: &Cli, filter: Option<&str>, verbose: bool) -> Result<i32, String> {
-    let list = kernel_list(cli)?;
-    let matrix = Matrix::load(&cli.images.join("matrix.toml"), &list.names())?;
-    let cases: Vec<_> = matrix.case.iter().filter(|c| filter.is_none_or(|f| c.name.contains(f))).collect();
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
+}
+
+fn cache_command(action: &CacheAction, kernels_file: &Path) -> Result<i32, String> {
+    let list = KernelList::load(kernels_file)?;
+    let fragments = kernels_file.parent().unwrap_or(Path::new(".")).join("fragments");
+    if matches!(action, CacheAction::Key) {
+        println!("{}", kernels::list_key(&list, &fragments)?);
+        return Ok(0);
+    }
+    let _lock = cache::lock()?;
+    let entries = kernels::cache_entries(&list, &fragments)?;
+    let total: u64 = entries.iter().map(|e| e.size).sum();
+    let stale: Vec<&kernels::Entry> = entries.iter().filter(|e| e.stale.is_some()).collect();
+    match action {
+        CacheAction::List => {
+            println!("cache {}", cache::root().display());
+            for e in &entries {
+                let state =
+                    e.stale.as_deref().map(|s| format!("stale: {s}")).unwrap_or_else(|| "in use".into());
+                println!(
+                    "  {:<11} {:>10}  {:<60} {state}",
+                    e.kind,
+                    mib(e.size),
+                    e.path.file_name().and_then(|n| n.to_str()).unwrap_or_default()
+                );
+            }
+            println!(
+                "{} entries, {}; {} stale, {}",
+                entries.len(),
+                mib(total),
+                stale.len(),
+                mib(stale.iter().map(|e| e.size).sum())
+            );
+        }
+        CacheAction::Key => {}
+        CacheAction::Prune { dry_run } => {
+            for e in &stale {
+                println!(
+                    "{} {} ({}): {}",
+                    if *dry_run { "would remove" } else { "removing" },
+                    e.path.display(),
+                    mib(e.size),
+                    e.stale.as_deref().unwrap_or_default()
+                );
+                if !dry_run {
+                    std::fs::remove_dir_all(&e.path).map_err(|err| format!("{}: {err}", e.path.display()))?;
+                }
+            }
+            println!(
+                "{} {} in {} entries",
+                if *dry_run { "would free" } else { "freed" },
+                mib(stale.iter().map(|e| e.size).sum()),
+                stale.len()
+            );
+        }
+    }
+    Ok(0)
+}
+
+/// What `kernel-test matrix` was asked.
+struct MatrixArgs<'a> {
+    filter: Option<&'a str>,
+    kernel: &'a [String],
+    verbose: bool,
+    jobs: usize,
+    format: Format,
+    junit: Option<&'a Path>,
+    matrix: PathBuf,
+    kernels: PathBuf,
+}
+
+/// Where earlier runs' case durations are kept (longest first needs them).
+fn durations_path() -> PathBuf {
+    cache::root().join("durations.json")
+}
+
+fn run_matrix(cli: &Cli, a: &MatrixArgs<'_>) -> Result<i32, String> {
+    let list = KernelList::load(&a.kernels)?;
+    let fragments = a.kernels.parent().unwrap_or(Path::new(".")).join("fragments");
+    let matrix = Matrix::load(&a.matrix, &list.names())?;
+    if let Some(k) = a.kernel.iter().find(|k| !list.names().contains(k)) {
+        return Err(format!("{}: no kernel named {k}", a.kernels.display()));
+    }
+    let cases: Vec<&matrix::Case> = matrix
+        .case
+        .iter()
+        .filter(|c| a.filter.is_none_or(|f| c.name.contains(f)))
+        .filter(|c| a.kernel.is_empty() || a.kernel.contains(&c.kernel))
+        .collect();
     if cases.is_empty() {
-        return Err(format!("no case matches {filter:?}"));
+        return Err("no case matches --case / --kernel".to_string());
     }
     // Every kernel the cases need is ready before the first VM boots: never
     // boot while a kernel builds (2 cores; TCG guests slow down and time out).
-    let kernels = kernels::prepare(&list, &cli.images.join("fragments"), |_, name| {
+    let kernels = kernels::prepare(&list, &fragments, |_, name| {
         cases.iter().any(|c| c.kernel == name || c.make.iter().any(|m| m.kernel.as_deref() == Some(name)))
     })?;
     let payload = payload(cli)?;
+    let history: BTreeMap<String, f64> = std::fs::read(durations_path())
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
     let start = Instant::now();
-    let (mut passed, mut failed) = (0, 0);
-    let mut kept = std::collections::BTreeMap::new();
-    for case in cases {
-        let rebuilt;
-        let kernel = match &case.kernel_fragment {
-            None => kernels.iter().find(|k| k.name() == case.kernel).expect("checked by Matrix::load"),
-            Some(f) => {
-                // No VM runs while this builds.
-                match rebuild(cli, &list, &case.kernel, f, &kept) {
-                    Ok(k) => {
-                        rebuilt = k;
-                        &rebuilt
+    let waves = pool::waves(&cases);
+    let expected: Vec<f64> = cases
+        .iter()
+        .map(|c| {
+            let debian = kernels.iter().any(|k| k.name() == c.kernel && !k.small());
+            pool::estimate(c, debian, &history)
+        })
+        .collect();
+    let mut results: Vec<Option<CaseResult>> = vec![None; cases.len()];
+    let mut printed = 0;
+    let out = std::io::stdout();
+    if a.format == Format::Tap {
+        print!("{}", results::tap_header(cases.len()));
+    }
+    let mut kept: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for wave in 0..=waves.iter().copied().max().unwrap_or(0) {
+        let members: Vec<usize> = (0..cases.len()).filter(|&i| waves[i] == wave).collect();
+        // Rebuilds first: no VM runs while a kernel builds.
+        let mut own: BTreeMap<usize, Result<kernels::Kernel, String>> = BTreeMap::new();
+        for &i in &members {
+            if let Some(f) = &cases[i].kernel_fragment {
+                own.insert(i, rebuild(cli, &list, &fragments, &cases[i].kernel, f, &kept));
+            }
+        }
+        let order = pool::longest_first(&members, &expected);
+        let kept_now = kept.clone();
+        pool::run(
+            &order,
+            a.jobs,
+            |i| {
+                let case = cases[i];
+                let kernel = match own.get(&i) {
+                    Some(Ok(k)) => k,
+                    Some(Err(e)) => {
+                        return CaseResult::failed(
+                            case,
+                            format!("rebuilding {} with its fragment: {e}", case.kernel),
+                        );
                     }
-                    Err(e) => {
-                        failed += 1;
-                        println!("FAIL  {:>6.2} s  {}", 0.0, case.name);
-                        println!("      - rebuilding {} with {f}: {e}", case.kernel);
-                        continue;
+                    None => {
+                        kernels.iter().find(|k| k.name() == case.kernel).expect("checked by Matrix::load")
                     }
+                };
+                let mut echo = |l: &str| {
+                    if a.verbose {
+                        eprintln!("  [{i}] | {l}");
+                    }
+                };
+                matrix::run_case(case, kernel, &kernels, &payload, &kept_now, &mut echo)
+            },
+            |i, r| {
+                results[i] = Some(r);
+                // In file order, as soon as the earlier ones are in.
+                let mut lock = out.lock();
+                while let Some(Some(r)) = results.get(printed) {
+                    let text = match a.format {
+                        Format::Text => results::text(r),
+                        Format::Tap => results::tap(printed + 1, r),
+                        Format::Json => results::json(r),
+                    };
+                    let _ = std::io::Write::write_all(&mut lock, text.as_bytes());
+                    let _ = std::io::Write::flush(&mut lock);
+                    printed += 1;
                 }
-            }
-        };
-        let mut echo = |l: &str| {
-            if verbose {
-                eprintln!("  | {l}");
-            }
-        };
-        let result = matrix::run_case(case, kernel, &kernels, &payload, &kept, &mut echo);
-        kept.extend(result.kept.iter().cloned());
-        if result.failures.is_empty() {
-            passed += 1;
-            println!("PASS  {:>6.2} s  {}", result.seconds, case.name);
-        } else {
-            failed += 1;
-            println!("FAIL  {:>6.2} s  {}", result.seconds, case.name);
-            for f in &result.failures {
-                println!("      - {f}");
-            }
-            if let Some(run) = &result.run {
-                println!("      serial log ({} lines):", run.serial.len());
-                for l in &run.serial {
-                    println!("      | {l}");
-                }
-                if !run.stderr.trim().is_empty() {
-                    println!("      qemu stderr: {}", run.stderr.trim());
-                }
+            },
+        );
+        for &i in &members {
+            if let Some(r) = &results[i] {
+                kept.extend(r.kept.iter().cloned());
             }
         }
     }
-    println!("{passed} passed, {failed} failed ({:.1} s)", start.elapsed().as_secs_f64());
+    let done: Vec<CaseResult> = results.into_iter().flatten().collect();
+    let wall = start.elapsed().as_secs_f64();
+    let failed = done.iter().filter(|r| !r.failures.is_empty()).count();
+    if a.format == Format::Text {
+        println!("{} passed, {failed} failed ({wall:.1} s, -j {})", done.len() - failed, a.jobs);
+    }
+    if let Some(path) = a.junit {
+        std::fs::write(path, results::junit(&done, wall)).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let mut history = history;
+    for r in done.iter().filter(|r| r.run.is_some()) {
+        history.insert(r.name.clone(), r.seconds);
+    }
+    if let Ok(json) = serde_json::to_vec(&history) {
+        let path = durations_path();
+        let tmp = path.with_extension("json.tmp");
+        let _ = std::fs::write(&tmp, json).and_then(|()| std::fs::rename(&tmp, &path));
+    }
     Ok(if failed == 0 { 0 } else { 1 })
 }
 
 /// Builds tiny kernel `name` with the kept fragment `@NAME` merged last
 /// (in the kernel's build tree, in place; cached by the fragment's text).
 fn rebuild(
-    cli: &Cli,
+    _cli: &Cli,
     list: &KernelList,
+    fragments: &Path,
     name: &str,
     fragment: &str,
-    kept: &std::collections::BTreeMap<String, Vec<u8>>,
+    kept: &BTreeMap<String, Vec<u8>>,
 ) -> Result<kernels::Kernel, String> {
     let key = fragment.trim_start_matches('@');
     let bytes =
         kept.get(key).ok_or_else(|| format!("{fragment} was not kept (the case that keeps it failed)"))?;
     let spec = list.tiny.iter().find(|t| t.name == name).ok_or(format!("{name} is not a tiny kernel"))?;
     let dir = matrix::tempdir()?;
-    let fragments = cli.images.join("fragments");
-    for entry in std::fs::read_dir(&fragments).map_err(|e| format!("{}: {e}", fragments.display()))?.flatten()
+    for entry in std::fs::read_dir(fragments).map_err(|e| format!("{}: {e}", fragments.display()))?.flatten()
     {
         std::fs::copy(entry.path(), dir.join(entry.file_name())).map_err(|e| e.to_string())?;
     }
@@ -239,9 +507,58 @@ fn rebuild(
     variant.name = format!("{name}+{key}");
     variant.fragments.push(file);
     variant.override_variant = true;
-    let built = kernel_test::kbuild::build(&variant, &dir);
+    let built = {
+        let _lock = cache::lock()?;
+        kernel_test::kbuild::build(&variant, &dir)
+    };
     let _ = std::fs::remove_dir_all(&dir);
     Ok(kernels::Kernel::Tiny(built?))
+}
+
+/// `run --format tap|json`: a result per command (a command that never ran,
+/// after an earlier failure, is a TAP SKIP / `"status": "skipped"`).
+fn report_run(
+    format: Format,
+    commands: &[Vec<String>],
+    outputs: &BTreeMap<String, Vec<String>>,
+    exits: &BTreeMap<String, i32>,
+    done: bool,
+) -> String {
+    let mut out = if format == Format::Tap { results::tap_header(commands.len()) } else { String::new() };
+    for (i, argv) in commands.iter().enumerate() {
+        let id = i.to_string();
+        let exit = exits.get(&id).copied();
+        let lines = outputs.get(&id).cloned().unwrap_or_default();
+        let name = argv.join(" ").replace(['#', '\n'], " ");
+        match format {
+            Format::Tap => match exit {
+                Some(0) => out.push_str(&format!("ok {} - {name}\n", i + 1)),
+                Some(code) => {
+                    out.push_str(&format!("not ok {} - {name}\n  ---\n  exit: {code}\n  output:\n", i + 1));
+                    for l in lines.iter().rev().take(results::TAIL).rev() {
+                        out.push_str(&format!("    - {}\n", serde_json::to_string(l).unwrap_or_default()));
+                    }
+                    out.push_str("  ...\n");
+                }
+                None if done => {
+                    out.push_str(&format!("ok {} - {name} # SKIP an earlier command failed\n", i + 1))
+                }
+                None => out.push_str(&format!("not ok {} - {name}\n  ---\n  exit: null\n  ...\n", i + 1)),
+            },
+            _ => {
+                let status = match exit {
+                    Some(0) => "pass",
+                    Some(_) => "fail",
+                    None if done => "skipped",
+                    None => "fail",
+                };
+                let doc =
+                    serde_json::json!({"command": argv, "status": status, "exit": exit, "output": lines});
+                out.push_str(&format!("{doc}\n"));
+            }
+        }
+    }
+    out
 }
 
 fn parse_file(s: &str) -> Result<(PathBuf, String), String> {
@@ -266,12 +583,37 @@ struct OneVm<'a> {
     modules: Option<&'a Path>,
     clients: &'a [Client],
     files: &'a [(PathBuf, String)],
+    append: &'a str,
     memory: u32,
+    cpus: u32,
     timeout: u64,
+    shell: bool,
+    stop_on_failure: bool,
+    format: Format,
+    show_command: bool,
 }
 
-fn run_one(cli: &Cli, vm: &OneVm<'_>, command: &[String]) -> Result<i32, String> {
-    let OneVm { kernel, modules, clients, files, memory, timeout } = *vm;
+/// The commands of a script: one per line, `#` comments, double quotes group words.
+fn read_script(path: &Path) -> Result<Vec<Vec<String>>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let words =
+            xtprobe::ruleset::save::words(line).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
+        out.push(words.into_iter().map(|(w, _)| w).collect());
+    }
+    if out.is_empty() {
+        return Err(format!("{}: no commands", path.display()));
+    }
+    Ok(out)
+}
+
+fn run_one(cli: &Cli, vm: &OneVm<'_>, commands: &[Vec<String>]) -> Result<i32, String> {
+    let OneVm { kernel, modules, clients, files, memory, timeout, .. } = *vm;
     let payload = payload(cli)?;
     let release = match modules {
         Some(m) => m
@@ -285,9 +627,11 @@ fn run_one(cli: &Cli, vm: &OneVm<'_>, command: &[String]) -> Result<i32, String>
     };
     let case = GuestCase {
         env: Vec::new(),
-        steps: vec![GuestStep { commands: vec![command.to_vec()] }],
+        steps: commands.iter().map(|c| GuestStep { commands: vec![c.clone()] }).collect(),
         sysctl: Vec::new(),
         unmount_proc: false,
+        stop_on_failure: vm.stop_on_failure,
+        shell: vm.shell,
     };
     let spec = ImageSpec {
         guest: &payload.guest,
@@ -296,7 +640,7 @@ fn run_one(cli: &Cli, vm: &OneVm<'_>, command: &[String]) -> Result<i32, String>
         modules: modules.map(|m| ModuleSet::All(m.to_path_buf())).unwrap_or(ModuleSet::None),
         without_modules_dep: false,
         modprobe: None,
-        shell: None,
+        shell: vm.shell.then_some(payload.busybox.as_path()),
         files,
         made: &[],
         clients,
@@ -311,18 +655,46 @@ fn run_one(cli: &Cli, vm: &OneVm<'_>, command: &[String]) -> Result<i32, String>
         memory_mib: memory,
         nonce: qemu::nonce(),
         timeout: Duration::from_secs(timeout),
-        append: String::new(),
+        append: vm.append.to_string(),
+        cpus: vm.cpus,
     };
-    let mut status = None;
+    if vm.show_command {
+        println!("{}", qemu::command_line(&cfg));
+        return Ok(0);
+    }
+    if vm.shell {
+        let code = qemu::interactive(&cfg);
+        let _ = std::fs::remove_dir_all(&dir);
+        return code;
+    }
+    // Per command: its output and exit status.
+    let mut outputs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut exits: BTreeMap<String, i32> = BTreeMap::new();
     let mut done = false;
+    let text = vm.format == Format::Text;
     let run = qemu::boot(&cfg, |line| match protocol::parse(&cfg.nonce, line) {
-        Some(Event::Out(_, text)) => println!("{text}"),
-        Some(Event::Exit(_, code)) => status = Some(code),
+        Some(Event::Out(id, t)) => {
+            if text {
+                println!("{t}");
+            }
+            outputs.entry(id).or_default().push(t);
+        }
+        Some(Event::Exit(id, code)) => {
+            exits.insert(id, code);
+        }
         Some(Event::Done) => done = true,
         _ => {}
     });
     let _ = std::fs::remove_dir_all(&dir);
     let run = run?;
+    // The first command that failed decides, else the last.
+    let status = (0..commands.len())
+        .filter_map(|i| exits.get(&i.to_string()).copied())
+        .find(|&c| c != 0)
+        .or_else(|| exits.get(&(commands.len().saturating_sub(1)).to_string()).copied());
+    if !text {
+        print!("{}", report_run(vm.format, commands, &outputs, &exits, done));
+    }
     match (status, done) {
         (Some(code), true) => Ok(code),
         _ => {

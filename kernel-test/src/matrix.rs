@@ -12,7 +12,7 @@
 //! iptables = false            # true: the real iptables-nft client
 //! clients = ["nft", "ipset"]  # real clients: iptables, nft, ipset
 //! shell = false               # true: busybox as /bin/sh, cat, uname
-//! files = [["contrib/x", "/scripts/x"]]   # repository files to copy in; "@NAME": the
+//! files = [["../contrib/x", "/x"]]       # files to copy in, relative to this file; "@NAME": the
 //!                                         # output an earlier case kept with `keep = "NAME"`
 //! append = "module.sig_enforce=1"         # more kernel command line
 //! sysctl = ["kernel.modules_disabled=1"]  # set by the guest before the steps
@@ -199,10 +199,11 @@ impl Matrix {
     /// Reads the matrix and checks it against the kernels in one pass.
     pub fn load(path: &Path, kernels: &[String]) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let m: Matrix = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut m: Matrix = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
         let mut seen = std::collections::BTreeSet::new();
         let mut kept = std::collections::BTreeSet::new();
-        for c in &m.case {
+        for c in &mut m.case {
             let here = |what: &str| format!("{}: case {:?}: {what}", path.display(), c.name);
             if !seen.insert(&c.name) {
                 return Err(here("name used twice"));
@@ -237,10 +238,18 @@ impl Matrix {
             if let Some(bad) = c.sysctl.iter().find(|s| !s.contains('=')) {
                 return Err(here(&format!("sysctl {bad:?}: write key=value")));
             }
-            for (src, _) in &c.files {
-                if let Some(name) = src.to_str().and_then(|s| s.strip_prefix('@')) {
-                    if !kept.contains(name) {
+            for (src, _) in &mut c.files {
+                match src.to_str().and_then(|s| s.strip_prefix('@')) {
+                    Some(name) if !kept.contains(name) => {
                         return Err(here(&format!("files: @{name} is kept by no earlier case")));
+                    }
+                    Some(_) => {}
+                    // Relative to the matrix file's directory.
+                    None => {
+                        *src = base.join(&*src);
+                        if !src.is_file() {
+                            return Err(here(&format!("files: {} is not a file", src.display())));
+                        }
                     }
                 }
             }
@@ -284,6 +293,56 @@ pub struct CaseResult {
     pub seconds: f64,
     /// Outputs kept by steps with `keep` (only when the case passed).
     pub kept: Vec<(String, Vec<u8>)>,
+    /// The kernel it booted.
+    pub kernel: String,
+    /// Each command: its id, argv, exit status (if it ended) and the one expected.
+    pub steps: Vec<StepResult>,
+}
+
+/// How one command of a case ended.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StepResult {
+    /// `2`, or `2.1` for the second command of a parallel step.
+    pub id: String,
+    /// The command.
+    pub command: Vec<String>,
+    /// Its exit status; `None` if it never ended.
+    pub exit: Option<i32>,
+    /// The status it had to have.
+    pub expected: i32,
+}
+
+impl CaseResult {
+    /// A result for a case that never booted.
+    pub fn failed(case: &Case, why: String) -> Self {
+        CaseResult {
+            name: case.name.clone(),
+            failures: vec![why],
+            run: None,
+            seconds: 0.0,
+            kept: Vec::new(),
+            kernel: case.kernel.clone(),
+            steps: Vec::new(),
+        }
+    }
+}
+
+/// Each command's result, from the transcript.
+pub fn step_results(case: &Case, transcript: &Transcript) -> Vec<StepResult> {
+    let mut out = Vec::new();
+    for (i, step) in case.step.iter().enumerate() {
+        let cmds = step.commands();
+        for (j, argv) in cmds.iter().enumerate() {
+            let id = if cmds.len() > 1 { format!("{i}.{j}") } else { i.to_string() };
+            out.push(StepResult {
+                exit: transcript.exit.get(&id).copied(),
+                id,
+                command: argv.clone(),
+                expected: step.exit,
+            });
+        }
+    }
+    out
 }
 
 /// Output and exit status per command id.
@@ -361,6 +420,8 @@ fn module_set(case: &Case, kernel: &Kernel) -> ModuleSet {
     let default = match kernel {
         Kernel::Tiny(_) => Modules::All,
         Kernel::Debian(_) => Modules::Closure,
+        Kernel::Prebuilt(k) if k.modules.as_os_str().is_empty() => Modules::None,
+        Kernel::Prebuilt(_) => Modules::All,
     };
     match case.modules.unwrap_or(default) {
         Modules::All => ModuleSet::All(kernel.modules().to_path_buf()),
@@ -390,17 +451,13 @@ pub fn run_case(
             .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
             .collect(),
         unmount_proc: !case.proc,
+        stop_on_failure: false,
+        shell: false,
     };
     let mut made = match made_files(case, kernel, kernels) {
         Ok(m) => m,
         Err(e) => {
-            return CaseResult {
-                name: case.name.clone(),
-                failures: vec![e],
-                run: None,
-                seconds: 0.0,
-                kept: Vec::new(),
-            };
+            return CaseResult::failed(case, e);
         }
     };
     // Outputs earlier cases kept go in as made files.
@@ -413,13 +470,7 @@ pub fn run_case(
                     let why = format!(
                         "needs @{name}, which the case that keeps it did not produce (it failed or did not run)"
                     );
-                    return CaseResult {
-                        name: case.name.clone(),
-                        failures: vec![why],
-                        run: None,
-                        seconds: 0.0,
-                        kept: Vec::new(),
-                    };
+                    return CaseResult::failed(case, why);
                 }
             },
             None => files.push((src.clone(), dest.clone())),
@@ -442,13 +493,7 @@ pub fn run_case(
         clients: &clients,
         case: &guest_case,
     };
-    let fail = |msg: String| CaseResult {
-        name: case.name.clone(),
-        failures: vec![msg],
-        run: None,
-        seconds: 0.0,
-        kept: Vec::new(),
-    };
+    let fail = |msg: String| CaseResult::failed(case, msg);
     let image = match image::build(&spec) {
         Ok(i) => i,
         Err(e) => return fail(format!("building the initramfs: {e}")),
@@ -461,10 +506,7 @@ pub fn run_case(
     if let Err(e) = std::fs::write(&initrd, image) {
         return fail(format!("{}: {e}", initrd.display()));
     }
-    let (memory, default_timeout) = match kernel {
-        Kernel::Tiny(_) => (256, 60),
-        Kernel::Debian(_) => (512, 180),
-    };
+    let (memory, default_timeout) = if kernel.small() { (256, 60) } else { (512, 180) };
     let cfg = VmConfig {
         kernel: kernel.bzimage().to_path_buf(),
         initrd,
@@ -472,6 +514,7 @@ pub fn run_case(
         nonce: qemu::nonce(),
         timeout: Duration::from_secs(case.timeout.unwrap_or(default_timeout)),
         append: case.append.clone(),
+        cpus: 1,
     };
     let start = Instant::now();
     let run = qemu::boot(&cfg, |l| echo(l));
@@ -487,6 +530,8 @@ pub fn run_case(
                 seconds: start.elapsed().as_secs_f64(),
                 run: Some(run),
                 kept,
+                kernel: kernel.name().to_string(),
+                steps: step_results(case, &transcript),
             }
         }
         Err(e) => fail(e),

@@ -40,6 +40,12 @@ pub struct GuestCase {
     /// Unmount /proc before the first step (an early initramfs).
     #[serde(default)]
     pub unmount_proc: bool,
+    /// Stop after the first step a command of which exits non-zero.
+    #[serde(default)]
+    pub stop_on_failure: bool,
+    /// Instead of steps: a shell (`/bin/sh`) on the console, for a person.
+    #[serde(default)]
+    pub shell: bool,
 }
 
 /// One step: one command, or several run at the same moment.

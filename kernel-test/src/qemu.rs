@@ -30,6 +30,8 @@ pub struct VmConfig {
     pub timeout: Duration,
     /// More kernel command line (a case's `append`).
     pub append: String,
+    /// vCPUs (`-smp`); one unless asked (under TCG a vCPU is a busy host thread).
+    pub cpus: u32,
 }
 
 /// `-accel tcg`, or `XTPROBE_VM_ACCEL` (e.g. `kvm` on runners where it works).
@@ -40,8 +42,9 @@ pub fn accel_args() -> Vec<OsString> {
 
 /// A bare machine: no default devices (no SeaBIOS escape codes or iPXE in
 /// the serial log), no user config, no display, no network.
-pub fn machine_args(memory_mib: u32) -> Vec<OsString> {
-    ["-m", &memory_mib.to_string(), "-nodefaults", "-no-user-config", "-display", "none", "-nic", "none"]
+pub fn machine_args(memory_mib: u32, cpus: u32) -> Vec<OsString> {
+    let (m, smp) = (memory_mib.to_string(), cpus.max(1).to_string());
+    ["-m", &m, "-smp", &smp, "-nodefaults", "-no-user-config", "-display", "none", "-nic", "none"]
         .iter()
         .map(OsString::from)
         .collect()
@@ -92,11 +95,42 @@ pub fn boot_args(cfg: &VmConfig) -> Vec<OsString> {
 /// The whole argument list.
 pub fn args(cfg: &VmConfig) -> Vec<OsString> {
     let mut a = accel_args();
-    a.extend(machine_args(cfg.memory_mib));
+    a.extend(machine_args(cfg.memory_mib, cfg.cpus));
     a.extend(console_args());
     a.extend(exit_args());
     a.extend(boot_args(cfg));
     a
+}
+
+/// The command line as a shell would take it (`kernel-test run --show-command`).
+pub fn command_line(cfg: &VmConfig) -> String {
+    let quote = |a: &OsString| {
+        let s = a.to_string_lossy();
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=,:+@".contains(&b)) {
+            s.into_owned()
+        } else {
+            format!("'{}'", s.replace('\'', "'\\''"))
+        }
+    };
+    std::iter::once("qemu-system-x86_64".to_string())
+        .chain(args(cfg).iter().map(quote))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Boots with the serial console on this terminal (`-serial mon:stdio`:
+/// Ctrl-A X quits QEMU), for an interactive shell; returns QEMU's status.
+pub fn interactive(cfg: &VmConfig) -> Result<i32, String> {
+    let mut a = accel_args();
+    a.extend(machine_args(cfg.memory_mib, cfg.cpus));
+    a.extend(["-serial".into(), "mon:stdio".into()]);
+    a.extend(exit_args());
+    a.extend(boot_args(cfg));
+    let status = Command::new("qemu-system-x86_64")
+        .args(a)
+        .status()
+        .map_err(|e| format!("qemu-system-x86_64: {e}"))?;
+    Ok(status.code().unwrap_or(125))
 }
 
 /// What a boot produced.
@@ -198,10 +232,13 @@ mod tests {
             nonce: "abc".into(),
             timeout: Duration::from_secs(1),
             append: "lockdown=integrity".into(),
+            cpus: 1,
         };
         let a: Vec<String> = args(&cfg).iter().map(|s| s.to_string_lossy().into_owned()).collect();
         let joined = a.join(" ");
-        for needle in ["-nodefaults", "-no-reboot", "-serial stdio", "-m 256", "-kernel /k", "-initrd /i"] {
+        for needle in
+            ["-nodefaults", "-no-reboot", "-serial stdio", "-m 256", "-smp 1", "-kernel /k", "-initrd /i"]
+        {
             assert!(joined.contains(needle), "{needle}: {joined}");
         }
         let cmdline = a.last().unwrap();

@@ -75,6 +75,20 @@ fn run_case(case: &GuestCase, nonce: &str, out: &Arc<Mutex<std::io::Stdout>>) {
             let _ = writeln!(o, "guest-init: umount /proc: {e}");
         }
     }
+    if case.shell {
+        let mut o = out.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(o, "guest-init: a shell on the console; exit it (or Ctrl-A X) to end the VM");
+        drop(o);
+        let code = match spawn_console(&["/bin/sh".to_string()], &case.env) {
+            Ok(child) => wait(child),
+            Err(e) => {
+                println!("guest-init: cannot start /bin/sh: {e}");
+                127
+            }
+        };
+        let _ = code;
+        return;
+    }
     for (i, step) in case.steps.iter().enumerate() {
         let parallel = step.commands.len() > 1;
         let handles: Vec<_> = step
@@ -90,8 +104,12 @@ fn run_case(case: &GuestCase, nonce: &str, out: &Arc<Mutex<std::io::Stdout>>) {
                 std::thread::spawn(move || run_command(&id, &argv, &env, &nonce, &out))
             })
             .collect();
+        let mut failed = false;
         for h in handles {
-            let _ = h.join();
+            failed |= h.join().map(|code| code != 0).unwrap_or(true);
+        }
+        if failed && case.stop_on_failure {
+            break;
         }
     }
 }
@@ -104,7 +122,7 @@ fn run_command(
     env: &[(String, String)],
     nonce: &str,
     out: &Arc<Mutex<std::io::Stdout>>,
-) {
+) -> i32 {
     emit(out, nonce, &Event::Begin(id.to_string()));
     let code = match spawn(argv, env) {
         Ok((child, reader)) => {
@@ -121,6 +139,7 @@ fn run_command(
         }
     };
     emit(out, nonce, &Event::Exit(id.to_string(), code));
+    code
 }
 
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -173,6 +192,40 @@ fn spawn(argv: &[String], env: &[(String, String)]) -> std::io::Result<(nix::uni
 }
 
 /// The child's exit status; 128+N when killed by signal N.
+/// fork + execve with the console as stdin, stdout and stderr (and a new
+/// session with it as the controlling terminal), for an interactive shell.
+fn spawn_console(argv: &[String], env: &[(String, String)]) -> std::io::Result<nix::unistd::Pid> {
+    use nix::fcntl::{OFlag, open};
+    use nix::sys::stat::Mode;
+    use nix::unistd::{ForkResult, execve, fork};
+    use std::ffi::CString;
+    let cstr = |s: &str| CString::new(s).map_err(|_| std::io::Error::other("NUL in argument"));
+    let c_path = cstr(&argv[0])?;
+    let c_args = argv.iter().map(|a| cstr(a)).collect::<std::io::Result<Vec<_>>>()?;
+    let mut c_env = vec![cstr(&format!("PATH={PATH}"))?, cstr("PS1=guest# ")?];
+    for (k, v) in env {
+        c_env.push(cstr(&format!("{k}={v}"))?);
+    }
+    let console = open("/dev/console", OFlag::O_RDWR, Mode::empty()).map_err(std::io::Error::from)?;
+    // SAFETY: the child only calls async-signal-safe functions (setsid,
+    // ioctl, dup2, execve, _exit) on data prepared before the fork.
+    match unsafe { fork() }.map_err(std::io::Error::from)? {
+        ForkResult::Child => {
+            use std::os::fd::AsRawFd;
+            unsafe {
+                libc::setsid();
+                libc::ioctl(console.as_raw_fd(), libc::TIOCSCTTY, 1);
+                for fd in 0..3 {
+                    libc::dup2(console.as_raw_fd(), fd);
+                }
+            }
+            let _ = execve(&c_path, &c_args, &c_env);
+            unsafe { libc::_exit(127) }
+        }
+        ForkResult::Parent { child } => Ok(child),
+    }
+}
+
 fn wait(child: nix::unistd::Pid) -> i32 {
     use nix::sys::wait::{WaitStatus, waitpid};
     loop {
