@@ -82,6 +82,14 @@ deb: static man completions
 bench: static
     XTPROBE_BENCH_BIN={{static_bin}} cargo bench --bench check
 
+# The harness's speed goals, side by side in one run: a tiny kernel's boot to
+# verdict on the PC (bzImage) and on microvm (PVH vmlinux), N boots each;
+# with MATRIX=N also N rounds of the warm matrix with -j 1 and -j 2 (minutes each). OLD=FILE
+# adds a bzImage built before the fast-boot options as the first row.
+bench-harness MATRIX="" OLD="": kernels payload
+    XTPROBE_PAYLOAD="$PWD/{{payload_dir}}" XTPROBE_BENCH_MATRIX="{{MATRIX}}" XTPROBE_BENCH_OLD_BZIMAGE="{{OLD}}" \
+        cargo bench --locked -p kernel-test --bench harness
+
 # Fuzz every parser of outside bytes for SECONDS each (cargo-fuzz on the
 # nightly toolchain; installs cargo-fuzz if missing). Seeds come from
 # fuzz/corpus (read only); what the fuzzer finds goes to target/fuzz-corpus.

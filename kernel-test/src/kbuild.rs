@@ -84,6 +84,10 @@ pub struct TinyKernel {
     pub release: String,
     /// The kernel image.
     pub bzimage: PathBuf,
+    /// The uncompressed ELF kernel with its PVH entry (booted directly on
+    /// QEMU's microvm machine), when the configuration has `CONFIG_PVH=y`.
+    #[serde(default)]
+    pub vmlinux: Option<PathBuf>,
     /// `lib/modules/<release>` with modules.dep.
     pub modules: PathBuf,
     /// The final `.config`.
@@ -144,9 +148,11 @@ pub fn build(spec: &TinySpec, fragments: &Path) -> Result<TinyKernel> {
         progress(&format!("{}: built in {seconds:.0} s", spec.name));
     }
     let release = read(&entry.join("release"))?.trim().to_string();
+    let vmlinux = entry.join("vmlinux");
     Ok(TinyKernel {
         name: spec.name.clone(),
         bzimage: entry.join("bzImage"),
+        vmlinux: vmlinux.is_file().then_some(vmlinux),
         modules: entry.join("modules/lib/modules").join(&release),
         config: entry.join("config"),
         release,
@@ -206,6 +212,9 @@ fn compile(spec: &TinySpec, version: &str, fragments: &Path, out_entry: &Path) -
     cache::run(&mut make(&["-s", "modules_install", &format!("INSTALL_MOD_PATH={}", modules.display())]))?;
     let release = read(&out.join("include/config/kernel.release"))?.trim().to_string();
     std::fs::copy(out.join("arch/x86/boot/bzImage"), out_entry.join("bzImage")).map_err(|e| e.to_string())?;
+    if config.lines().any(|l| l == "CONFIG_PVH=y") {
+        std::fs::copy(out.join("vmlinux"), out_entry.join("vmlinux")).map_err(|e| e.to_string())?;
+    }
     std::fs::write(out_entry.join("config"), config).map_err(|e| e.to_string())?;
     std::fs::write(out_entry.join("release"), &release).map_err(|e| e.to_string())?;
     Ok(())

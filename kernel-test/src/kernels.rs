@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::cache::{self, Result};
 use crate::distro::{self, DistroKernel, DistroSpec};
 use crate::kbuild::{self, TinyKernel, TinySpec};
+use crate::qemu::Machine;
 
 /// `vm-images/kernels.toml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -128,6 +129,18 @@ impl Kernel {
             Kernel::Tiny(k) => &k.name,
             Kernel::Debian(k) => &k.name,
             Kernel::Prebuilt(k) => &k.name,
+        }
+    }
+
+    /// What to boot and on which machine: a tiny kernel's vmlinux on
+    /// microvm (PVH entry) when it has one; a prebuilt image as its first
+    /// bytes say (a vmlinux there is booted the same way); else the bzImage
+    /// on the PC.
+    pub fn boot_image(&self) -> (&Path, Machine) {
+        match self {
+            Kernel::Tiny(TinyKernel { vmlinux: Some(v), .. }) => (v, Machine::Microvm),
+            Kernel::Prebuilt(k) => (&k.bzimage, Machine::for_file(&k.bzimage)),
+            _ => (self.bzimage(), Machine::Pc),
         }
     }
 

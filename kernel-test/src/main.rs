@@ -84,7 +84,8 @@ enum Cmd {
         after_help = "Example:\n  kernel-test run --kernel bzImage --modules /lib/modules/6.12.1 -- xtprobe check comment"
     )]
     Run {
-        /// The kernel image (bzImage).
+        /// The kernel image: a bzImage (booted on QEMU's PC), or a vmlinux
+        /// with a PVH entry (CONFIG_PVH=y; booted directly on microvm, faster).
         #[arg(long)]
         kernel: PathBuf,
         /// A modules directory (lib/modules/<release>) to include.
@@ -651,6 +652,7 @@ fn run_one(cli: &Cli, vm: &OneVm<'_>, commands: &[Vec<String>]) -> Result<i32, S
     std::fs::write(&initrd, image::build(&spec)?).map_err(|e| e.to_string())?;
     let cfg = VmConfig {
         kernel: kernel.to_path_buf(),
+        machine: qemu::Machine::for_file(kernel),
         initrd,
         memory_mib: memory,
         nonce: qemu::nonce(),

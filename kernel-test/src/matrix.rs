@@ -1,5 +1,5 @@
 //! The matrix (`vm-images/matrix.toml`): cases, each a kernel, an image
-//! recipe and steps with expectations; and running them one VM at a time.
+//! recipe and steps with expectations; and running one case in its VM.
 //!
 //! ```toml
 //! [[case]]
@@ -507,8 +507,10 @@ pub fn run_case(
         return fail(format!("{}: {e}", initrd.display()));
     }
     let (memory, default_timeout) = if kernel.small() { (256, 60) } else { (512, 180) };
+    let (image, machine) = kernel.boot_image();
     let cfg = VmConfig {
-        kernel: kernel.bzimage().to_path_buf(),
+        kernel: image.to_path_buf(),
+        machine,
         initrd,
         memory_mib: memory,
         nonce: qemu::nonce(),

@@ -15,11 +15,41 @@ use std::time::{Duration, Instant};
 
 use crate::protocol::NONCE_KEY;
 
+/// The machine QEMU emulates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Machine {
+    /// The default PC: SeaBIOS, then the bzImage's own decompressor.
+    Pc,
+    /// `microvm`, started at an ELF vmlinux's PVH entry: no firmware, no
+    /// decompression. TCG guests hang without the PIT and PIC, so they stay.
+    Microvm,
+}
+
+impl Machine {
+    /// The machine for a kernel file: an ELF image (vmlinux) can only be
+    /// booted through its PVH entry, on microvm; a bzImage on the PC.
+    pub fn for_image(head: &[u8]) -> Machine {
+        if head.starts_with(b"\x7fELF") { Machine::Microvm } else { Machine::Pc }
+    }
+
+    /// [`Machine::for_image`] of a file's first bytes (Pc if unreadable;
+    /// QEMU then names the problem).
+    pub fn for_file(path: &std::path::Path) -> Machine {
+        let mut head = [0u8; 4];
+        match std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)) {
+            Ok(()) => Machine::for_image(&head),
+            Err(_) => Machine::Pc,
+        }
+    }
+}
+
 /// One boot.
 #[derive(Debug, Clone)]
 pub struct VmConfig {
-    /// The kernel image.
+    /// The kernel image: a bzImage, or a vmlinux with a PVH entry.
     pub kernel: PathBuf,
+    /// The machine (follows from the image: [`Machine::for_image`]).
+    pub machine: Machine,
     /// The initramfs file.
     pub initrd: PathBuf,
     /// Guest memory in MiB.
@@ -41,13 +71,16 @@ pub fn accel_args() -> Vec<OsString> {
 }
 
 /// A bare machine: no default devices (no SeaBIOS escape codes or iPXE in
-/// the serial log), no user config, no display, no network.
-pub fn machine_args(memory_mib: u32, cpus: u32) -> Vec<OsString> {
+/// the serial log), no user config, no display, no network. microvm keeps
+/// the PIT, PIC and RTC (a TCG guest hangs without them) and its serial port.
+pub fn machine_args(machine: Machine, memory_mib: u32, cpus: u32) -> Vec<OsString> {
     let (m, smp) = (memory_mib.to_string(), cpus.max(1).to_string());
-    ["-m", &m, "-smp", &smp, "-nodefaults", "-no-user-config", "-display", "none", "-nic", "none"]
-        .iter()
-        .map(OsString::from)
-        .collect()
+    let mut a: Vec<&str> = match machine {
+        Machine::Pc => Vec::new(),
+        Machine::Microvm => vec!["-M", "microvm,pit=on,pic=on,rtc=on,isa-serial=on"],
+    };
+    a.extend(["-m", &m, "-smp", &smp, "-nodefaults", "-no-user-config", "-display", "none", "-nic", "none"]);
+    a.iter().map(OsString::from).collect()
 }
 
 /// The guest's console is the first serial port, wired to our stdout.
@@ -68,6 +101,9 @@ pub fn kernel_cmdline(nonce: &str, append: &str) -> String {
         "console=ttyS0".to_string(),
         // A panic (e.g. init died) reboots at once, and -no-reboot ends QEMU.
         "panic=-1".to_string(),
+        // Reboot by triple fault: at once on every machine (microvm has no
+        // keyboard controller, and the kernel's default tries it for 3 s).
+        "reboot=t".to_string(),
         // Keep printk off the console so it cannot split protocol lines.
         format!("loglevel={loglevel}"),
         "rdinit=/init".to_string(),
@@ -95,7 +131,7 @@ pub fn boot_args(cfg: &VmConfig) -> Vec<OsString> {
 /// The whole argument list.
 pub fn args(cfg: &VmConfig) -> Vec<OsString> {
     let mut a = accel_args();
-    a.extend(machine_args(cfg.memory_mib, cfg.cpus));
+    a.extend(machine_args(cfg.machine, cfg.memory_mib, cfg.cpus));
     a.extend(console_args());
     a.extend(exit_args());
     a.extend(boot_args(cfg));
@@ -122,7 +158,7 @@ pub fn command_line(cfg: &VmConfig) -> String {
 /// Ctrl-A X quits QEMU), for an interactive shell; returns QEMU's status.
 pub fn interactive(cfg: &VmConfig) -> Result<i32, String> {
     let mut a = accel_args();
-    a.extend(machine_args(cfg.memory_mib, cfg.cpus));
+    a.extend(machine_args(cfg.machine, cfg.memory_mib, cfg.cpus));
     a.extend(["-serial".into(), "mon:stdio".into()]);
     a.extend(exit_args());
     a.extend(boot_args(cfg));
@@ -224,9 +260,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_image_decides_the_machine() {
+        for (head, want) in [
+            (&b"\x7fELF\x02\x01\x01"[..], Machine::Microvm),
+            (&b"MZ\xea\x07"[..], Machine::Pc), // a bzImage starts with the PE/boot sector
+            (&b"\x7fEL"[..], Machine::Pc),
+            (&b""[..], Machine::Pc),
+        ] {
+            assert_eq!(Machine::for_image(head), want, "{head:?}");
+        }
+        assert_eq!(Machine::for_file(std::path::Path::new("/nonexistent")), Machine::Pc);
+    }
+
+    #[test]
     fn command_line_has_what_the_harness_relies_on() {
         let cfg = VmConfig {
             kernel: "/k".into(),
+            machine: Machine::Pc,
             initrd: "/i".into(),
             memory_mib: 256,
             nonce: "abc".into(),
@@ -242,14 +292,22 @@ mod tests {
             assert!(joined.contains(needle), "{needle}: {joined}");
         }
         let cmdline = a.last().unwrap();
+        assert!(!joined.contains("-M "), "the PC is QEMU's default: {joined}");
         assert!(
             cmdline.contains("panic=-1")
+                && cmdline.contains("reboot=t")
                 && cmdline.contains("console=ttyS0")
                 && cmdline.contains("xtp.nonce=abc")
                 && cmdline.ends_with("lockdown=integrity")
         );
         if std::env::var_os("XTPROBE_VM_ACCEL").is_none() {
             assert!(joined.starts_with("-accel tcg"), "never KVM by default: {joined}");
+        }
+        let micro = VmConfig { machine: Machine::Microvm, ..cfg };
+        let m: Vec<String> = args(&micro).iter().map(|s| s.to_string_lossy().into_owned()).collect();
+        let i = m.iter().position(|a| a == "-M").expect("-M for microvm");
+        for part in ["microvm", "pit=on", "pic=on", "rtc=on", "isa-serial=on"] {
+            assert!(m[i + 1].split(',').any(|p| p == part), "{part} in {}", m[i + 1]);
         }
         assert_eq!(nonce().len(), 16);
         assert_ne!(nonce(), nonce());

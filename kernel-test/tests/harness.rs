@@ -391,3 +391,23 @@ fn a_second_run_waits_for_the_cache_lock() {
     assert!(text(&out.stdout).contains("would free 0.0 MiB in 0 entries"), "{}", text(&out.stdout));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The README's example kernel list and matrix: both parse with the
+/// harness's own schema, and the matrix names only the list's kernels.
+#[test]
+fn the_readme_examples_parse() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
+    let block = |first: &str| {
+        let start = readme
+            .find(&format!("```toml\n{first}"))
+            .unwrap_or_else(|| panic!("a toml block starting {first}"));
+        let body = &readme[start + 8..];
+        body[..body.find("```").unwrap()].to_string()
+    };
+    let list: kernel_test::kernels::KernelList = toml::from_str(&block("# kernels.toml")).unwrap();
+    assert_eq!((list.tiny.len(), list.debian.len(), list.prebuilt.len()), (1, 1, 1));
+    let matrix: kernel_test::matrix::Matrix = toml::from_str(&block("# matrix.toml")).unwrap();
+    assert_eq!(matrix.case.len(), 2);
+    let names = list.names();
+    assert!(matrix.case.iter().all(|c| names.contains(&c.kernel)));
+}
