@@ -124,8 +124,14 @@ fn read(path: &Path) -> Result<String> {
 pub fn entry_name(spec: &TinySpec, fragments: &Path) -> Result<(String, String)> {
     let version = package_version(&spec.source)?;
     let compiler = compiler_version()?;
-    let base = read(&fragments.join("base.config"))?;
-    let mut variant = read(&fragments.join(spec.variant.fragment()))?;
+    let needed = |e: String| {
+        format!(
+            "{e} (a [[tiny]] kernel is built from base.config and comment-{{y,m,n}}.config in the \
+             list's fragments/ directory: copy them from xtprobe's vm-images/fragments)"
+        )
+    };
+    let base = read(&fragments.join("base.config")).map_err(needed)?;
+    let mut variant = read(&fragments.join(spec.variant.fragment())).map_err(needed)?;
     // Extra fragments join the variant's text in the key (a kernel without
     // any keeps the key it always had).
     for f in &spec.fragments {

@@ -251,14 +251,15 @@ pub fn cache_entries(list: &KernelList, fragments: &Path) -> Result<Vec<Entry>> 
     let root = cache::root();
     let mut current_kernels = std::collections::BTreeSet::new();
     let mut current_trees = std::collections::BTreeSet::new();
+    // A key that cannot be computed (no linux-source, no apt lists) is an
+    // error, not "stale": prune must never remove what the list still uses.
     for spec in &list.tiny {
-        if let Ok((name, version)) = kbuild::entry_name(spec, fragments) {
-            current_kernels.insert(name);
-            current_trees.insert(format!("{}-{version}", spec.source));
-        }
+        let (name, version) = kbuild::entry_name(spec, fragments)?;
+        current_kernels.insert(name);
+        current_trees.insert(format!("{}-{version}", spec.source));
     }
     let current_debs: std::collections::BTreeSet<String> =
-        list.debian.iter().filter_map(|d| distro::newest_package(d).ok()).collect();
+        list.debian.iter().map(distro::newest_package).collect::<Result<_>>()?;
     let mut out = Vec::new();
     let mut scan = |dir: &str, kind: &'static str, stale: &dyn Fn(&str) -> Option<String>| {
         let Ok(entries) = std::fs::read_dir(root.join(dir)) else { return };

@@ -170,13 +170,25 @@ Examples:
 
 Exit status: 0 every case passed, 1 a case failed, 2 the matrix could not run.";
 
-/// The static xtprobe and guest runner: given, or built with +crt-static.
+/// The static xtprobe and guest runner: given, or built with +crt-static
+/// in the xtprobe checkout this kernel-test was built from (whatever the
+/// current directory).
 fn payload(cli: &Cli) -> Result<Payload, String> {
-    let dir = PathBuf::from(format!("target/{TARGET}/release"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+    let dir = target.join(TARGET).join("release");
     if cli.xtprobe.is_none() || cli.guest.is_none() {
+        if !root.join("Cargo.toml").is_file() {
+            return Err(format!(
+                "{} is gone: give --xtprobe FILE --guest FILE (static builds of xtprobe and guest-init)",
+                root.display()
+            ));
+        }
         cache::progress("building the static xtprobe and guest-init");
         cache::run(
             Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .current_dir(&root)
                 .args(["build", "--release", "--target", TARGET, "-p", "xtprobe", "--bin", "xtprobe"])
                 .args(["-p", "kernel-test", "--bin", "guest-init"])
                 .env("RUSTFLAGS", "-C target-feature=+crt-static"),
@@ -379,6 +391,23 @@ fn run_matrix(cli: &Cli, a: &MatrixArgs<'_>) -> Result<i32, String> {
     if cases.is_empty() {
         return Err("no case matches --case / --kernel".to_string());
     }
+    // A case that uses another's kept output needs that case in the run.
+    for c in &cases {
+        for name in pool::uses(c) {
+            if !cases.iter().any(|k| k.step.iter().any(|s| s.keep.as_deref() == Some(name.as_str()))) {
+                let keeper = matrix
+                    .case
+                    .iter()
+                    .find(|k| k.step.iter().any(|s| s.keep.as_deref() == Some(name.as_str())));
+                return Err(format!(
+                    "case {:?} uses @{name}, kept by case {:?}, which --case / --kernel left out",
+                    c.name,
+                    keeper.map(|k| k.name.as_str()).unwrap_or("?")
+                ));
+            }
+        }
+    }
+    qemu::check_installed()?;
     // Every kernel the cases need is ready before the first VM boots: never
     // boot while a kernel builds (2 cores; TCG guests slow down and time out).
     let kernels = kernels::prepare(&list, &fragments, |_, name| {
@@ -435,7 +464,7 @@ fn run_matrix(cli: &Cli, a: &MatrixArgs<'_>) -> Result<i32, String> {
                 };
                 let mut echo = |l: &str| {
                     if a.verbose {
-                        eprintln!("  [{i}] | {l}");
+                        eprintln!("  [{}] | {l}", i + 1);
                     }
                 };
                 matrix::run_case(case, kernel, &kernels, &payload, &kept_now, &mut echo)
@@ -530,14 +559,14 @@ fn report_run(
         let id = i.to_string();
         let exit = exits.get(&id).copied();
         let lines = outputs.get(&id).cloned().unwrap_or_default();
-        let name = argv.join(" ").replace(['#', '\n'], " ");
+        let name = results::description(&argv.join(" "));
         match format {
             Format::Tap => match exit {
                 Some(0) => out.push_str(&format!("ok {} - {name}\n", i + 1)),
                 Some(code) => {
                     out.push_str(&format!("not ok {} - {name}\n  ---\n  exit: {code}\n  output:\n", i + 1));
                     for l in lines.iter().rev().take(results::TAIL).rev() {
-                        out.push_str(&format!("    - {}\n", serde_json::to_string(l).unwrap_or_default()));
+                        out.push_str(&format!("    - {}\n", results::yaml(l)));
                     }
                     out.push_str("  ...\n");
                 }
@@ -615,6 +644,9 @@ fn read_script(path: &Path) -> Result<Vec<Vec<String>>, String> {
 
 fn run_one(cli: &Cli, vm: &OneVm<'_>, commands: &[Vec<String>]) -> Result<i32, String> {
     let OneVm { kernel, modules, clients, files, memory, timeout, .. } = *vm;
+    if !kernel.is_file() {
+        return Err(format!("{}: no such kernel image", kernel.display()));
+    }
     let payload = payload(cli)?;
     let release = match modules {
         Some(m) => m

@@ -263,7 +263,13 @@ impl Matrix {
                     }
                 }
             }
-            kept.extend(c.step.iter().filter_map(|s| s.keep.clone()));
+            for name in c.step.iter().filter_map(|s| s.keep.clone()) {
+                // One keeper per name: with -j, "the latest earlier keeper"
+                // would depend on which case finished last.
+                if !kept.insert(name.clone()) {
+                    return Err(here(&format!("keep {name:?}: kept by an earlier case already")));
+                }
+            }
         }
         Ok(m)
     }

@@ -184,6 +184,18 @@ pub struct VmRun {
     pub elapsed: Duration,
 }
 
+/// QEMU is there (asked before a matrix boots anything: without it every
+/// case would fail, and the run could not run at all).
+pub fn check_installed() -> Result<(), String> {
+    Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|_| ())
+        .map_err(|e| format!("qemu-system-x86_64: {e} (apt-get install qemu-system-x86)"))
+}
+
 /// Boots, calling `on_line` for each serial line as it arrives.
 pub fn boot(cfg: &VmConfig, mut on_line: impl FnMut(&str)) -> Result<VmRun, String> {
     let start = Instant::now();

@@ -48,14 +48,18 @@ pub fn tap_header(count: usize) -> String {
     format!("TAP version 13\n1..{count}\n")
 }
 
-/// A YAML double-quoted scalar.
-fn yaml(s: &str) -> String {
+/// A YAML double-quoted scalar: only YAML's printable characters stay
+/// raw (C0, DEL, C1 and U+FFFE/FFFF are escaped; a parser rejects them).
+pub fn yaml(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || ('\u{7f}'..='\u{9f}').contains(&c) => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            '\u{fffe}' | '\u{ffff}' => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
     }
@@ -64,7 +68,7 @@ fn yaml(s: &str) -> String {
 }
 
 /// A TAP description: no `#` (it starts a directive), one line.
-fn description(s: &str) -> String {
+pub fn description(s: &str) -> String {
     s.chars().map(|c| if c == '#' || c.is_control() { ' ' } else { c }).collect()
 }
 
@@ -213,6 +217,14 @@ mod tests {
         assert!(t.contains("    - \"step 0: exit 1, expected 0\"\n"));
         assert!(t.contains("\\x1b[0m"), "control characters escaped: {t}");
         assert!(t.ends_with("  ...\n"));
+    }
+
+    #[test]
+    fn yaml_escapes_what_a_yaml_parser_rejects() {
+        assert_eq!(yaml("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(yaml("\u{1b}[0m\t\u{7f}\u{85}\u{9f}"), "\"\\x1b[0m\\x09\\x7f\\x85\\x9f\"");
+        assert_eq!(yaml("\u{fffe}\u{ffff}é→"), "\"\\ufffe\\uffffé→\"");
+        assert_eq!(description("a # b\r\nc"), "a   b  c");
     }
 
     #[test]

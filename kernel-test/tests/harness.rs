@@ -358,6 +358,41 @@ fn bad_requests_are_refused_before_anything_boots() {
     let out = kernel_test(nothing, &["matrix", "--kernels", k, "--matrix", m]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("kernel theirs is not in"), "{}", text(&out.stderr));
+    // A kept name twice; a case whose keeper --case leaves out.
+    let keeps = "[[case]]\nname = \"a\"\nkernel = \"mine\"\n[[case.step]]\nrun = [\"true\"]\nexit = 0\nkeep = \"p\"\n\
+                 [[case]]\nname = \"b\"\nkernel = \"mine\"\nfiles = [[\"@p\", \"/p\"]]\n[[case.step]]\nrun = [\"true\"]\nexit = 0\n";
+    std::fs::write(&matrix, keeps).unwrap();
+    let out = kernel_test(nothing, &["matrix", "--kernels", k, "--matrix", m, "--case", "b"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("uses @p, kept by case \"a\", which --case / --kernel left out"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(&matrix, format!("{keeps}[[case]]\nname = \"c\"\nkernel = \"mine\"\n[[case.step]]\nrun = [\"true\"]\nexit = 0\nkeep = \"p\"\n")).unwrap();
+    let out = kernel_test(nothing, &["matrix", "--kernels", k, "--matrix", m]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("keep \"p\": kept by an earlier case already"),
+        "{}",
+        text(&out.stderr)
+    );
+    // No kernel image: a bad request (2), not "the VM gave no result" (125).
+    let out = kernel_test(nothing, &["run", "--kernel", "/nonexistent/bzImage", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("/nonexistent/bzImage: no such kernel image"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A key that cannot be computed is an error: prune never removes what
+    // the list may still use.
+    let tiny = dir.join("tiny.toml");
+    std::fs::write(&tiny, "[[tiny]]\nname = \"t\"\nsource = \"linux-source-0.0\"\nvariant = \"y\"\n")
+        .unwrap();
+    let out = kernel_test(nothing, &["cache", "--kernels", tiny.to_str().unwrap(), "prune", "-n"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("linux-source-0.0 is not installed"), "{}", text(&out.stderr));
     let out = kernel_test(nothing, &["run", "--kernel", "bzImage", "--file", "nope:/x", "--", "true"]);
     assert_eq!(out.status.code(), Some(2), "clap's usage error");
     assert!(text(&out.stderr).contains("nope is not a file"), "{}", text(&out.stderr));

@@ -191,7 +191,6 @@ fn spawn(argv: &[String], env: &[(String, String)]) -> std::io::Result<(nix::uni
     }
 }
 
-/// The child's exit status; 128+N when killed by signal N.
 /// fork + execve with the console as stdin, stdout and stderr (and a new
 /// session with it as the controlling terminal), for an interactive shell.
 fn spawn_console(argv: &[String], env: &[(String, String)]) -> std::io::Result<nix::unistd::Pid> {
@@ -226,6 +225,7 @@ fn spawn_console(argv: &[String], env: &[(String, String)]) -> std::io::Result<n
     }
 }
 
+/// The child's exit status; 128+N when killed by signal N.
 fn wait(child: nix::unistd::Pid) -> i32 {
     use nix::sys::wait::{WaitStatus, waitpid};
     loop {
