@@ -121,5 +121,6 @@ pub fn size_of(dir: &Path) -> u64 {
 
 /// Prints a progress line to stderr.
 pub fn progress(msg: &str) {
-    eprintln!("kernel-test: {msg}");
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "kernel-test: {msg}");
 }

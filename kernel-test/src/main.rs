@@ -18,6 +18,36 @@ use kernel_test::qemu::{self, VmConfig};
 use kernel_test::results::{self, Format};
 use std::collections::BTreeMap;
 
+/// Set when a write to standard output failed: the run then ends with 2,
+/// whatever its cases did (a report that could not be written is no report).
+static STDOUT_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut lock = std::io::stdout().lock();
+    if lock.write_fmt(args).and_then(|()| lock.flush()).is_err() {
+        STDOUT_FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// `print!` that never panics: a failed write is remembered (see [`out`]).
+macro_rules! outp {
+    ($($t:tt)*) => { out(format_args!($($t)*)) };
+}
+
+/// `println!` that never panics.
+macro_rules! outln {
+    ($($t:tt)*) => { out(format_args!("{}\n", format_args!($($t)*))) };
+}
+
+/// `eprintln!` that never panics (with stderr gone there is no one to tell).
+macro_rules! errln {
+    ($($t:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "kernel-test", version, about = "Boot kernels in QEMU (TCG) and prove xtprobe inside them")]
 struct Cli {
@@ -79,7 +109,8 @@ enum Cmd {
         kernels_file: Option<PathBuf>,
     },
     /// Boot KERNEL, run COMMAND inside (xtprobe is on PATH), stream its
-    /// output and exit with its status (125 if the VM gave no result).
+    /// output and exit with its status (125 if the VM gave no result, 2 if
+    /// the request was wrong or its output could not be written).
     #[command(
         after_help = "Example:\n  kernel-test run --kernel bzImage --modules /lib/modules/6.12.1 -- xtprobe check comment"
     )]
@@ -217,7 +248,7 @@ fn main() {
             })
             .map(|ks| {
                 for k in ks {
-                    println!("{:<14} {:<28} {}", k.name(), k.release(), k.bzimage().display());
+                    outln!("{:<14} {:<28} {}", k.name(), k.release(), k.bzimage().display());
                 }
                 0
             }),
@@ -288,10 +319,14 @@ fn main() {
             })
         }
     };
+    if STDOUT_FAILED.load(std::sync::atomic::Ordering::Relaxed) {
+        errln!("kernel-test: writing to standard output failed");
+        std::process::exit(2);
+    }
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("kernel-test: {e}");
+            errln!("kernel-test: {e}");
             std::process::exit(2);
         }
     }
@@ -305,7 +340,7 @@ fn cache_command(action: &CacheAction, kernels_file: &Path) -> Result<i32, Strin
     let list = KernelList::load(kernels_file)?;
     let fragments = kernels_file.parent().unwrap_or(Path::new(".")).join("fragments");
     if matches!(action, CacheAction::Key) {
-        println!("{}", kernels::list_key(&list, &fragments)?);
+        outln!("{}", kernels::list_key(&list, &fragments)?);
         return Ok(0);
     }
     let _lock = cache::lock()?;
@@ -314,18 +349,18 @@ fn cache_command(action: &CacheAction, kernels_file: &Path) -> Result<i32, Strin
     let stale: Vec<&kernels::Entry> = entries.iter().filter(|e| e.stale.is_some()).collect();
     match action {
         CacheAction::List => {
-            println!("cache {}", cache::root().display());
+            outln!("cache {}", cache::root().display());
             for e in &entries {
                 let state =
                     e.stale.as_deref().map(|s| format!("stale: {s}")).unwrap_or_else(|| "in use".into());
-                println!(
+                outln!(
                     "  {:<11} {:>10}  {:<60} {state}",
                     e.kind,
                     mib(e.size),
                     e.path.file_name().and_then(|n| n.to_str()).unwrap_or_default()
                 );
             }
-            println!(
+            outln!(
                 "{} entries, {}; {} stale, {}",
                 entries.len(),
                 mib(total),
@@ -336,7 +371,7 @@ fn cache_command(action: &CacheAction, kernels_file: &Path) -> Result<i32, Strin
         CacheAction::Key => {}
         CacheAction::Prune { dry_run } => {
             for e in &stale {
-                println!(
+                outln!(
                     "{} {} ({}): {}",
                     if *dry_run { "would remove" } else { "removing" },
                     e.path.display(),
@@ -347,7 +382,7 @@ fn cache_command(action: &CacheAction, kernels_file: &Path) -> Result<i32, Strin
                     std::fs::remove_dir_all(&e.path).map_err(|err| format!("{}: {err}", e.path.display()))?;
                 }
             }
-            println!(
+            outln!(
                 "{} {} in {} entries",
                 if *dry_run { "would free" } else { "freed" },
                 mib(stale.iter().map(|e| e.size).sum()),
@@ -431,7 +466,7 @@ fn run_matrix(cli: &Cli, a: &MatrixArgs<'_>) -> Result<i32, String> {
     let mut printed = 0;
     let out = std::io::stdout();
     if a.format == Format::Tap {
-        print!("{}", results::tap_header(cases.len()));
+        outp!("{}", results::tap_header(cases.len()));
     }
     let mut kept: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for wave in 0..=waves.iter().copied().max().unwrap_or(0) {
@@ -464,7 +499,7 @@ fn run_matrix(cli: &Cli, a: &MatrixArgs<'_>) -> Result<i32, String> {
                 };
                 let mut echo = |l: &str| {
                     if a.verbose {
-                        eprintln!("  [{}] | {l}", i + 1);
+                        errln!("  [{}] | {l}", i + 1);
                     }
                 };
                 matrix::run_case(case, kernel, &kernels, &payload, &kept_now, &mut echo)
@@ -479,8 +514,12 @@ fn run_matrix(cli: &Cli, a: &MatrixArgs<'_>) -> Result<i32, String> {
                         Format::Tap => results::tap(printed + 1, r),
                         Format::Json => results::json(r),
                     };
-                    let _ = std::io::Write::write_all(&mut lock, text.as_bytes());
-                    let _ = std::io::Write::flush(&mut lock);
+                    if std::io::Write::write_all(&mut lock, text.as_bytes())
+                        .and_then(|()| std::io::Write::flush(&mut lock))
+                        .is_err()
+                    {
+                        STDOUT_FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
                     printed += 1;
                 }
             },
@@ -495,7 +534,7 @@ fn run_matrix(cli: &Cli, a: &MatrixArgs<'_>) -> Result<i32, String> {
     let wall = start.elapsed().as_secs_f64();
     let failed = done.iter().filter(|r| !r.failures.is_empty()).count();
     if a.format == Format::Text {
-        println!("{} passed, {failed} failed ({wall:.1} s, -j {})", done.len() - failed, a.jobs);
+        outln!("{} passed, {failed} failed ({wall:.1} s, -j {})", done.len() - failed, a.jobs);
     }
     if let Some(path) = a.junit {
         std::fs::write(path, results::junit(&done, wall)).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -693,7 +732,7 @@ fn run_one(cli: &Cli, vm: &OneVm<'_>, commands: &[Vec<String>]) -> Result<i32, S
         cpus: vm.cpus,
     };
     if vm.show_command {
-        println!("{}", qemu::command_line(&cfg));
+        outln!("{}", qemu::command_line(&cfg));
         return Ok(0);
     }
     if vm.shell {
@@ -709,7 +748,7 @@ fn run_one(cli: &Cli, vm: &OneVm<'_>, commands: &[Vec<String>]) -> Result<i32, S
     let run = qemu::boot(&cfg, |line| match protocol::parse(&cfg.nonce, line) {
         Some(Event::Out(id, t)) => {
             if text {
-                println!("{t}");
+                outln!("{t}");
             }
             outputs.entry(id).or_default().push(t);
         }
@@ -727,14 +766,14 @@ fn run_one(cli: &Cli, vm: &OneVm<'_>, commands: &[Vec<String>]) -> Result<i32, S
         .find(|&c| c != 0)
         .or_else(|| exits.get(&(commands.len().saturating_sub(1)).to_string()).copied());
     if !text {
-        print!("{}", report_run(vm.format, commands, &outputs, &exits, done));
+        outp!("{}", report_run(vm.format, commands, &outputs, &exits, done));
     }
     match (status, done) {
         (Some(code), true) => Ok(code),
         _ => {
-            eprintln!("kernel-test: the VM gave no result (timed out: {}); serial log:", run.timed_out);
+            errln!("kernel-test: the VM gave no result (timed out: {}); serial log:", run.timed_out);
             for l in &run.serial {
-                eprintln!("| {l}");
+                errln!("| {l}");
             }
             Ok(125)
         }

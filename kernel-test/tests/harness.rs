@@ -393,6 +393,11 @@ fn bad_requests_are_refused_before_anything_boots() {
     let out = kernel_test(nothing, &["cache", "--kernels", tiny.to_str().unwrap(), "prune", "-n"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("linux-source-0.0 is not installed"), "{}", text(&out.stderr));
+    // A report that cannot be written is a failed run, not a panic.
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let out = Command::new(BIN).args(["cache", "--kernels", k, "key"]).stdout(full).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("writing to standard output failed"), "{}", text(&out.stderr));
     let out = kernel_test(nothing, &["run", "--kernel", "bzImage", "--file", "nope:/x", "--", "true"]);
     assert_eq!(out.status.code(), Some(2), "clap's usage error");
     assert!(text(&out.stderr).contains("nope is not a file"), "{}", text(&out.stderr));
