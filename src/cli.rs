@@ -193,6 +193,9 @@ pub struct DoctorArgs {
     pub target: TargetArgs,
 
     #[command(flatten)]
+    pub backend: BackendArg,
+
+    #[command(flatten)]
     pub modules: ModulesDirArg,
 
     /// The kernel config to read [default: /proc/config.gz, /boot/config-$(uname -r), …].
@@ -222,6 +225,9 @@ pub struct EnsureArgs {
     pub target: TargetArgs,
 
     #[command(flatten)]
+    pub backend: BackendArg,
+
+    #[command(flatten)]
     pub mode: LoadModeArgs,
 
     #[command(flatten)]
@@ -239,8 +245,13 @@ pub struct EnsureArgs {
 
 #[derive(Debug, Args)]
 pub struct ProfilesArgs {
-    /// Show this profile (a name or a .toml file) with its entries and sources.
+    /// Show this profile (a name or a .toml file) with its rules, entries and sources.
     pub name: Option<String>,
+
+    /// Read the profiles' iptables rules as this client sends them: nft (iptables-nft, the
+    /// default) or legacy (iptables-legacy).
+    #[arg(long, short = 'b', value_enum, default_value_t = BackendChoice::Nft)]
+    pub backend: BackendChoice,
 
     /// Print JSON.
     #[arg(long)]
@@ -395,14 +406,39 @@ impl BackendChoice {
     }
 }
 
+/// `--backend`, shared by check, doctor and ensure.
+#[derive(Debug, Args)]
+pub struct BackendArg {
+    /// Which interface xtables questions go through, and with --rules which client's rules
+    /// they are (iptables-nft or iptables-legacy) whatever the files' headers say [default:
+    /// nft; with --rules, each file's header, else nft].
+    #[arg(long, short = 'b', value_enum)]
+    pub backend: Option<BackendChoice>,
+}
+
+impl BackendArg {
+    /// The backends to ask xtables questions through.
+    pub fn backends(&self) -> Vec<Backend> {
+        self.backend.unwrap_or(BackendChoice::Nft).backends()
+    }
+
+    /// The one backend that reads --rules, when forced (both: none).
+    pub fn forced(&self) -> Option<Backend> {
+        match self.backend {
+            Some(BackendChoice::Nft) => Some(Backend::Nft),
+            Some(BackendChoice::Legacy) => Some(Backend::Legacy),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     #[command(flatten)]
     pub target: TargetArgs,
 
-    /// Which kernel interface to ask.
-    #[arg(long, short = 'b', value_enum, default_value_t = BackendChoice::Nft)]
-    pub backend: BackendChoice,
+    #[command(flatten)]
+    pub backend: BackendArg,
 
     #[command(flatten)]
     pub output: OutputArgs,

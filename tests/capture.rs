@@ -155,6 +155,10 @@ fn capture_lists_exactly_what_the_kernel_holds() {
     // …and the rest comes from the legacy table: exactly the matches and
     // targets iptables-legacy-save names (it shows no revisions).
     let mut legacy = BTreeSet::new();
+    // Each legacy table is itself a requirement (iptable_<name>).
+    for t in read(dir.path(), "legacy").lines().filter_map(|l| l.strip_prefix('*')) {
+        legacy.insert(format!("table:{t}"));
+    }
     for line in read(dir.path(), "legacy").lines().filter(|l| l.starts_with("-A ")) {
         let words: Vec<&str> = line.split_whitespace().collect();
         for pair in words.windows(2) {
@@ -238,8 +242,11 @@ fn rules_files_give_the_same_requirements() {
     // nft -j shows every nf_tables object; the legacy table and the ipset
     // are not nf_tables objects.
     let from_json = asked("json-rules.json");
-    let nft_visible: BTreeSet<String> =
-        captured.iter().filter(|r| !r.starts_with("ipset:") && r.as_str() != "match:tcp").cloned().collect();
+    let nft_visible: BTreeSet<String> = captured
+        .iter()
+        .filter(|r| !r.starts_with("ipset:") && !r.starts_with("table:") && r.as_str() != "match:tcp")
+        .cloned()
+        .collect();
     assert_eq!(from_json, nft_visible, "--rules of `nft -j list ruleset` vs capture (revisions aside)");
     // iptables-save names the extensions the rules were written with;
     // iptables-nft translated some natively (mark, tcp ports), so the saved
@@ -248,8 +255,27 @@ fn rules_files_give_the_same_requirements() {
     let xt_captured: BTreeSet<String> =
         captured.iter().filter(|r| r.starts_with("match:") || r.starts_with("target:")).cloned().collect();
     assert!(from_save.is_superset(&xt_captured), "saved: {from_save:?}\ncaptured: {xt_captured:?}");
-    let extra: BTreeSet<&str> = from_save.difference(&xt_captured).map(String::as_str).collect();
-    assert!(extra.is_subset(&BTreeSet::from(["match:mark"])), "named but not in the kernel: {extra:?}");
+    // The rest: the nf_tables families and chain types iptables-nft's tables
+    // need, and the legacy table — all of which capture saw too.
+    let extra: BTreeSet<&str> = from_save
+        .difference(&xt_captured)
+        .filter(|r| r.starts_with("match:") || r.starts_with("target:"))
+        .map(String::as_str)
+        .collect();
+    assert!(extra.is_empty(), "named but not in the kernel: {extra:?}");
+    // iptables-nft-save declares every built-in chain of a table, and a
+    // restore creates them: their chain types are needed even where the
+    // live ruleset has no such chain (mangle OUTPUT's route).
+    let others: BTreeSet<String> = from_save
+        .iter()
+        .filter(|r| !r.starts_with("match:") && !r.starts_with("target:") && !r.starts_with("chain:"))
+        .cloned()
+        .collect();
+    assert!(others.is_subset(&captured), "the tables' needs, not captured: {others:?}");
+    assert!(
+        from_save.contains("table:filter") && from_save.contains("match:tcp"),
+        "the legacy file: {from_save:?}"
+    );
 }
 
 #[test]

@@ -69,7 +69,10 @@ fn boots(payload: &Path) -> bool {
     let Some(vmlinux) = &tiny.vmlinux else { fail("tiny-6.12-y has no vmlinux (built before CONFIG_PVH)") };
     let case = GuestCase {
         env: Vec::new(),
-        steps: vec![GuestStep { commands: vec![vec!["xtprobe".into(), "check".into(), "comment".into()]] }],
+        steps: vec![GuestStep {
+            commands: vec![vec!["xtprobe".into(), "check".into(), "comment".into()]],
+            if_failed: None,
+        }],
         sysctl: Vec::new(),
         unmount_proc: false,
         stop_on_failure: true,

@@ -228,7 +228,8 @@ fn add_closure(
 #[serde(rename_all = "lowercase")]
 pub enum Client {
     /// iptables-nft (`xtables-nft-multi`) and every extension plugin, as
-    /// `iptables` and `iptables-nft`.
+    /// `iptables`, `iptables-nft`, `ip6tables-nft` and their `-restore` and
+    /// `-save` names.
     Iptables,
     /// nft (package nftables).
     Nft,
@@ -255,7 +256,16 @@ impl Client {
                 "/usr/sbin/xtables-nft-multi",
                 "iptables",
                 &[PLUGIN_DIR],
-                &["usr/sbin/iptables-nft", "usr/sbin/iptables"],
+                &[
+                    "usr/sbin/iptables-nft",
+                    "usr/sbin/iptables",
+                    "usr/sbin/ip6tables-nft",
+                    "usr/sbin/ip6tables",
+                    "usr/sbin/iptables-nft-restore",
+                    "usr/sbin/ip6tables-nft-restore",
+                    "usr/sbin/iptables-nft-save",
+                    "usr/sbin/ip6tables-nft-save",
+                ],
             ),
             Client::Nft => ("/usr/sbin/nft", "nftables", &[], &[]),
             Client::Ipset => ("/usr/sbin/ipset", "ipset", &[], &[]),
@@ -303,8 +313,26 @@ fn add_client(b: &mut Builder, client: Client) -> Result<()> {
     for link in links {
         b.symlink(link, name);
     }
+    // The names rules use (`-p dccp`, `--dport ssh`, `--uid-owner root`)
+    // resolve through these, as on any host (glibc's files backend).
+    for (path, fallback) in NAME_FILES {
+        let host = Path::new("/").join(path);
+        match std::fs::read(&host) {
+            Ok(bytes) => b.file(path, 0o644, &bytes),
+            Err(_) => b.file(path, 0o644, fallback.as_bytes()),
+        }
+    }
     Ok(())
 }
+
+/// The name databases a client reads, with what to use if the host has none.
+const NAME_FILES: [(&str, &str); 5] = [
+    ("etc/protocols", ""),
+    ("etc/services", ""),
+    ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"),
+    ("etc/group", "root:x:0:\n"),
+    ("etc/nsswitch.conf", "passwd: files\ngroup: files\nprotocols: files\nservices: files\nhosts: files\n"),
+];
 
 /// The shared objects `path` loads, as the paths ldd resolves them to
 /// (the dynamic loader included).

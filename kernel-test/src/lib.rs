@@ -9,11 +9,15 @@
 //!   ([`edit`]: a module with a broken or no signature, from any kernel).
 //! - [`qemu`] boots it and collects what the guest prints ([`protocol`]);
 //!   [`matrix`] runs the cases of `vm-images/matrix.toml` and judges them.
+//! - [`replay`] loads rules files with the real clients, a result per
+//!   rule, in a guest or a fresh netns; [`conformance`] judges xtprobe by
+//!   iptables' own tests with it, on pruned module trees ([`prune`]).
 //!
 //! A case passes only if QEMU exited, the guest's final marker carrying this
 //! run's nonce was seen, and every step met its expectation.
 
 pub mod cache;
+pub mod conformance;
 pub mod cpio;
 pub mod distro;
 pub mod edit;
@@ -23,5 +27,7 @@ pub mod kernels;
 pub mod matrix;
 pub mod pool;
 pub mod protocol;
+pub mod prune;
 pub mod qemu;
+pub mod replay;
 pub mod results;

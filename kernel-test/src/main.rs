@@ -100,6 +100,10 @@ enum Cmd {
         #[arg(long = "kernels", value_name = "FILE")]
         kernels_file: Option<PathBuf>,
     },
+    /// Judge xtprobe by iptables' own extension tests: the real client and xtprobe on the
+    /// host (fresh netns) and in guests booted with Debian's modular kernels.
+    #[command(after_help = CONFORMANCE_HELP)]
+    Conformance(ConformanceArgs),
     /// Show the kernel cache (size, and what the kernel list no longer uses), or prune it.
     Cache {
         #[command(subcommand)]
@@ -170,6 +174,74 @@ enum Cmd {
         command: Vec<String>,
     },
 }
+
+/// `kernel-test conformance`'s request.
+#[derive(Debug, clap::Args)]
+struct ConformanceArgs {
+    /// iptables' source tree (or its extensions/ directory) holding the
+    /// `*.t` tests [default: $XTPROBE_IPTABLES_SRC].
+    #[arg(long, value_name = "DIR")]
+    suite: Option<PathBuf>,
+    /// Run on this host too, in fresh network namespaces (needs root).
+    #[arg(long)]
+    host: bool,
+    /// Backends on the host: nft, legacy (repeatable) [default: both].
+    #[arg(long = "variant", value_enum)]
+    variants: Vec<Variant>,
+    /// Boot this kernel of the kernel list (repeatable): iptables-nft in the guest, no
+    /// /sbin/modprobe, its netfilter modules as shipped, then ensure.
+    #[arg(long = "kernel", value_name = "NAME")]
+    kernels: Vec<String>,
+    /// Also on each kernel's tree with PERCENT % of its netfilter modules removed, chosen by
+    /// SEED, and re-indexed by depmod.
+    #[arg(long, value_name = "SEED:PERCENT", value_parser = parse_prune)]
+    prune: Option<(u64, u32)>,
+    /// The known-differences file [default: IMAGES/conformance/known-differences.toml].
+    #[arg(long, value_name = "FILE")]
+    known: Option<PathBuf>,
+    /// Write REPORT.md and report.json here.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
+    /// Guests at once [default: the number of CPUs].
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// Write each run's transcript (every command, its status and output) here as RUN.json.
+    #[arg(long, value_name = "DIR")]
+    transcripts: Option<PathBuf>,
+    /// Print every serial line as it arrives.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+/// A backend of the suite (`--variant`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Variant {
+    Nft,
+    Legacy,
+}
+
+fn parse_prune(s: &str) -> Result<(u64, u32), String> {
+    let (seed, pct) = s.split_once(':').ok_or("SEED:PERCENT, e.g. 17:20")?;
+    let seed = seed.parse().map_err(|_| format!("seed `{seed}` is not a number"))?;
+    let pct: u32 =
+        pct.trim_end_matches('%').parse().map_err(|_| format!("percent `{pct}` is not a number"))?;
+    if pct > 100 {
+        return Err("percent above 100".into());
+    }
+    Ok((seed, pct))
+}
+
+const CONFORMANCE_HELP: &str = "\
+Every rule iptables' own tests expect to load is restored with the real client
+and checked with xtprobe; they must agree (>= 99.5 %), every disagreement must
+be in the known-differences file, and ensure must never exit 0 while the client
+still refuses a rule.
+
+Examples:
+  kernel-test conformance --suite /usr/src/iptables-1.8.9 --host
+  kernel-test conformance --suite SRC --kernel debian-6.12 --prune 17:20 --report target/conformance
+
+Exit status: 0 every run passed, 1 a run failed, 2 the runs could not be made.";
 
 #[derive(Debug, Subcommand)]
 enum CacheAction {
@@ -252,6 +324,7 @@ fn main() {
                 }
                 0
             }),
+        Cmd::Conformance(a) => run_conformance(&cli, a),
         Cmd::Cache { action, kernels_file } => {
             let path = kernels_file.clone().unwrap_or_else(|| cli.images.join("kernels.toml"));
             cache_command(action, &path)
@@ -699,7 +772,7 @@ fn run_one(cli: &Cli, vm: &OneVm<'_>, commands: &[Vec<String>]) -> Result<i32, S
     };
     let case = GuestCase {
         env: Vec::new(),
-        steps: commands.iter().map(|c| GuestStep { commands: vec![c.clone()] }).collect(),
+        steps: commands.iter().map(|c| GuestStep { commands: vec![c.clone()], if_failed: None }).collect(),
         sysctl: Vec::new(),
         unmount_proc: false,
         stop_on_failure: vm.stop_on_failure,
@@ -778,4 +851,205 @@ fn run_one(cli: &Cli, vm: &OneVm<'_>, commands: &[Vec<String>]) -> Result<i32, S
             Ok(125)
         }
     }
+}
+
+/// The release of the host's iptables (`iptables v1.8.9 (nf_tables)`).
+fn client_version() -> Result<String, String> {
+    let out = cache::run(Command::new("iptables").arg("--version"))?;
+    out.split_whitespace()
+        .find_map(|w| w.strip_prefix('v'))
+        .map(str::to_string)
+        .ok_or_else(|| format!("cannot read iptables' version from `{}`", out.trim()))
+}
+
+fn run_conformance(cli: &Cli, a: &ConformanceArgs) -> Result<i32, String> {
+    use kernel_test::conformance::{self, known::Known, report, suite};
+    let src = a
+        .suite
+        .clone()
+        .or_else(|| std::env::var_os("XTPROBE_IPTABLES_SRC").map(PathBuf::from))
+        .ok_or("give --suite DIR (iptables' source) or set XTPROBE_IPTABLES_SRC")?;
+    let known_path = a.known.clone().unwrap_or_else(|| cli.images.join("conformance/known-differences.toml"));
+    let known = Known::load(&known_path)?;
+    if !a.host && a.kernels.is_empty() {
+        return Err("nothing to run: give --host and/or --kernel NAME".into());
+    }
+    let version = client_version()?;
+    let payload = payload(cli)?;
+    let mut reports = Vec::new();
+    let variants: Vec<Variant> =
+        if a.variants.is_empty() { vec![Variant::Nft, Variant::Legacy] } else { a.variants.clone() };
+    if a.host {
+        for v in variants {
+            let (variant, name) = match v {
+                Variant::Nft => (suite::Variant::Nft, "host-nft"),
+                Variant::Legacy => (suite::Variant::Legacy, "host-legacy"),
+            };
+            let tests = suite::read_dir(&src, variant)?;
+            let layout = conformance::layout(tests, variant, &version);
+            let root = matrix::tempdir()?;
+            let root_s = root.to_string_lossy().into_owned();
+            let plan = conformance::plan(&layout, &root_s, &payload.xtprobe.to_string_lossy(), false);
+            cache::progress(&format!("{name}: {} rules, {} units", layout.rules.len(), layout.units.len()));
+            let t = plan.run_host(&root)?;
+            let _ = std::fs::remove_dir_all(&root);
+            save_transcript(a.transcripts.as_deref(), name, &plan, &t)?;
+            let judged = conformance::judge(&layout, &root_s, &plan.results(&t), false);
+            let desc = format!(
+                "This host ({}), iptables {version} ({}), every rule in a fresh network namespace; nothing can be loaded here.",
+                std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
+                if variant == suite::Variant::Nft { "nf_tables" } else { "legacy" }
+            );
+            let r = report::build(name, &desc, &layout, &judged, &known);
+            outln!("{}", report::summary(&r));
+            reports.push(r);
+        }
+    }
+    if !a.kernels.is_empty() {
+        let list = kernel_list(cli)?;
+        let ks = kernels::prepare(&list, &cli.images.join("fragments"), |_, name| {
+            a.kernels.iter().any(|k| k == name)
+        })?;
+        let tests = suite::read_dir(&src, suite::Variant::Nft)?;
+        let layout = conformance::layout(tests, suite::Variant::Nft, &version);
+        let root = "/xtp/rules";
+        let plan = conformance::plan(&layout, root, "xtprobe", true);
+        // Each kernel's tree as shipped, and pruned: a run each.
+        let mut runs: Vec<(String, String, kernel_test::kernels::Kernel, PathBuf)> = Vec::new();
+        let work = matrix::tempdir()?;
+        for k in &ks {
+            let mut trees = vec![(format!("{}-full", k.name()), 0u64, 0u32)];
+            if let Some((seed, pct)) = a.prune {
+                trees.push((format!("{}-pruned", k.name()), seed, pct));
+            }
+            for (name, seed, pct) in trees {
+                let p = kernel_test::prune::tree(k.modules(), k.release(), seed, pct, &work.join(&name))?;
+                let desc = if pct == 0 {
+                    format!(
+                        "{} ({}), iptables-nft {version} in the guest, no /sbin/modprobe: its {} netfilter modules as shipped, none loaded at boot.",
+                        k.name(),
+                        k.release(),
+                        p.netfilter
+                    )
+                } else {
+                    format!(
+                        "{} ({}), iptables-nft {version}, no /sbin/modprobe, {} of its {} netfilter modules removed (seed {seed}, {pct} %) and the tree re-indexed by depmod: {}.",
+                        k.name(),
+                        k.release(),
+                        p.removed.len(),
+                        p.netfilter,
+                        p.removed.join(", ")
+                    )
+                };
+                runs.push((name, desc, k.clone(), p.modules));
+            }
+        }
+        let jobs = a
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+            .max(1);
+        let verbose = a.verbose;
+        let queue = std::sync::Mutex::new(runs.iter().collect::<Vec<_>>());
+        let results: Vec<Result<report::RunReport, String>> = std::thread::scope(|s| {
+            let mut handles = Vec::new();
+            for _ in 0..jobs.min(runs.len()) {
+                handles.push(s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let Some((name, desc, k, modules)) =
+                            queue.lock().unwrap_or_else(|p| p.into_inner()).pop()
+                        else {
+                            break;
+                        };
+                        cache::progress(&format!("{name}: booting ({} rules)", layout.rules.len()));
+                        let start = Instant::now();
+                        let mut echo = |l: &str| {
+                            if verbose {
+                                errln!("[{name}] {l}");
+                            }
+                        };
+                        let r = kernel_test::replay::boot(
+                            k,
+                            ModuleSet::All(modules.clone()),
+                            &plan,
+                            &payload,
+                            Duration::from_secs(3600),
+                            &mut echo,
+                        )
+                        .and_then(|(t, run)| {
+                            if !t.done {
+                                return Err(format!(
+                                    "{name}: the guest never finished (timed out: {}); last lines: {}",
+                                    run.timed_out,
+                                    run.serial
+                                        .iter()
+                                        .rev()
+                                        .take(20)
+                                        .rev()
+                                        .cloned()
+                                        .collect::<Vec<_>>()
+                                        .join("\n")
+                                ));
+                            }
+                            save_transcript(a.transcripts.as_deref(), name, &plan, &t)?;
+                            let judged = conformance::judge(&layout, root, &plan.results(&t), true);
+                            Ok(report::build(
+                                name,
+                                &format!("{desc} Boot and run: {:.0} s.", start.elapsed().as_secs_f64()),
+                                &layout,
+                                &judged,
+                                &known,
+                            ))
+                        });
+                        out.push(r);
+                    }
+                    out
+                }));
+            }
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        });
+        let _ = std::fs::remove_dir_all(&work);
+        for r in results {
+            let r = r?;
+            outln!("{}", report::summary(&r));
+            reports.push(r);
+        }
+    }
+    reports.sort_by(|x, y| x.run.cmp(&y.run));
+    let md = report::markdown(&reports);
+    if let Some(dir) = &a.report {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::write(dir.join("REPORT.md"), &md).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let json = serde_json::to_string_pretty(&reports).map_err(|e| e.to_string())?;
+        std::fs::write(dir.join("report.json"), json).map_err(|e| format!("{}: {e}", dir.display()))?;
+        outln!("report: {}", dir.join("REPORT.md").display());
+    }
+    Ok(if reports.iter().all(|r| r.passed()) { 0 } else { 1 })
+}
+
+/// Writes every command of a run with its status and output (`--transcripts`).
+fn save_transcript(
+    dir: Option<&Path>,
+    name: &str,
+    plan: &kernel_test::replay::Plan,
+    t: &matrix::Transcript,
+) -> Result<(), String> {
+    let Some(dir) = dir else { return Ok(()) };
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let steps: Vec<serde_json::Value> = plan
+        .case
+        .steps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let id = i.to_string();
+            let output = t.output.get(&id)?;
+            Some(
+                serde_json::json!({"command": s.commands.first(), "exit": t.exit.get(&id), "output": output}),
+            )
+        })
+        .collect();
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(&steps).map_err(|e| e.to_string())?)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -449,7 +449,7 @@ pub fn run_case(
 ) -> CaseResult {
     let guest_case = GuestCase {
         env: Vec::new(),
-        steps: case.step.iter().map(|s| GuestStep { commands: s.commands() }).collect(),
+        steps: case.step.iter().map(|s| GuestStep { commands: s.commands(), if_failed: None }).collect(),
         sysctl: case
             .sysctl
             .iter()

@@ -53,6 +53,11 @@ pub struct GuestCase {
 pub struct GuestStep {
     /// Each command's argv.
     pub commands: Vec<Vec<String>>,
+    /// Run only if step N (0-based, earlier) ran and a command of it
+    /// exited non-zero; otherwise skip, printing nothing. A restore that
+    /// failed as a whole is followed by its rules one by one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_failed: Option<usize>,
 }
 
 /// A parsed protocol line.

@@ -12,7 +12,7 @@ use crate::probe::ipset::IpsetProber;
 use crate::probe::nftables::NftablesProber;
 use crate::probe::xt::legacy::LegacyProber;
 use crate::probe::xt::nft::{NfTablesStatus, NftProber};
-use crate::probe::{Backend, Errno, Extension, Family, Kind, Outcome, ProbeError, Requirement, Subsystem};
+use crate::probe::{Backend, Errno, Extension, Family, Kind, Outcome, ProbeError, Requirement};
 use crate::profile::Need;
 use crate::system::deadline::{self, Deadline};
 
@@ -45,6 +45,9 @@ pub struct CheckResult {
     pub backend: Backend,
     /// What it said.
     pub outcome: Outcome,
+    /// The requirement this one stands in for, if it is an alternative
+    /// (`match:state` for `match:conntrack`).
+    pub alternative_for: Option<Requirement>,
 }
 
 /// The verdict of one answer against its requirement.
@@ -61,9 +64,39 @@ pub enum Status {
     NotApplicable,
     /// The backend could not answer.
     Error,
+    /// The kernel could not be asked this way yet (what the question is
+    /// asked through is not there).
+    Unknown,
+}
+
+/// The verdict over a requirement and its alternatives: supported if any
+/// is; otherwise the answer that says least (an error, then "cannot tell",
+/// then missing); not applicable only if every one is.
+pub fn combined(statuses: impl IntoIterator<Item = Status>) -> Status {
+    let all: Vec<Status> = statuses.into_iter().collect();
+    let any = |s: Status| all.contains(&s);
+    if any(Status::Supported) {
+        Status::Supported
+    } else if all.iter().all(|s| *s == Status::NotApplicable) {
+        Status::NotApplicable
+    } else if any(Status::Error) {
+        Status::Error
+    } else if any(Status::Unknown) {
+        Status::Unknown
+    } else if any(Status::RevisionMissing) && !any(Status::NotRegistered) {
+        Status::RevisionMissing
+    } else {
+        Status::NotRegistered
+    }
 }
 
 impl CheckResult {
+    /// The requirement this answer counts for: itself, or the one it is
+    /// an alternative to.
+    pub fn counts_for(&self) -> &Requirement {
+        self.alternative_for.as_ref().unwrap_or(&self.requirement)
+    }
+
     /// The verdict.
     pub fn status(&self) -> Status {
         match &self.outcome {
@@ -73,6 +106,7 @@ impl CheckResult {
             Outcome::NotRegistered => Status::NotRegistered,
             Outcome::NotApplicable(_) => Status::NotApplicable,
             Outcome::Failed(_) => Status::Error,
+            Outcome::Unknown(_) => Status::Unknown,
         }
     }
 
@@ -82,7 +116,9 @@ impl CheckResult {
             Outcome::Registered(revs) if !revs.satisfies(self.requirement.revision) => {
                 Some(Errno(libc::EPROTONOSUPPORT))
             }
-            Outcome::Registered(_) | Outcome::Present | Outcome::NotApplicable(_) => None,
+            Outcome::Registered(_) | Outcome::Present | Outcome::NotApplicable(_) | Outcome::Unknown(_) => {
+                None
+            }
             Outcome::NotRegistered => Some(Errno(libc::ENOENT)),
             Outcome::Failed(e) => e.errno(),
         }
@@ -110,6 +146,7 @@ impl CheckResult {
             ),
             Outcome::NotApplicable(why) => format!("not asked: {why}"),
             Outcome::Failed(e) => e.to_string(),
+            Outcome::Unknown(why) => format!("cannot tell yet: {why}"),
         }
     }
 }
@@ -141,6 +178,36 @@ fn missing_text(ext: &Extension, family: Family) -> String {
         Kind::Ipset => format!(
             "ipset has no set type {:?} for {family} (ip_set_{} is not loaded or not built)",
             ext.name, ext.name
+        ),
+        Kind::Table => format!(
+            "the legacy {} table of {family} is not there (no {}table_{} is loaded, or none is built); \
+             iptables-legacy says \"can't initialize iptables table\"",
+            ext.name,
+            match family {
+                Family::Ipv6 => "ip6",
+                Family::Arp => "arp",
+                _ => "ip",
+            },
+            ext.name
+        ),
+        Kind::Logger => format!(
+            "no {} logger is registered for {family} (nf-logger-{n}-{} is not loaded or not built): the \
+             log rule is refused with \"No such file or directory\"",
+            ext.name,
+            if ext.name == "nflog" { 1 } else { 0 }
+        ),
+        Kind::Helper => format!(
+            "conntrack has no helper {:?} (nfct-helper-{} is not loaded or not built)",
+            ext.name, ext.name
+        ),
+        Kind::Object => format!(
+            "nf_tables has no {} object type in {family} (its module is not loaded or not built)",
+            ext.name
+        ),
+        Kind::Textsearch => format!(
+            "the kernel has no textsearch algorithm {:?} (ts_{} is not loaded or not built): `-m string \
+             --algo {}` is refused",
+            ext.name, ext.name, ext.name
         ),
     }
 }
@@ -175,6 +242,79 @@ pub struct CheckReport {
     pub results: Vec<CheckResult>,
     /// Where nft and legacy disagree (only with both backends).
     pub disagreements: Vec<Disagreement>,
+    /// With `--rules`: the verdict line by line ([`judge_lines`]).
+    pub rules: Option<RulesVerdict>,
+}
+
+/// The lines of saved rulesets that cannot load, as the report shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RulesVerdict {
+    /// Lines that need something of the kernel.
+    pub lines: usize,
+    /// Those whose every requirement is there.
+    pub loadable: usize,
+    /// The others, in file order.
+    pub failing: Vec<FailingLine>,
+}
+
+/// A line whose rule, chain or table cannot be created as it stands.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FailingLine {
+    /// The file.
+    pub file: String,
+    /// Its line (for `nft -j` documents, the rule's position).
+    pub line: u32,
+    /// The verdict: not-registered, error, unknown, …
+    pub status: Status,
+    /// What it lacks: `target:LOG in ipv6 (not-registered)`.
+    pub missing: Vec<String>,
+}
+
+/// Judges each line of `lines` by the report's answers: once per distinct
+/// set of requirements, so a million lines cost a million lookups of a
+/// small table.
+pub fn judge_lines(report: &CheckReport, lines: &crate::ruleset::Lines) -> RulesVerdict {
+    let mut v = RulesVerdict { lines: lines.len(), ..Default::default() };
+    for (needs, at) in lines.sets() {
+        let mut statuses = Vec::new();
+        let mut missing = Vec::new();
+        for (demand, family) in needs {
+            let Some(status) = report.status_of(&demand.requirement, *family) else { continue };
+            if !matches!(status, Status::Supported | Status::NotApplicable) {
+                let mut what = demand.requirement.to_string();
+                for a in &demand.alternatives {
+                    what.push_str(&format!(" (or {a})"));
+                }
+                missing.push(format!("{what} in {family} ({})", status_name(status)));
+            }
+            statuses.push(status);
+        }
+        match worst(&statuses) {
+            Some(s @ (Status::Error | Status::NotRegistered | Status::RevisionMissing | Status::Unknown)) => {
+                v.failing.extend(at.into_iter().map(|(file, line)| FailingLine {
+                    file: file.to_string(),
+                    line,
+                    status: s,
+                    missing: missing.clone(),
+                }))
+            }
+            _ => v.loadable += at.len(),
+        }
+    }
+    v.failing.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    v
+}
+
+/// A status's word, as JSON spells it.
+pub fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Supported => "supported",
+        Status::NotRegistered => "not-registered",
+        Status::RevisionMissing => "revision-missing",
+        Status::NotApplicable => "not-applicable",
+        Status::Error => "error",
+        Status::Unknown => "unknown",
+    }
 }
 
 impl CheckReport {
@@ -197,19 +337,67 @@ impl CheckReport {
         })
     }
 
-    /// 3 if anything could not be probed, else 1 if anything required is
-    /// missing, else 0. Not-applicable answers and optional extensions
-    /// never count.
-    pub fn exit_code(&self) -> ExitCode {
-        let statuses: Vec<Status> =
-            self.results.iter().filter(|r| !r.optional).map(CheckResult::status).collect();
-        if statuses.contains(&Status::Error) {
-            ExitCode::CannotProbe
-        } else if statuses.iter().any(|s| matches!(s, Status::NotRegistered | Status::RevisionMissing)) {
-            ExitCode::Missing
-        } else {
-            ExitCode::Ok
+    /// The verdict of each required (requirement, family, backend), its
+    /// alternatives folded in ([`combined`]), in the order first answered.
+    pub fn verdicts(&self) -> Vec<((&Requirement, Family, Backend), Status)> {
+        let mut order: Vec<(&Requirement, Family, Backend)> = Vec::new();
+        let mut groups: std::collections::HashMap<(&Requirement, Family, Backend), Vec<Status>> =
+            std::collections::HashMap::new();
+        for r in self.results.iter().filter(|r| !r.optional) {
+            let key = (r.counts_for(), r.family, r.backend);
+            let g = groups.entry(key).or_insert_with(|| {
+                order.push(key);
+                Vec::new()
+            });
+            g.push(r.status());
         }
+        order.into_iter().map(|k| (k, combined(groups.remove(&k).unwrap_or_default()))).collect()
+    }
+
+    /// The verdict of `requirement` (with its alternatives) in `family`
+    /// over every backend that answered it: the worst of them.
+    pub fn status_of(&self, requirement: &Requirement, family: Family) -> Option<Status> {
+        let mut per_backend: Vec<(Backend, Vec<Status>)> = Vec::new();
+        for r in self.results.iter().filter(|r| r.counts_for() == requirement && r.family == family) {
+            match per_backend.iter_mut().find(|(b, _)| *b == r.backend) {
+                Some((_, v)) => v.push(r.status()),
+                None => per_backend.push((r.backend, vec![r.status()])),
+            }
+        }
+        let verdicts: Vec<Status> = per_backend.into_iter().map(|(_, v)| combined(v)).collect();
+        worst(&verdicts)
+    }
+
+    /// 3 if anything could not be probed, else 1 if anything required is
+    /// missing, else 3 if something could not be told yet, else 0.
+    /// Not-applicable answers and optional extensions never count; a
+    /// requirement is there when it or one of its alternatives is.
+    pub fn exit_code(&self) -> ExitCode {
+        code_of(self.verdicts().into_iter().map(|(_, s)| s))
+    }
+}
+
+/// The status that decides: an error, then missing, then "cannot tell",
+/// then supported; `None` for nothing.
+pub fn worst(statuses: &[Status]) -> Option<Status> {
+    let rank = |s: &Status| match s {
+        Status::Error => 0,
+        Status::NotRegistered => 1,
+        Status::RevisionMissing => 2,
+        Status::Unknown => 3,
+        Status::Supported => 4,
+        Status::NotApplicable => 5,
+    };
+    statuses.iter().copied().min_by_key(rank)
+}
+
+/// The exit status of a set of verdicts (see [`CheckReport::exit_code`]).
+pub fn code_of(statuses: impl IntoIterator<Item = Status>) -> ExitCode {
+    match worst(&statuses.into_iter().collect::<Vec<_>>()) {
+        Some(Status::Error) => ExitCode::CannotProbe,
+        Some(Status::NotRegistered | Status::RevisionMissing) => ExitCode::Missing,
+        Some(Status::Unknown) => ExitCode::CannotProbe,
+        _ => ExitCode::Ok,
     }
 }
 
@@ -259,23 +447,11 @@ pub fn run(opts: &CheckOptions) -> CheckReport {
 /// The report when the deadline passed with the kernel still busy.
 fn timed_out(opts: &CheckOptions, pending: String) -> CheckReport {
     let e = ProbeError::Timeout { budget_ms: opts.deadline.budget().as_millis() as u64, pending };
-    let results = opts
-        .needs
-        .iter()
-        .flat_map(|n| {
+    let results = items(opts)
+        .into_iter()
+        .flat_map(|(backend, items)| {
             let e = e.clone();
-            Backend::for_kind(n.requirement.extension.kind, &opts.backends).into_iter().flat_map(
-                move |backend| {
-                    let e = e.clone();
-                    n.families.iter().map(move |&family| CheckResult {
-                        requirement: n.requirement.clone(),
-                        optional: n.optional,
-                        family,
-                        backend,
-                        outcome: Outcome::Failed(e.clone()),
-                    })
-                },
-            )
+            items.into_iter().map(move |it| it.result(backend, Outcome::Failed(e.clone())))
         })
         .collect();
     CheckReport {
@@ -286,6 +462,7 @@ fn timed_out(opts: &CheckOptions, pending: String) -> CheckReport {
         .then(|| Err(e.clone())),
         results,
         disagreements: Vec::new(),
+        rules: None,
     }
 }
 
@@ -295,45 +472,70 @@ fn run_now(opts: &CheckOptions) -> CheckReport {
     report
 }
 
+/// One question: a candidate requirement of a need in a family.
+#[derive(Debug, Clone, Copy)]
+struct Item<'a> {
+    need: &'a Need,
+    requirement: &'a Requirement,
+    family: Family,
+}
+
+impl Item<'_> {
+    fn result(&self, backend: Backend, outcome: Outcome) -> CheckResult {
+        CheckResult {
+            requirement: self.requirement.clone(),
+            optional: self.need.optional,
+            family: self.family,
+            backend,
+            outcome,
+            alternative_for: (self.requirement != &self.need.requirement)
+                .then(|| self.need.requirement.clone()),
+        }
+    }
+}
+
+/// Every question, grouped by the backend that answers it (xtables
+/// through the chosen backends, legacy tables through legacy, nf_tables
+/// and ipset through their own), in the order the backends are asked.
+fn items(opts: &CheckOptions) -> Vec<(Backend, Vec<Item<'_>>)> {
+    let mut out: Vec<(Backend, Vec<Item<'_>>)> = Vec::new();
+    for order in [Backend::Nft, Backend::Legacy, Backend::Nftables, Backend::Ipset] {
+        let mut list = Vec::new();
+        for need in &opts.needs {
+            for requirement in need.candidates() {
+                let kind = requirement.extension.kind;
+                let chosen = match need.via {
+                    Some(b) if kind.is_xt() => vec![b],
+                    _ => opts.backends.clone(),
+                };
+                if !Backend::for_kind(kind, &chosen).contains(&order) {
+                    continue;
+                }
+                list.extend(need.families.iter().map(|&family| Item { need, requirement, family }));
+            }
+        }
+        if !list.is_empty() {
+            out.push((order, list));
+        }
+    }
+    out
+}
+
 fn ask_all(opts: &CheckOptions) -> CheckReport {
-    let pairs_of = |subsystem: Subsystem| -> Vec<(&Need, Family)> {
-        opts.needs
-            .iter()
-            .filter(|n| n.requirement.extension.kind.subsystem() == subsystem)
-            .flat_map(|n| n.families.iter().map(move |&f| (n, f)))
-            .collect()
-    };
-    let (xt, nftables, ipset) =
-        (pairs_of(Subsystem::Xt), pairs_of(Subsystem::Nftables), pairs_of(Subsystem::Ipset));
-    let mut asked: Vec<(Backend, &[(&Need, Family)])> = Vec::new();
-    if !xt.is_empty() {
-        asked.extend(opts.backends.iter().map(|&b| (b, xt.as_slice())));
-    }
-    if !nftables.is_empty() {
-        asked.push((Backend::Nftables, nftables.as_slice()));
-    }
-    if !ipset.is_empty() {
-        asked.push((Backend::Ipset, ipset.as_slice()));
-    }
     let mut results = Vec::new();
     let mut nf_tables = None;
-    for (backend, pairs) in asked {
+    for (backend, items) in items(opts) {
+        let pairs: Vec<(&Requirement, Family)> = items.iter().map(|it| (it.requirement, it.family)).collect();
         let outcomes = match backend {
             Backend::Nft => {
-                let (outcomes, status) = run_nft(opts, pairs);
+                let (outcomes, status) = run_nft(opts, &pairs);
                 nf_tables = status;
                 outcomes
             }
-            Backend::Legacy => run_legacy(pairs, &opts.deadline),
-            Backend::Nftables | Backend::Ipset => run_netlink(backend, pairs, &opts.deadline),
+            Backend::Legacy => run_legacy(&pairs, &opts.deadline),
+            Backend::Nftables | Backend::Ipset => run_netlink(backend, &pairs, &opts.deadline),
         };
-        results.extend(pairs.iter().zip(outcomes).map(|(&(need, family), outcome)| CheckResult {
-            requirement: need.requirement.clone(),
-            optional: need.optional,
-            family,
-            backend,
-            outcome,
-        }));
+        results.extend(items.iter().zip(outcomes).map(|(it, outcome)| it.result(backend, outcome)));
     }
     let disagreements = disagreements(&results);
     CheckReport {
@@ -342,13 +544,14 @@ fn ask_all(opts: &CheckOptions) -> CheckReport {
         nf_tables,
         results,
         disagreements,
+        rules: None,
     }
 }
 
 type NfTablesAnswer = Option<Result<NfTablesStatus, ProbeError>>;
 
 /// All pairs through nft_compat, batched.
-fn run_nft(opts: &CheckOptions, pairs: &[(&Need, Family)]) -> (Vec<Outcome>, NfTablesAnswer) {
+fn run_nft(opts: &CheckOptions, pairs: &[(&Requirement, Family)]) -> (Vec<Outcome>, NfTablesAnswer) {
     let all_failed = |e: ProbeError| pairs.iter().map(|_| Outcome::Failed(e.clone())).collect();
     if let Some(e) = capability_error(Backend::Nft) {
         return (all_failed(e.clone()), Some(Err(e)));
@@ -357,7 +560,7 @@ fn run_nft(opts: &CheckOptions, pairs: &[(&Need, Family)]) -> (Vec<Outcome>, NfT
         Ok(p) => p,
         Err(e) => return (all_failed(e.clone()), Some(Err(e))),
     };
-    let items: Vec<_> = pairs.iter().map(|&(need, family)| (family, &need.requirement.extension)).collect();
+    let items: Vec<_> = pairs.iter().map(|&(req, family)| (family, &req.extension)).collect();
     let outcomes = prober.probe_all(&items);
     // Already answered within the first batch; asked here only if none was sent.
     let status = prober.nf_tables();
@@ -365,13 +568,13 @@ fn run_nft(opts: &CheckOptions, pairs: &[(&Need, Family)]) -> (Vec<Outcome>, NfT
 }
 
 /// All pairs through nf_tables batches or ipset type queries.
-fn run_netlink(backend: Backend, pairs: &[(&Need, Family)], deadline: &Deadline) -> Vec<Outcome> {
+fn run_netlink(backend: Backend, pairs: &[(&Requirement, Family)], deadline: &Deadline) -> Vec<Outcome> {
     let all_failed = |e: ProbeError| pairs.iter().map(|_| Outcome::Failed(e.clone())).collect();
     if let Some(e) = capability_error(backend) {
         return all_failed(e);
     }
     let items: Vec<(Family, &Extension)> =
-        pairs.iter().map(|&(need, family)| (family, &need.requirement.extension)).collect();
+        pairs.iter().map(|&(req, family)| (family, &req.extension)).collect();
     let answered = if backend == Backend::Ipset {
         IpsetProber::open(deadline).map(|mut p| p.probe_all(&items))
     } else {
@@ -382,13 +585,12 @@ fn run_netlink(backend: Backend, pairs: &[(&Need, Family)], deadline: &Deadline)
 
 /// All pairs through the legacy sockopts, one question at a time. An error
 /// that will repeat (no permission, module not loaded) is not asked again.
-fn run_legacy(pairs: &[(&Need, Family)], deadline: &Deadline) -> Vec<Outcome> {
+fn run_legacy(pairs: &[(&Requirement, Family)], deadline: &Deadline) -> Vec<Outcome> {
     let mut sticky: Option<ProbeError> = capability_error(Backend::Legacy);
     let mut family_sticky: Vec<(Family, ProbeError)> = Vec::new();
     let mut prober = LegacyProber::new(deadline);
     let mut out = Vec::new();
-    for &(need, family) in pairs {
-        let req = &need.requirement;
+    for &(req, family) in pairs {
         let outcome = if let Some(e) = &sticky {
             Outcome::Failed(e.clone())
         } else if let Some((_, e)) = family_sticky.iter().find(|(f, _)| *f == family) {

@@ -26,7 +26,7 @@ use crate::kmod::ModuleName;
 use crate::kmod::insert::StepOutcome;
 use crate::kmod::persist::{self, Persisted};
 use crate::kmod::resolve::{Request, ResolveError};
-use crate::probe::{Backend, Outcome, ProbeError, Requirement};
+use crate::probe::{Backend, Family, Outcome, ProbeError, Requirement};
 use crate::profile::Need;
 use crate::system::deadline::Deadline;
 use crate::system::host::Host;
@@ -39,6 +39,9 @@ pub struct EnsureOptions {
     pub needs: Vec<Need>,
     /// Their profile.
     pub profile: Option<String>,
+    /// The backends that answer for xtables matches and targets (nft,
+    /// legacy or both): what the rules' client uses.
+    pub backends: Vec<Backend>,
     /// When every kernel conversation must have ended.
     pub deadline: Deadline,
     /// The modules directory [default: /lib/modules/$(uname -r)].
@@ -56,10 +59,13 @@ pub struct EnsureOptions {
 /// One load ensure performed (or planned).
 #[derive(Debug)]
 pub struct Attempt {
-    /// What it is for: `probe prerequisites` or the extension.
+    /// What it is for: `probe prerequisites` or the requirement and family.
     pub purpose: String,
-    /// The requirement it is for (`None` for the probe's prerequisites).
+    /// The requirement it is for (`None` for the probe's prerequisites):
+    /// the need's own, even when an alternative's module was loaded.
     pub requirement: Option<Requirement>,
+    /// The family it is for.
+    pub family: Option<Family>,
     /// The names or aliases requested.
     pub queries: Vec<String>,
     /// What the loader did.
@@ -75,6 +81,12 @@ impl Attempt {
     /// Whether no module provides what was asked.
     pub fn not_found(&self) -> bool {
         matches!(self.report.error, Some(LoadError::Resolve(ResolveError::NotFound { .. })))
+    }
+
+    /// Whether the loader put something into the kernel (or, dry run,
+    /// planned to).
+    pub fn loaded_something(&self) -> bool {
+        self.report.outcomes.iter().any(|o| matches!(o, StepOutcome::Loaded { .. } | StepOutcome::Planned))
     }
 }
 
@@ -105,20 +117,15 @@ impl EnsureReport {
     /// run: the status a real run would give if every planned load worked
     /// (see the module documentation). Otherwise the first load failure's
     /// status (3 environment, 4 kernel refused), or 3 if the kernel still
-    /// cannot be asked, or 1.
+    /// cannot be asked (or cannot tell), or 1.
     pub fn exit_code(&self) -> ExitCode {
         let persist_failed = matches!(self.persisted, Some(Err(_)));
         if self.dry_run {
             let code = self.dry_run_code();
             return if code == ExitCode::Ok && persist_failed { ExitCode::CannotProbe } else { code };
         }
-        let missing = self
-            .last()
-            .results
-            .iter()
-            .filter(|x| !x.optional)
-            .any(|x| !matches!(x.status(), Status::Supported | Status::NotApplicable));
-        if !missing {
+        let last = self.last().exit_code();
+        if last == ExitCode::Ok {
             return if persist_failed { ExitCode::CannotProbe } else { ExitCode::Ok };
         }
         if let Some((_, code)) = &self.session_error {
@@ -129,41 +136,45 @@ impl EnsureReport {
             .filter(|a| !a.ok() && !a.not_found())
             .map(|a| a.report.exit_code())
             .find(|c| *c != ExitCode::Ok)
-            .unwrap_or(if self.last().exit_code() == ExitCode::CannotProbe {
-                ExitCode::CannotProbe
-            } else {
-                ExitCode::Missing
-            })
+            .unwrap_or(last)
     }
 
-    /// The worst status over the required extensions, each judged as a
-    /// real run would end if every planned load succeeded.
+    /// The worst status over the required (requirement, family) pairs, each
+    /// judged as a real run would end if every planned load succeeded.
     fn dry_run_code(&self) -> ExitCode {
         let prereqs = self.attempts.iter().find(|a| a.requirement.is_none());
         let mut worst = ExitCode::Ok;
-        let mut seen = std::collections::HashSet::new();
-        for r in self.before.results.iter().filter(|r| !r.optional) {
-            if !seen.insert((&r.requirement, r.family)) {
-                continue;
-            }
-            let attempt = self.attempts.iter().find(|a| a.requirement.as_ref() == Some(&r.requirement));
-            let planned = |a: Option<&Attempt>| match a {
-                Some(a) if a.ok() => ExitCode::Ok,
-                Some(a) if a.not_found() => ExitCode::Missing,
-                Some(a) => a.report.exit_code(),
-                None => ExitCode::Missing,
+        for ((req, family, _), status) in self.before.verdicts() {
+            let attempts: Vec<&Attempt> = self
+                .attempts
+                .iter()
+                .filter(|a| a.requirement.as_ref() == Some(req) && a.family == Some(family))
+                .collect();
+            let planned = || {
+                if attempts.iter().any(|a| a.ok() && !a.not_found()) {
+                    ExitCode::Ok
+                } else if let Some(a) = attempts.iter().find(|a| !a.ok() && !a.not_found()) {
+                    a.report.exit_code()
+                } else {
+                    ExitCode::Missing
+                }
             };
-            let code = match r.status() {
+            let code = match status {
                 Status::Supported | Status::NotApplicable => ExitCode::Ok,
                 Status::RevisionMissing => ExitCode::Missing,
-                Status::NotRegistered => planned(attempt),
+                Status::NotRegistered | Status::Unknown => planned(),
                 // The probe could not ask: fine only if what it needs is
                 // planned and so is the extension's module.
-                Status::Error => match prereqs {
-                    Some(p) if p.ok() && prerequisite_error(&r.outcome) => planned(attempt),
-                    Some(p) if !p.ok() => p.report.exit_code().max(ExitCode::CannotProbe),
-                    _ => ExitCode::CannotProbe,
-                },
+                Status::Error => {
+                    let prerequisite = self.before.results.iter().any(|r| {
+                        r.counts_for() == req && r.family == family && prerequisite_error(&r.outcome)
+                    });
+                    match prereqs {
+                        Some(p) if p.ok() && prerequisite => planned(),
+                        Some(p) if !p.ok() => p.report.exit_code().max(ExitCode::CannotProbe),
+                        _ => ExitCode::CannotProbe,
+                    }
+                }
             };
             worst = worst.max(code);
         }
@@ -214,16 +225,17 @@ impl Attempt {
     }
 }
 
-fn probe(opts: &EnsureOptions) -> CheckReport {
+fn probe(opts: &EnsureOptions, needs: Vec<Need>) -> CheckReport {
     check::run(&CheckOptions {
-        needs: opts.needs.clone(),
+        needs,
         profile: opts.profile.clone(),
-        backends: vec![Backend::Nft],
+        backends: opts.backends.clone(),
         deadline: opts.deadline.clone(),
     })
 }
 
-/// Whether an outcome failed for want of nfnetlink, nf_tables or nft_compat.
+/// Whether an outcome failed for want of nfnetlink, nf_tables, nft_compat,
+/// ip_set or ip_tables.
 fn prerequisite_error(o: &Outcome) -> bool {
     matches!(
         o,
@@ -232,19 +244,32 @@ fn prerequisite_error(o: &Outcome) -> bool {
                 | ProbeError::CompatUnavailable { .. }
                 | ProbeError::NoNftables
                 | ProbeError::NoIpset
+                | ProbeError::LegacyNotLoaded { .. }
         )
     )
 }
 
 /// The probers' own prerequisites to load, for every answer that failed
-/// for want of one: nf_tables and nft_compat for xtables, nf_tables for
-/// nf_tables questions, ip_set for ipset (nfnetlink comes with each).
+/// for want of one: nf_tables and nft_compat for xtables through nft,
+/// nf_tables for nf_tables questions, ip_set for ipset (nfnetlink comes
+/// with each), ip_tables or ip6_tables for the legacy sockopts.
 fn prerequisites_for(report: &CheckReport) -> Vec<catalog::Prerequisite> {
     let mut out: Vec<catalog::Prerequisite> = Vec::new();
     for r in report.results.iter().filter(|r| prerequisite_error(&r.outcome)) {
-        for p in catalog::prerequisites(r.requirement.extension.kind.subsystem()).iter().skip(1) {
-            if !out.contains(p) {
-                out.push(*p);
+        let wanted: Vec<catalog::Prerequisite> = match (&r.outcome, r.backend) {
+            (Outcome::Failed(ProbeError::LegacyNotLoaded { module }), _) => {
+                vec![catalog::Prerequisite { module, config: catalog::legacy_config(module), alias: module }]
+            }
+            (_, Backend::Legacy) => Vec::new(),
+            _ => catalog::prerequisites(r.requirement.extension.kind.subsystem())
+                .iter()
+                .skip(1)
+                .copied()
+                .collect(),
+        };
+        for p in wanted {
+            if !out.contains(&p) {
+                out.push(p);
             }
         }
     }
@@ -253,7 +278,7 @@ fn prerequisites_for(report: &CheckReport) -> Vec<catalog::Prerequisite> {
 
 /// Runs ensure.
 pub fn run(opts: &EnsureOptions, host: &Host, sys: &impl ModuleSyscalls) -> EnsureReport {
-    let before = probe(opts);
+    let before = probe(opts, opts.needs.clone());
     let mut report = EnsureReport {
         before: before.clone(),
         attempts: Vec::new(),
@@ -297,73 +322,99 @@ pub fn run(opts: &EnsureOptions, host: &Host, sys: &impl ModuleSyscalls) -> Ensu
                 wanted.iter().map(|p| p.module).collect::<Vec<_>>().join(", ")
             ),
             requirement: None,
+            family: None,
             queries,
             report: r,
         };
         let ok = attempt.ok();
         report.attempts.push(attempt);
         if ok && !opts.dry_run {
-            current = probe(opts);
+            current = probe(opts, opts.needs.clone());
         }
     }
-    // Which extensions to load: not registered (or, in a dry run where the
-    // probe could not ask yet, unknown) in some family.
-    let answers = current.by_requirement();
+    // Each need in each family where it is missing (or, in a dry run where
+    // the probe could not ask yet, unknown): its candidates' providers, one
+    // by one, until the kernel says it is there. A provider that was
+    // already loaded did not provide it (or the probe would have said so):
+    // the next one may be the piece that is missing (nft_log loaded, its
+    // logger not; xt_tcpudp loaded on a kernel whose icmp match is in
+    // ip_tables).
     for need in &opts.needs {
-        let families: Vec<crate::probe::Family> = answers
-            .get(&need.requirement)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
-            .iter()
-            .filter(|r| {
-                r.status() == Status::NotRegistered
-                    || (opts.dry_run && prereqs_missing && prerequisite_error(&r.outcome))
-            })
-            .map(|r| r.family)
-            .collect();
-        if families.is_empty() {
-            continue;
-        }
-        let ext = &need.requirement.extension;
-        // The aliases the kernel requests, then the mainline module name.
-        // The first query that finds a module decides; if none does, the
-        // first "not found" (the kernel's own alias) is reported, with
-        // every query tried.
-        let queries = catalog::module_queries(ext, &families);
-        let mut first_miss: Option<LoadReport> = None;
-        let mut decided = None;
-        for q in &queries {
-            let r = load(&mut session, vec![q.clone()]);
-            let not_found = matches!(r.error, Some(LoadError::Resolve(ResolveError::NotFound { .. })));
-            // A module that is already there did not provide it (or the
-            // probe would have said so): the next query may name the piece
-            // that is missing (nft_log loaded, its logger nf_log_syslog not).
-            let already = ext.kind == crate::probe::Kind::Expr
-                && r.error.is_none()
-                && r.outcomes.iter().all(|o| matches!(o, StepOutcome::AlreadyLoaded));
-            let try_next = not_found || (already && q != queries.last().expect("a query"));
-            if !try_next {
-                decided = Some((vec![q.clone()], r));
-                break;
+        for &family in &need.families {
+            let status = current.status_of(&need.requirement, family);
+            let prerequisite_pending = opts.dry_run
+                && prereqs_missing
+                && current.results.iter().any(|r| {
+                    r.counts_for() == &need.requirement
+                        && r.family == family
+                        && prerequisite_error(&r.outcome)
+                });
+            if !matches!(status, Some(Status::NotRegistered | Status::Unknown)) && !prerequisite_pending {
+                continue;
             }
-            first_miss.get_or_insert(r);
+            let mut first_miss: Option<(Vec<String>, LoadReport)> = None;
+            let mut fixed = false;
+            let mut tried_any = false;
+            'candidates: for candidate in need.candidates() {
+                for q in catalog::module_queries(&candidate.extension, &[family]) {
+                    let r = load(&mut session, vec![q.clone()]);
+                    let not_found =
+                        matches!(r.error, Some(LoadError::Resolve(ResolveError::NotFound { .. })));
+                    if not_found {
+                        first_miss.get_or_insert((vec![q], r));
+                        continue;
+                    }
+                    let attempt = Attempt {
+                        purpose: format!("{} in {family}", need.describe()),
+                        requirement: Some(need.requirement.clone()),
+                        family: Some(family),
+                        queries: vec![q],
+                        report: r,
+                    };
+                    let (ok, new) = (attempt.ok(), attempt.loaded_something());
+                    if !ok || new {
+                        tried_any = true;
+                        report.attempts.push(attempt);
+                    }
+                    if ok && new {
+                        if opts.dry_run {
+                            fixed = true;
+                            break 'candidates;
+                        }
+                        let again = probe(opts, vec![Need { families: vec![family], ..need.clone() }]);
+                        if again.status_of(&need.requirement, family) == Some(Status::Supported) {
+                            fixed = true;
+                            break 'candidates;
+                        }
+                    }
+                }
+            }
+            if !fixed && !tried_any {
+                if let Some((queries, r)) = first_miss {
+                    let mut queries = queries;
+                    for c in need.candidates() {
+                        for q in catalog::module_queries(&c.extension, &[family]) {
+                            if !queries.contains(&q) {
+                                queries.push(q);
+                            }
+                        }
+                    }
+                    report.attempts.push(Attempt {
+                        purpose: format!("{} in {family}", need.describe()),
+                        requirement: Some(need.requirement.clone()),
+                        family: Some(family),
+                        queries,
+                        report: r,
+                    });
+                }
+            }
         }
-        let (queries, r) = match decided {
-            Some(d) => d,
-            None => (queries, first_miss.expect("at least one query")),
-        };
-        report.attempts.push(Attempt {
-            purpose: need.requirement.to_string(),
-            requirement: Some(need.requirement.clone()),
-            queries,
-            report: r,
-        });
     }
     let loaded_any = report.attempts.iter().any(|a| {
         a.report.outcomes.iter().any(|o| matches!(o, StepOutcome::Loaded { .. } | StepOutcome::AlreadyLoaded))
     });
     report.after = (!opts.dry_run && !report.attempts.is_empty())
-        .then(|| if loaded_any { probe(opts) } else { current.clone() });
+        .then(|| if loaded_any { probe(opts, opts.needs.clone()) } else { current.clone() });
 
     if opts.persist {
         // The same rule as `load --persist`: what was asked for and loaded
@@ -399,7 +450,7 @@ mod tests {
     use super::*;
     use crate::app::check::CheckResult;
     use crate::kmod::resolve::Plan;
-    use crate::probe::{Family, Revisions};
+    use crate::probe::Revisions;
 
     fn result(spec: &str, outcome: Outcome) -> CheckResult {
         CheckResult {
@@ -408,6 +459,7 @@ mod tests {
             family: Family::Ipv4,
             backend: Backend::Nft,
             outcome,
+            alternative_for: None,
         }
     }
 
@@ -428,6 +480,7 @@ mod tests {
         Attempt {
             purpose: spec.unwrap_or("probe prerequisites").into(),
             requirement: spec.map(|s| s.parse().unwrap()),
+            family: spec.map(|_| Family::Ipv4),
             queries: Vec::new(),
             report: load_report(error),
         }
@@ -445,6 +498,7 @@ mod tests {
                 nf_tables: None,
                 results,
                 disagreements: Vec::new(),
+                rules: None,
             },
             attempts,
             after: None,

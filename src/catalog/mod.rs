@@ -6,10 +6,12 @@
 //! types, by rule). These tables only explain; whether something works is
 //! always the kernel's answer ([`crate::probe`]).
 
+pub mod beneath;
 pub mod ipset;
 pub mod nftables;
 pub mod xt;
 
+use crate::probe::nftables::recipe;
 use crate::probe::{Extension, Family, Kind, Subsystem};
 
 /// One table row.
@@ -39,19 +41,23 @@ pub struct Provision {
 
 /// What provides `ext` in `family`, if the tables know it.
 pub fn provider(ext: &Extension, family: Family) -> Option<Provision> {
-    if ext.kind == Kind::Ipset {
-        return ipset::provider(&ext.name).map(|(module, config)| Provision { config: vec![config], module });
+    let owned = |config: &[&str], module: &str| Provision {
+        config: config.iter().map(|s| s.to_string()).collect(),
+        module: module.to_string(),
+    };
+    match ext.kind {
+        Kind::Ipset => {
+            ipset::provider(&ext.name).map(|(module, config)| Provision { config: vec![config], module })
+        }
+        _ => table_entry(ext, family).map(|p| owned(p.config, p.module)),
     }
-    table_entry(ext, family).map(|p| Provision {
-        config: p.config.iter().map(|s| s.to_string()).collect(),
-        module: p.module.to_string(),
-    })
 }
 
 /// The table row for `ext` in `family`: the family's own row first.
 fn table_entry(ext: &Extension, family: Family) -> Option<&'static Provider> {
-    let table = match ext.kind.subsystem() {
-        Subsystem::Xt => xt::PROVIDERS,
+    let table = match ext.kind {
+        Kind::Match | Kind::Target => xt::PROVIDERS,
+        Kind::Table | Kind::Logger | Kind::Helper | Kind::Object | Kind::Textsearch => beneath::PROVIDERS,
         _ => nftables::PROVIDERS,
     };
     let rows = || table.iter().filter(|p| p.kind == ext.kind && p.name == ext.name);
@@ -93,11 +99,38 @@ pub fn module_queries(ext: &Extension, families: &[Family]) -> Vec<String> {
         }
         Kind::Set => {}
         Kind::Ipset => q.push(format!("ip_set_{name}")),
+        Kind::Table => {
+            let prefix = |f: &Family| match f {
+                Family::Ipv4 => Some("iptable_"),
+                Family::Ipv6 => Some("ip6table_"),
+                Family::Arp => Some("arptable_"),
+                _ => None,
+            };
+            q.extend(families.iter().filter_map(prefix).map(|p| format!("{p}{name}")));
+        }
+        Kind::Logger => {
+            if let Some(l) = recipe::logger(name) {
+                q.extend(families.iter().map(|f| format!("nf-logger-{}-{}", f.nfproto(), l.log_type)));
+            }
+        }
+        Kind::Helper => q.push(format!("nfct-helper-{name}")),
+        Kind::Object => match recipe::object(name).map(|o| o.number) {
+            Some(Some(n)) => q.push(format!("nft-obj-{n}")),
+            Some(None) => q.extend(families.iter().map(|f| format!("nf-flowtable-{}", f.nfproto()))),
+            None => {}
+        },
+        Kind::Textsearch => q.push(format!("ts_{name}")),
     }
     for f in families {
         if let Some(p) = provider(ext, *f) {
             q.push(p.module);
         }
+        q.extend(
+            xt::EARLIER
+                .iter()
+                .filter(|p| p.kind == ext.kind && p.name == ext.name && p.family.is_none_or(|pf| pf == *f))
+                .map(|p| p.module.to_string()),
+        );
     }
     if ext.kind.is_xt() {
         q.push(format!("xt_{name}"));
@@ -127,6 +160,19 @@ pub const NF_TABLES: Prerequisite =
 /// nft_compat (`NFNL_SUBSYS_NFT_COMPAT` = 11).
 pub const NFT_COMPAT: Prerequisite =
     Prerequisite { module: "nft_compat", config: "CONFIG_NFT_COMPAT", alias: "nfnetlink-subsys-11" };
+/// ip_tables: the legacy sockopts (`IPT_SO_*`), which the kernel never
+/// autoloads (`nf_sockopt_find()`); iptables-legacy runs modprobe for it.
+pub const IP_TABLES: Prerequisite =
+    Prerequisite { module: "ip_tables", config: "CONFIG_IP_NF_IPTABLES", alias: "ip_tables" };
+/// The option of a legacy sockopt module (`ip_tables`, `ip6_tables`, `arp_tables`).
+pub fn legacy_config(module: &str) -> &'static str {
+    match module {
+        "ip6_tables" => "CONFIG_IP6_NF_IPTABLES",
+        "arp_tables" => "CONFIG_IP_NF_ARPTABLES",
+        _ => "CONFIG_IP_NF_IPTABLES",
+    }
+}
+
 /// ip_set (`NFNL_SUBSYS_IPSET` = 6).
 pub const IP_SET: Prerequisite =
     Prerequisite { module: "ip_set", config: "CONFIG_IP_SET", alias: "nfnetlink-subsys-6" };
@@ -137,6 +183,7 @@ pub fn prerequisites(subsystem: Subsystem) -> &'static [Prerequisite] {
         Subsystem::Xt => &[NFNETLINK, NF_TABLES, NFT_COMPAT],
         Subsystem::Nftables => &[NFNETLINK, NF_TABLES],
         Subsystem::Ipset => &[NFNETLINK, IP_SET],
+        Subsystem::LegacyTables => &[IP_TABLES],
     }
 }
 

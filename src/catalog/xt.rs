@@ -27,6 +27,14 @@ const fn v6(p: Provider) -> Provider {
     Provider { family: Some(Family::Ipv6), ..p }
 }
 
+/// Providers before a move: until 6.4 the icmp and icmp6 matches were
+/// part of ip_tables and ip6_tables (6.4 moved them to xt_tcpudp). Tried
+/// after the current one.
+pub static EARLIER: &[Provider] = &[
+    v4(m("icmp", &["CONFIG_IP_NF_IPTABLES"], "ip_tables")),
+    v6(m("icmp6", &["CONFIG_IP6_NF_IPTABLES"], "ip6_tables")),
+];
+
 /// The table.
 pub static PROVIDERS: &[Provider] = &[
     m("addrtype", &["CONFIG_NETFILTER_XT_MATCH_ADDRTYPE"], "xt_addrtype"),

@@ -18,9 +18,17 @@ const NPD_TIMEOUT: Duration = Duration::from_secs(4);
 pub fn run(args: CheckArgs) -> Outcome {
     // Before any file is read: only what asking the kernel takes (and
     // writing the textfile, if asked).
-    let mut keep = match args.backend {
-        BackendChoice::Nft => vec![NET_ADMIN],
-        BackendChoice::Legacy | BackendChoice::Both => vec![NET_ADMIN, NET_RAW],
+    // Legacy questions (and --rules, whose files may be iptables-legacy's)
+    // take raw sockets.
+    // Legacy questions (a legacy table, --backend legacy, and any
+    // profile or rules file, which may hold iptables-legacy's rules) take
+    // raw sockets; nft questions about EXT arguments do not.
+    let ext_only = !args.target.extensions.is_empty()
+        && !args.target.extensions.iter().any(|r| r.extension.kind == xtprobe::probe::Kind::Table);
+    let mut keep = match args.backend.backend {
+        Some(BackendChoice::Legacy | BackendChoice::Both) => vec![NET_ADMIN, NET_RAW],
+        _ if ext_only => vec![NET_ADMIN],
+        _ => vec![NET_ADMIN, NET_RAW],
     };
     if args.textfile.is_some() {
         keep.extend_from_slice(&FILE_WRITE);
@@ -34,7 +42,7 @@ pub fn run(args: CheckArgs) -> Outcome {
             )));
         }
     }
-    let (needs, profile) = target::needs(&args.target)?;
+    let target::Target { needs, profile, lines } = target::needs(&args.target, args.backend.forced())?;
     let default_timeout = if args.format == Some(Format::Npd) { NPD_TIMEOUT } else { SHORT_TIMEOUT };
     let opts = CheckOptions {
         needs,
@@ -43,7 +51,8 @@ pub fn run(args: CheckArgs) -> Outcome {
         deadline: args.timeout.deadline(default_timeout),
     };
     let start = Instant::now();
-    let report = check(&opts);
+    let mut report = check(&opts);
+    report.rules = lines.as_ref().map(|l| xtprobe::app::check::judge_lines(&report, l));
     let took = start.elapsed().as_secs_f64();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

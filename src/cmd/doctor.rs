@@ -13,7 +13,7 @@ pub fn run(args: DoctorArgs) -> Outcome {
     // The union of what check and load need: doctor asks the kernel and
     // reads what loading would meet (it loads nothing).
     let privileges = privilege::restrict(&[NET_ADMIN, NET_RAW, SYS_MODULE]);
-    let (needs, profile) = target::needs(&args.target)?;
+    let target::Target { needs, profile, .. } = target::needs(&args.target, args.backend.forced())?;
     if let Some(p) = &args.kernel_config {
         xtprobe::kconfig::KernelConfig::read(p).map_err(|e| Usage(e.to_string()))?;
     }

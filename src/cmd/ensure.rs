@@ -4,14 +4,14 @@ use xtprobe::app::ensure::{EnsureOptions, run as ensure};
 use xtprobe::app::exit::ExitCode;
 use xtprobe::report;
 use xtprobe::system::host::Host;
-use xtprobe::system::privilege::{self, FILE_WRITE, NET_ADMIN, SYS_MODULE};
+use xtprobe::system::privilege::{self, FILE_WRITE, NET_ADMIN, NET_RAW, SYS_MODULE};
 use xtprobe::system::syscalls::KernelSyscalls;
 
 use super::{Outcome, output, target};
 use crate::cli::{EnsureArgs, LONG_TIMEOUT};
 
 pub fn run(args: EnsureArgs) -> Outcome {
-    let mut keep = vec![NET_ADMIN];
+    let mut keep = vec![NET_ADMIN, NET_RAW];
     if !args.mode.dry_run {
         keep.push(SYS_MODULE);
         if args.persist.persist {
@@ -19,11 +19,12 @@ pub fn run(args: EnsureArgs) -> Outcome {
         }
     }
     let privileges = privilege::restrict(&keep);
-    let (needs, profile) = target::needs(&args.target)?;
+    let target::Target { needs, profile, lines } = target::needs(&args.target, args.backend.forced())?;
     let deadline = args.timeout.deadline(LONG_TIMEOUT);
     let opts = EnsureOptions {
         needs,
         profile,
+        backends: args.backend.backends(),
         deadline: deadline.clone(),
         modules_dir: args.modules.modules_dir,
         persist: args.persist.persist,
@@ -31,10 +32,17 @@ pub fn run(args: EnsureArgs) -> Outcome {
         dry_run: args.mode.dry_run,
         userspace_decompress: args.mode.userspace_decompress,
     };
-    let report = match output::bounded(&deadline, move || ensure(&opts, &Host::system(), &KernelSyscalls)) {
+    let mut report = match output::bounded(&deadline, move || ensure(&opts, &Host::system(), &KernelSyscalls))
+    {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
+    if let Some(l) = &lines {
+        report.before.rules = Some(xtprobe::app::check::judge_lines(&report.before, l));
+        if let Some(after) = report.after.as_mut() {
+            after.rules = Some(xtprobe::app::check::judge_lines(after, l));
+        }
+    }
     let code = report.exit_code();
     let printed = output::report(
         &args.output,

@@ -1,7 +1,9 @@
-//! Turning EXT arguments or `--profile` into the needs to check.
+//! Turning EXT arguments, `--profile` or `--rules` into the needs to check.
 
-use xtprobe::probe::Family;
+use xtprobe::probe::{Backend, Family};
 use xtprobe::profile::{self, Need, Profile};
+use xtprobe::ruleset::Lines;
+use xtprobe::ruleset::save::SavedBackend;
 
 use super::Usage;
 use crate::cli::TargetArgs;
@@ -9,10 +11,31 @@ use crate::cli::TargetArgs;
 /// The largest saved ruleset read by `--rules`.
 const MAX_RULES_BYTES: u64 = 64 << 20;
 
+/// What to ask about.
+pub struct Target {
+    /// The needs.
+    pub needs: Vec<Need>,
+    /// The profile (or the rules files) they come from.
+    pub profile: Option<String>,
+    /// With `--rules`: what each line needs.
+    pub lines: Option<Lines>,
+}
+
 /// The needs of saved rulesets: every requirement their rules, chains,
-/// sets and tables name, in the families they name.
-fn rules_needs(files: &[std::path::PathBuf], default_family: Family) -> Result<Vec<Need>, Usage> {
-    use xtprobe::ruleset::{Tally, nft_json, save};
+/// sets and tables name, in the families they name, as the client that
+/// wrote them sends it (from each file's header; `backend` forces one).
+fn rules_needs(
+    files: &[std::path::PathBuf],
+    default_family: Family,
+    backend: Option<Backend>,
+) -> Result<(Vec<Need>, Lines), Usage> {
+    use xtprobe::ruleset::restore::{self, Defaults};
+    use xtprobe::ruleset::{Tally, nft_json};
+    let defaults = Defaults {
+        family: default_family,
+        backend: if backend == Some(Backend::Legacy) { SavedBackend::Legacy } else { SavedBackend::Nft },
+        force: backend.is_some(),
+    };
     let mut tally = Tally::default();
     for path in files {
         let shown = path.display().to_string();
@@ -23,10 +46,12 @@ fn rules_needs(files: &[std::path::PathBuf], default_family: Family) -> Result<V
         } else {
             let text = std::str::from_utf8(&bytes)
                 .map_err(|e| Usage(format!("--rules: {shown}: not UTF-8 text (byte {})", e.valid_up_to())))?;
-            save::parse(text, &shown, save::family_of(text, default_family))
-                .map_err(|e| Usage(format!("--rules: {e}")))?
+            restore::read(text, &shown, defaults).map_err(|e| Usage(format!("--rules: {e}")))?
         };
         tally.merge(part);
+    }
+    for note in &tally.notes {
+        super::output::error(&format!("warning: {note}"));
     }
     let mut needs = Vec::new();
     for e in tally.entries() {
@@ -37,29 +62,37 @@ fn rules_needs(files: &[std::path::PathBuf], default_family: Family) -> Result<V
             ));
             continue;
         }
-        needs.push(Need { requirement: e.requirement, families: e.families, optional: false });
+        needs.push(Need {
+            requirement: e.requirement,
+            families: e.families,
+            optional: false,
+            alternatives: e.alternatives,
+            via: e.via,
+        });
     }
-    if needs.is_empty() {
-        return Err(Usage("--rules: the files require nothing xtprobe can check (no rules?)".into()));
+    if needs.len() > profile::MAX_ENTRIES {
+        return Err(Usage(format!(
+            "--rules: the files need {} distinct requirements; at most {} can be asked at once",
+            needs.len(),
+            profile::MAX_ENTRIES
+        )));
     }
-    Ok(profile::normalize_needs(needs))
+    Ok((profile::normalize_needs(needs), tally.lines))
 }
 
 /// The needs, and the profile they come from (None for EXT arguments).
-pub fn needs(args: &TargetArgs) -> Result<(Vec<Need>, Option<String>), Usage> {
+/// `backend` is the command's explicit `--backend` for xtables, if any.
+pub fn needs(args: &TargetArgs, backend: Option<Backend>) -> Result<Target, Usage> {
     let explicit = args.family.as_ref().map(|f| f.0.clone());
     if !args.rules.is_empty() {
         let default = explicit.as_ref().and_then(|f| f.first().copied()).unwrap_or(Family::Ipv4);
         let names = args.rules.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
-        return Ok((rules_needs(&args.rules, default)?, Some(format!("rules from {names}"))));
+        let (needs, lines) = rules_needs(&args.rules, default, backend)?;
+        return Ok(Target { needs, profile: Some(format!("rules from {names}")), lines: Some(lines) });
     }
     if !args.extensions.is_empty() {
         let families = explicit.unwrap_or_else(|| vec![Family::Ipv4, Family::Ipv6]);
-        let needs = args
-            .extensions
-            .iter()
-            .map(|r| Need { requirement: r.clone(), families: families.clone(), optional: false })
-            .collect();
+        let needs = args.extensions.iter().map(|r| Need::new(r.clone(), families.clone(), false)).collect();
         // `comment comment` is one question, asked and shown once.
         let needs = profile::normalize_needs(needs);
         if needs.len() > profile::MAX_ENTRIES {
@@ -69,15 +102,18 @@ pub fn needs(args: &TargetArgs) -> Result<(Vec<Need>, Option<String>), Usage> {
                 profile::MAX_ENTRIES
             )));
         }
-        return Ok((needs, None));
+        return Ok(Target { needs, profile: None, lines: None });
     }
     let name = args.profile.as_deref().unwrap_or(profile::DEFAULT);
-    let Profile { name, needs, .. } = profile::resolve(name).map_err(|e| Usage(e.to_string()))?;
+    // A profile's iptables rules are read for the client asked about
+    // (iptables-nft unless --backend legacy).
+    let client = backend.unwrap_or(Backend::Nft);
+    let Profile { name, needs, .. } = profile::resolve(name, client).map_err(|e| Usage(e.to_string()))?;
     let needs = match explicit {
         Some(f) => {
             profile::normalize_needs(needs.into_iter().map(|n| Need { families: f.clone(), ..n }).collect())
         }
         None => needs,
     };
-    Ok((needs, Some(name)))
+    Ok(Target { needs, profile: Some(name), lines: None })
 }

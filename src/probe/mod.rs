@@ -52,6 +52,21 @@ pub enum Kind {
     Set,
     /// An ipset set type (`IPSET_ATTR_TYPENAME`): `hash:ip,port`.
     Ipset,
+    /// A legacy xtables table (`iptable_nat`): what iptables-legacy opens
+    /// with `IPT_SO_GET_INFO` before it touches a rule.
+    Table,
+    /// A packet logger behind a log rule (`nf_logger_find_get()`):
+    /// `syslog` (`NF_LOG_TYPE_LOG`: LOG, `log`) or `nflog`
+    /// (`NF_LOG_TYPE_ULOG`: NFLOG, `log group N`).
+    Logger,
+    /// A conntrack helper (`nfct-helper-NAME`): `ftp`, `sip`, for `CT
+    /// --helper` and nf_tables `ct helper` objects.
+    Helper,
+    /// An nf_tables stateful object type (`NFTA_OBJ_TYPE`: `quota`,
+    /// `ct-helper`, …) or a flowtable (`flowtable`).
+    Object,
+    /// A textsearch algorithm (`ts_bm`) behind `-m string --algo`.
+    Textsearch,
 }
 
 /// Which part of netfilter answers for a [`Kind`].
@@ -64,12 +79,26 @@ pub enum Subsystem {
     Nftables,
     /// ipset (`NFNL_SUBSYS_IPSET`).
     Ipset,
+    /// The legacy xtables tables (`*_SO_GET_INFO`).
+    LegacyTables,
 }
 
 impl Kind {
     /// Every kind, in output order.
-    pub const ALL: [Kind; 7] =
-        [Kind::Match, Kind::Target, Kind::Expr, Kind::Chain, Kind::Family, Kind::Set, Kind::Ipset];
+    pub const ALL: [Kind; 12] = [
+        Kind::Match,
+        Kind::Target,
+        Kind::Expr,
+        Kind::Chain,
+        Kind::Family,
+        Kind::Set,
+        Kind::Ipset,
+        Kind::Table,
+        Kind::Logger,
+        Kind::Helper,
+        Kind::Object,
+        Kind::Textsearch,
+    ];
 
     /// The lowercase word used in output and on the command line.
     pub fn as_str(self) -> &'static str {
@@ -81,6 +110,11 @@ impl Kind {
             Kind::Family => "family",
             Kind::Set => "set",
             Kind::Ipset => "ipset",
+            Kind::Table => "table",
+            Kind::Logger => "logger",
+            Kind::Helper => "helper",
+            Kind::Object => "object",
+            Kind::Textsearch => "textsearch",
         }
     }
 
@@ -94,6 +128,11 @@ impl Kind {
             "family" => Kind::Family,
             "set" => Kind::Set,
             "ipset" => Kind::Ipset,
+            "table" => Kind::Table,
+            "logger" => Kind::Logger,
+            "helper" => Kind::Helper,
+            "object" => Kind::Object,
+            "textsearch" => Kind::Textsearch,
             _ => return None,
         })
     }
@@ -102,8 +141,18 @@ impl Kind {
     pub fn subsystem(self) -> Subsystem {
         match self {
             Kind::Match | Kind::Target => Subsystem::Xt,
-            Kind::Expr | Kind::Chain | Kind::Family | Kind::Set => Subsystem::Nftables,
+            // Loggers, helpers and textsearch algorithms are asked with
+            // validate-only nf_tables batches too (see nftables::recipe).
+            Kind::Expr
+            | Kind::Chain
+            | Kind::Family
+            | Kind::Set
+            | Kind::Logger
+            | Kind::Helper
+            | Kind::Object
+            | Kind::Textsearch => Subsystem::Nftables,
             Kind::Ipset => Subsystem::Ipset,
+            Kind::Table => Subsystem::LegacyTables,
         }
     }
 
@@ -210,13 +259,18 @@ impl Family {
     }
 
     /// The families a question about `kind` is really asked in when the
-    /// user names `self`: xtables and ipset have no `inet` family, so it
-    /// stands for ipv4 and ipv6 there; an nf_tables family question is
-    /// about the family it names, whatever `--family` says (`named`).
+    /// user names `self`: xtables, ipset, loggers and helpers have no
+    /// `inet` family, so it stands for ipv4 and ipv6 there (an inet `log`
+    /// rule takes both families' loggers, `nf_logger_find_get()`); an
+    /// nf_tables family question is about the family it names, whatever
+    /// `--family` says (`named`).
     pub fn expand(self, kind: Kind, named: Option<Family>) -> Vec<Family> {
         match (kind, self) {
             (Kind::Family, _) => named.into_iter().collect(),
-            (Kind::Match | Kind::Target | Kind::Ipset, Family::Inet) => vec![Family::Ipv4, Family::Ipv6],
+            (
+                Kind::Match | Kind::Target | Kind::Ipset | Kind::Table | Kind::Logger | Kind::Helper,
+                Family::Inet,
+            ) => vec![Family::Ipv4, Family::Ipv6],
             _ => vec![self],
         }
     }
@@ -260,6 +314,7 @@ impl Backend {
             Subsystem::Xt => xt.to_vec(),
             Subsystem::Nftables => vec![Backend::Nftables],
             Subsystem::Ipset => vec![Backend::Ipset],
+            Subsystem::LegacyTables => vec![Backend::Legacy],
         }
     }
 }
@@ -494,6 +549,10 @@ pub enum Outcome {
     NotApplicable(&'static str),
     /// The backend could not answer.
     Failed(ProbeError),
+    /// The question can only be asked through something that is not
+    /// there (a logger is asked with a `log` rule, which needs nft_log or
+    /// the LOG target): no verdict until that is loaded.
+    Unknown(String),
 }
 
 #[cfg(test)]

@@ -35,7 +35,8 @@ pub enum SpecError {
     /// A kind xtprobe does not know.
     #[error(
         "unknown kind `{0}`: write match:NAME, target:NAME, expr:NAME, chain:TYPE, family:NAME, \
-         set:FEATURE or ipset:TYPE (a bare NAME is a match)"
+         set:FEATURE, ipset:TYPE, table:NAME, logger:syslog|nflog, helper:NAME, object:TYPE or \
+         textsearch:ALGO (a bare NAME is a match)"
     )]
     Kind(String),
     /// The name is longer than the kernel allows.
@@ -147,7 +148,25 @@ pub fn canonical_name(kind: Kind, name: &str) -> Result<String, SpecError> {
             &|b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b':' || b == b',',
             IPSET_MAXNAMELEN - 1,
         ),
+        Kind::Table => known(&name.to_ascii_lowercase(), super::xt::legacy::TABLES)
+            .ok_or_else(|| unknown(super::xt::legacy::TABLES.to_vec())),
+        Kind::Logger => recipe::logger(&name.to_ascii_lowercase())
+            .map(|l| l.name.to_string())
+            .ok_or_else(|| unknown(recipe::LOGGERS.iter().map(|l| l.name).collect())),
+        // Helper names are case-sensitive in the kernel (`RAS`, `Q.931`).
+        Kind::Helper => recipe::helper(name)
+            .map(|h| h.name.to_string())
+            .ok_or_else(|| unknown(recipe::HELPERS.iter().map(|h| h.name).collect())),
+        Kind::Object => recipe::object(&name.to_ascii_lowercase().replace(' ', "-"))
+            .map(|o| o.name.to_string())
+            .ok_or_else(|| unknown(recipe::OBJECTS.iter().map(|o| o.name).collect())),
+        Kind::Textsearch => known(&name.to_ascii_lowercase(), recipe::TEXTSEARCH)
+            .ok_or_else(|| unknown(recipe::TEXTSEARCH.to_vec())),
     }
+}
+
+fn known(name: &str, names: &[&str]) -> Option<String> {
+    names.iter().find(|n| **n == name).map(|n| n.to_string())
 }
 
 impl fmt::Display for Requirement {

@@ -135,7 +135,9 @@ mod tests {
         let text = to_profile(&t.entries(), "captured", "from \"somewhere\"");
         assert_eq!(text, to_profile(&t.entries(), "captured", "from \"somewhere\""));
         assert!(text.contains("kube-proxy\\n# injected"), "{text}");
-        let p = crate::profile::parse(text.as_bytes(), "captured.toml", "captured").unwrap();
+        let p =
+            crate::profile::parse(text.as_bytes(), "captured.toml", "captured", crate::probe::Backend::Nft)
+                .unwrap();
         let specs: Vec<String> = p.needs.iter().map(|n| n.requirement.to_string()).collect();
         assert_eq!(specs, ["match:comment@0", "expr:numgen", "family:ipv4"]);
         assert!(text.contains("# expr:flow_offload (families ipv4) cannot be asked about"));
@@ -145,7 +147,7 @@ mod tests {
     fn an_empty_ruleset_is_still_a_profile() {
         let text = to_profile(&[], "empty", "nothing");
         assert!(
-            crate::profile::parse(text.as_bytes(), "e.toml", "e")
+            crate::profile::parse(text.as_bytes(), "e.toml", "e", crate::probe::Backend::Nft)
                 .is_err_and(|e| e.to_string().contains("no extensions"))
         );
     }

@@ -30,7 +30,7 @@
 use serde::Serialize;
 
 use super::{SCHEMA_VERSION, Style, Tone};
-use crate::app::check::{CheckReport, CheckResult, Disagreement, Status};
+use crate::app::check::{CheckReport, CheckResult, Disagreement, RulesVerdict, Status};
 use crate::probe::xt::nft::NfTablesStatus;
 use crate::probe::{Backend, Errno, Family, Kind, Outcome, ProbeError};
 
@@ -43,6 +43,8 @@ pub struct Document<'a> {
     nf_tables: Option<NfTablesJson>,
     results: Vec<ResultJson<'a>>,
     disagreements: &'a [Disagreement],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rules: Option<&'a RulesVerdict>,
     summary: Summary,
     exit_code: i32,
 }
@@ -89,13 +91,14 @@ pub struct Summary {
 /// Counts the report's results by verdict.
 pub fn summary(report: &CheckReport) -> Summary {
     let mut s = Summary::default();
-    for r in &report.results {
+    // An alternative counts only through the requirement it stands in for.
+    for r in report.results.iter().filter(|r| r.alternative_for.is_none()) {
         match r.status() {
             Status::Supported => s.supported += 1,
             Status::NotRegistered | Status::RevisionMissing if r.optional => s.optional_missing += 1,
             Status::NotRegistered | Status::RevisionMissing => s.missing += 1,
             Status::NotApplicable => s.not_applicable += 1,
-            Status::Error => s.errors += 1,
+            Status::Error | Status::Unknown => s.errors += 1,
         }
     }
     s
@@ -153,6 +156,7 @@ pub fn document(report: &CheckReport) -> Document<'_> {
         nf_tables: report.nf_tables.as_ref().map(nf_tables_json),
         results: report.results.iter().map(result_json).collect(),
         disagreements: &report.disagreements,
+        rules: report.rules.as_ref(),
         summary: summary(report),
         exit_code: report.exit_code().code(),
     }
@@ -165,6 +169,7 @@ fn status_word(s: Status) -> (&'static str, Tone) {
         Status::RevisionMissing => ("revision missing", Tone::Bad),
         Status::NotApplicable => ("n/a", Tone::Dim),
         Status::Error => ("cannot probe", Tone::Warn),
+        Status::Unknown => ("cannot tell yet", Tone::Warn),
     }
 }
 
@@ -198,11 +203,22 @@ pub fn to_table(report: &CheckReport, style: &Style) -> String {
             }
         }
     }
-    let rows: Vec<&CheckResult> =
-        report.results.iter().filter(|r| !failed_backends.contains(&r.backend)).collect();
+    // An alternative is shown only where what it stands in for is missing.
+    let verdicts: std::collections::HashMap<_, _> = report.verdicts().into_iter().collect();
+    let rows: Vec<&CheckResult> = report
+        .results
+        .iter()
+        .filter(|r| !failed_backends.contains(&r.backend))
+        .filter(|r| {
+            r.alternative_for.is_none()
+                || verdicts.get(&(r.counts_for(), r.family, r.backend)) != Some(&Status::Supported)
+        })
+        .collect();
     if !rows.is_empty() {
-        let label =
-            |r: &CheckResult| format!("{}{}", r.requirement, if r.optional { " (optional)" } else { "" });
+        let label = |r: &CheckResult| {
+            let alt = r.alternative_for.as_ref().map(|a| format!(" (for {a})")).unwrap_or_default();
+            format!("{}{alt}{}", r.requirement, if r.optional { " (optional)" } else { "" })
+        };
         let name_w = rows.iter().map(|r| label(r).len()).max().unwrap_or(0).max(9);
         let back_w = rows.iter().map(|r| r.backend.as_str().len()).max().unwrap_or(0).max(7);
         out.push('\n');
@@ -250,6 +266,9 @@ pub fn to_table(report: &CheckReport, style: &Style) -> String {
             join(&d.legacy)
         ));
     }
+    if let Some(rules) = &report.rules {
+        out.push_str(&rules_text(rules, style));
+    }
     let s = summary(report);
     out.push('\n');
     let mut parts = vec![format!("{} supported", s.supported), format!("{} missing", s.missing)];
@@ -264,6 +283,28 @@ pub fn to_table(report: &CheckReport, style: &Style) -> String {
     }
     out.push_str(&parts.join(", "));
     out.push('\n');
+    out
+}
+
+/// How many failing lines the text shows (JSON has them all).
+const SHOWN_LINES: usize = 20;
+
+/// The lines that cannot load, with what each lacks.
+pub fn rules_text(rules: &RulesVerdict, style: &Style) -> String {
+    let mut out = format!("\nrules: {} of {} lines can load as they stand\n", rules.loadable, rules.lines);
+    for f in rules.failing.iter().take(SHOWN_LINES) {
+        out.push_str(&format!(
+            "{} {}\n",
+            style.paint(Tone::Bad, &format!("{}:{}", super::one_line(&f.file), f.line), 0),
+            f.missing.join("; ")
+        ));
+    }
+    if rules.failing.len() > SHOWN_LINES {
+        out.push_str(&format!(
+            "… and {} more lines (--json lists them all)\n",
+            rules.failing.len() - SHOWN_LINES
+        ));
+    }
     out
 }
 

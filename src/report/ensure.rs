@@ -137,6 +137,9 @@ pub fn to_text(r: &EnsureReport, style: &Style) -> String {
         None if r.attempts.is_empty() => out.push_str("nothing to do\n"),
         None => {}
     }
+    if let Some(rules) = r.last().rules.as_ref().filter(|v| !v.failing.is_empty()) {
+        out.push_str(&super::check::rules_text(rules, style));
+    }
     match &r.persisted {
         Some(Ok(p)) => out.push_str(&format!(
             "persist: {} ({}); {}\n",

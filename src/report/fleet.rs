@@ -172,9 +172,11 @@ mod tests {
                     family: Family::Ipv4,
                     backend: Backend::Nft,
                     outcome,
+                    alternative_for: None,
                 })
                 .collect(),
             disagreements: Vec::new(),
+            rules: None,
         }
     }
 

@@ -36,14 +36,31 @@ pub fn to_text(profiles: &[Profile], detailed: bool, style: &Style) -> String {
             style.paint(Tone::Strong, &super::one_line(&p.name), 0),
             super::one_line(&p.description)
         ));
+        if let Some(client) = p.client {
+            out.push_str(&format!(
+                "  what its rules need when {} sends them (--backend {}):\n",
+                if client == crate::probe::Backend::Legacy { "iptables-legacy" } else { "iptables-nft" },
+                if client == crate::probe::Backend::Legacy {
+                    "nft shows iptables-nft's"
+                } else {
+                    "legacy shows iptables-legacy's"
+                }
+            ));
+        }
         for n in &p.needs {
             let fams = n.families.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(",");
             out.push_str(&format!(
                 "  {:<24} {:<9} {}\n",
-                n.requirement.to_string(),
+                super::one_line(&n.describe()),
                 if n.optional { "optional" } else { "required" },
                 fams
             ));
+        }
+        for r in &p.rules {
+            out.push_str(if r.optional { "  optional rules:\n" } else { "  rules:\n" });
+            for line in r.text.lines().filter(|l| !l.trim().is_empty()) {
+                out.push_str(&format!("    {}\n", super::one_line(line)));
+            }
         }
         out.push_str("  sources:\n");
         for s in &p.sources {

@@ -4,11 +4,16 @@
 //! ruleset`), tallied with where each was seen.
 //!
 //! - [`tally`]: the tally and the conversions from what the kernel dumped;
-//! - [`save`]: `iptables-save` / `iptables-restore` files;
+//! - [`save`]: `iptables-save` / `iptables-restore` files, read as events;
+//! - [`iptables`]: what iptables-nft and iptables-legacy send for them, per release;
+//! - [`restore`]: the two together, tallied line by line;
 //! - [`nft_json`]: `nft -j list ruleset` documents.
 
+pub mod iptables;
 pub mod nft_json;
+pub mod restore;
 pub mod save;
 pub mod tally;
 
-pub use tally::{Entry, Place, Tally};
+pub use iptables::Demand;
+pub use tally::{Entry, Lines, Place, Tally};

@@ -13,7 +13,7 @@
 
 use serde_json::Value;
 
-use super::tally::{Place, Tally};
+use super::tally::{Demand, Place, Tally};
 use crate::probe::{Extension, Family, Kind, Requirement};
 
 /// Why a document could not be read.
@@ -44,6 +44,9 @@ pub fn parse(bytes: &[u8], name: &str) -> Result<Tally, JsonError> {
         err("top level".into(), "not an `nft -j list ruleset` document (no \"nftables\" array)".into())
     })?;
     let mut tally = Tally::default();
+    let file = tally.lines.file(name);
+    // What each object of the document needs, by its 1-based position.
+    let mut lines: Vec<(usize, Vec<(Demand, Family)>)> = Vec::new();
     for (i, item) in list.iter().enumerate() {
         let Some((kind, obj)) = item.as_object().and_then(|o| o.iter().next()) else {
             return Err(err(format!("nftables[{i}]"), "not an object".into()));
@@ -54,55 +57,87 @@ pub fn parse(bytes: &[u8], name: &str) -> Result<Tally, JsonError> {
             Family::parse(f).ok_or_else(|| err(at(), format!("unknown family `{f}`")))
         };
         let text = |key: &str| obj.get(key).and_then(Value::as_str).unwrap_or("?").to_string();
-        match kind.as_str() {
-            "metainfo" => {}
+        let mut needs: Vec<Requirement> = Vec::new();
+        let mut fam: Option<Family> = None;
+        let place = match kind.as_str() {
+            "metainfo" | "element" => None,
             "table" => {
                 let f = family()?;
-                tally.add(
-                    plain(Kind::Family, f.as_str()),
-                    f,
-                    &Place(format!("{name} {} {}", f.nft_word(), text("name"))),
-                );
+                fam = Some(f);
+                needs.push(plain(Kind::Family, f.as_str()));
+                Some(Place(format!("{name} {} {}", f.nft_word(), text("name"))))
             }
             "chain" => {
+                let f = family()?;
+                fam = Some(f);
                 if let Some(t) = obj.get("type").and_then(Value::as_str) {
-                    let f = family()?;
-                    let place = Place(format!("{name} {} {}/{}", f.nft_word(), text("table"), text("name")));
-                    tally.add(plain(Kind::Chain, t), f, &place);
+                    needs.push(plain(Kind::Chain, t));
                 }
+                Some(Place(format!("{name} {} {}/{}", f.nft_word(), text("table"), text("name"))))
             }
             "set" | "map" => {
                 let f = family()?;
-                let place = Place(format!("{name} {} {} set {}", f.nft_word(), text("table"), text("name")));
+                fam = Some(f);
                 for feature in
                     set_features(kind, obj.as_object().ok_or_else(|| err(at(), "not an object".into()))?)
                 {
-                    tally.add(plain(Kind::Set, feature), f, &place);
+                    needs.push(plain(Kind::Set, feature));
                 }
+                Some(Place(format!("{name} {} {} set {}", f.nft_word(), text("table"), text("name"))))
             }
             "rule" => {
                 let f = family()?;
-                let place = Place(format!("{name} {} {}/{}", f.nft_word(), text("table"), text("chain")));
+                fam = Some(f);
                 let exprs = obj
                     .get("expr")
                     .and_then(Value::as_array)
                     .ok_or_else(|| err(at(), "a rule without \"expr\"".into()))?;
-                let mut found: Vec<Requirement> = Vec::new();
                 for (k, stmt) in exprs.iter().enumerate() {
-                    statement(stmt, f, &mut found)
+                    statement(stmt, f, &mut needs)
                         .map_err(|why| err(format!("{} statement {k}", at()), why))?;
                 }
-                found.sort();
-                found.dedup();
-                for r in found {
-                    tally.add(r, f, &place);
-                }
+                Some(Place(format!("{name} {} {}/{}", f.nft_word(), text("table"), text("chain"))))
             }
-            // Stateful objects and flowtables are not rules' requirements here.
+            // Stateful objects and flowtables: their type, and for a ct
+            // helper the helper it names.
             "counter" | "quota" | "ct helper" | "ct timeout" | "ct expectation" | "limit" | "secmark"
-            | "synproxy" | "flowtable" | "element" => {}
+            | "synproxy" | "tunnel" | "flowtable" => {
+                let f = family()?;
+                fam = Some(f);
+                needs.push(plain(Kind::Object, &kind.replace(' ', "-")));
+                if kind == "ct helper" {
+                    let helper = obj
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| err(at(), "a ct helper without \"type\"".into()))?;
+                    if crate::probe::nftables::recipe::helper(helper).is_some() {
+                        needs.push(plain(Kind::Helper, helper));
+                    } else {
+                        tally.notes.insert(format!(
+                            "{name}: {}: helper `{helper}` is not one xtprobe can ask about",
+                            at()
+                        ));
+                    }
+                }
+                Some(Place(format!("{name} {} {} {kind} {}", f.nft_word(), text("table"), text("name"))))
+            }
             other => return Err(err(at(), format!("unknown object `{other}`"))),
+        };
+        if let (Some(place), Some(f)) = (place, fam) {
+            needs.sort();
+            needs.dedup();
+            let mut line = Vec::with_capacity(needs.len());
+            for r in needs {
+                tally.add(r.clone(), f, &place);
+                line.push((Demand::plain(r), f));
+            }
+            if !line.is_empty() {
+                lines.push((i + 1, line));
+            }
         }
+    }
+    for (n, needs) in lines {
+        tally.lines.add(file, n, &needs);
     }
     Ok(tally)
 }
@@ -203,7 +238,16 @@ fn statement(stmt: &Value, family: Family, out: &mut Vec<Requirement>) -> Result
             }
         }
         "reject" => expr("reject", out),
-        "log" => expr("log", out),
+        // A log statement needs a logger: nfnetlink_log with a group, the
+        // syslog one otherwise, none at level audit (`nft_log_init()`).
+        "log" => {
+            expr("log", out);
+            if body.get("group").is_some() {
+                out.push(plain(Kind::Logger, "nflog"));
+            } else if body.get("level").and_then(Value::as_str) != Some("audit") {
+                out.push(plain(Kind::Logger, "syslog"));
+            }
+        }
         "notrack" => expr("notrack", out),
         "queue" => expr("queue", out),
         "last" => expr("last", out),

@@ -89,7 +89,15 @@ fn run_case(case: &GuestCase, nonce: &str, out: &Arc<Mutex<std::io::Stdout>>) {
         let _ = code;
         return;
     }
+    // Whether each step ran and failed, for the steps that run only then.
+    let mut failed_steps: Vec<bool> = Vec::with_capacity(case.steps.len());
     for (i, step) in case.steps.iter().enumerate() {
+        if let Some(n) = step.if_failed {
+            if !failed_steps.get(n).copied().unwrap_or(false) {
+                failed_steps.push(false);
+                continue;
+            }
+        }
         let parallel = step.commands.len() > 1;
         let handles: Vec<_> = step
             .commands
@@ -108,6 +116,7 @@ fn run_case(case: &GuestCase, nonce: &str, out: &Arc<Mutex<std::io::Stdout>>) {
         for h in handles {
             failed |= h.join().map(|code| code != 0).unwrap_or(true);
         }
+        failed_steps.push(failed);
         if failed && case.stop_on_failure {
             break;
         }

@@ -298,6 +298,8 @@ fn other_kind(opts: &DoctorOptions, report: &CheckReport) -> CheckReport {
                 },
                 families: fams,
                 optional: n.optional,
+                alternatives: Vec::new(),
+                via: None,
             })
         })
         .collect();
@@ -399,6 +401,7 @@ fn diagnose(
                 (Outcome::Registered(v), _) => Answer::RevisionMissing(v.supported.clone()),
                 (Outcome::Present, _) => Answer::Supported(Vec::new()),
                 (Outcome::Failed(e), _) => Answer::CannotAsk(e.clone()),
+                (Outcome::Unknown(why), _) => Answer::Unknown(why.clone()),
                 (Outcome::NotRegistered | Outcome::NotApplicable(_), _) => Answer::NotRegistered,
             };
             (r.family, a)
@@ -562,7 +565,7 @@ mod tests {
     }
 
     fn report(spec: &str, outcome: Outcome) -> (Need, CheckReport) {
-        let need = Need { requirement: spec.parse().unwrap(), families: vec![Family::Ipv4], optional: false };
+        let need = Need::new(spec.parse().unwrap(), vec![Family::Ipv4], false);
         let r = CheckReport {
             kernel_release: "6.12.0-test".into(),
             profile: None,
@@ -573,8 +576,10 @@ mod tests {
                 family: Family::Ipv4,
                 backend: Backend::Nft,
                 outcome,
+                alternative_for: None,
             }],
             disagreements: Vec::new(),
+            rules: None,
         };
         (need, r)
     }

@@ -57,6 +57,8 @@ pub enum Answer {
     NotRegistered,
     /// Could not be asked.
     CannotAsk(ProbeError),
+    /// What the question is asked through is not there yet.
+    Unknown(String),
 }
 
 /// Where the module that would provide it stands.
@@ -252,6 +254,19 @@ pub fn decide(f: &Facts) -> Decision {
             },
         };
         return Decision { verdict: Verdict::CannotProbe, causes, remedy };
+    }
+
+    // Asked through something that is not there (a logger through nft_log).
+    if let Some(why) = f.answers.iter().find_map(|(_, a)| match a {
+        Answer::Unknown(why) => Some(why),
+        _ => None,
+    }) {
+        causes.push(format!("cannot tell yet: {why}"));
+        return Decision {
+            verdict: Verdict::CannotProbe,
+            causes,
+            remedy: format!("`{ensure}` loads what it is asked through, then asks again"),
+        };
     }
 
     // Registered, but not at the required revision.

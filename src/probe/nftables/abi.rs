@@ -15,6 +15,18 @@ pub const NFT_MSG_NEWRULE: u8 = 6;
 pub const NFT_MSG_NEWSET: u8 = 9;
 /// `NFT_MSG_NEWOBJ`.
 pub const NFT_MSG_NEWOBJ: u8 = 18;
+/// `NFT_MSG_NEWFLOWTABLE`.
+pub const NFT_MSG_NEWFLOWTABLE: u8 = 22;
+/// `NFTA_FLOWTABLE_TABLE`.
+pub const NFTA_FLOWTABLE_TABLE: u16 = 1;
+/// `NFTA_FLOWTABLE_NAME`.
+pub const NFTA_FLOWTABLE_NAME: u16 = 2;
+/// `NFTA_FLOWTABLE_HOOK` (nested).
+pub const NFTA_FLOWTABLE_HOOK: u16 = 3;
+/// `NFTA_FLOWTABLE_HOOK_NUM`.
+pub const NFTA_FLOWTABLE_HOOK_NUM: u16 = 1;
+/// `NFTA_FLOWTABLE_HOOK_PRIORITY`.
+pub const NFTA_FLOWTABLE_HOOK_PRIORITY: u16 = 2;
 
 // ---- enum nft_table_attributes, nft_table_flags ----------------------------------
 
@@ -109,6 +121,8 @@ pub const NFTA_OBJ_TYPE: u16 = 3;
 pub const NFTA_OBJ_DATA: u16 = 4;
 /// `NFT_OBJECT_COUNTER`.
 pub const NFT_OBJECT_COUNTER: u32 = 1;
+/// `NFT_OBJECT_CT_HELPER`.
+pub const NFT_OBJECT_CT_HELPER: u32 = 3;
 
 // ---- enum nft_registers ------------------------------------------------------------
 

@@ -28,6 +28,20 @@ pub const NFT_MSG_GETCHAIN: u8 = 4;
 pub const NFT_MSG_GETRULE: u8 = 7;
 /// `NFT_MSG_GETSET`.
 pub const NFT_MSG_GETSET: u8 = 10;
+/// `NFT_MSG_GETOBJ`.
+pub const NFT_MSG_GETOBJ: u8 = 19;
+/// `NFT_MSG_GETFLOWTABLE`.
+pub const NFT_MSG_GETFLOWTABLE: u8 = 23;
+/// `NFTA_COMPAT_X_INFO` (`NFTA_MATCH_INFO`, `NFTA_TARGET_INFO`).
+const NFTA_COMPAT_X_INFO: u16 = 3;
+/// `NFTA_LOG_GROUP`.
+const NFTA_LOG_GROUP: u16 = 1;
+/// `NFTA_LOG_LEVEL`.
+const NFTA_LOG_LEVEL: u16 = 5;
+/// `NFT_LOGLEVEL_AUDIT`.
+const NFT_LOGLEVEL_AUDIT: u32 = 8;
+/// `NFTA_CT_HELPER_NAME`.
+const NFTA_CT_HELPER_NAME: u16 = 1;
 /// `NFTA_SET_EXPR`: one expression every element carries.
 const NFTA_SET_EXPR: u16 = 17;
 /// `NFTA_SET_EXPRESSIONS`: several.
@@ -60,6 +74,10 @@ pub enum ExprUse {
         /// Its revision.
         revision: u8,
     },
+    /// Something an expression needs beneath it: the logger of `log` (or
+    /// of LOG/NFLOG), the textsearch algorithm of the string match, a
+    /// conntrack helper.
+    Beneath(Kind, String),
 }
 
 /// One decoded object of the ruleset.
@@ -95,6 +113,29 @@ pub enum Object {
         features: Vec<&'static str>,
         /// Expressions its elements carry.
         exprs: Vec<ExprUse>,
+    },
+    /// A stateful object (`counter`, `quota`, `ct helper`, …): its type
+    /// as an `object:` name, and for a ct helper the helper it names.
+    Stateful {
+        /// Its family.
+        family: u8,
+        /// Its table.
+        table: String,
+        /// Its name.
+        name: String,
+        /// Its type (`ct-helper`), or `type N` for one xtprobe does not know.
+        object: String,
+        /// The helper a ct helper object names.
+        helper: Option<String>,
+    },
+    /// A flowtable.
+    Flowtable {
+        /// Its family.
+        family: u8,
+        /// Its table.
+        table: String,
+        /// Its name.
+        name: String,
     },
     /// A rule.
     Rule {
@@ -143,14 +184,67 @@ fn expressions(list: &[u8]) -> Result<Vec<ExprUse>, WireError> {
         if elem.ty != NFTA_LIST_ELEM {
             continue;
         }
-        out.push(expression(elem.payload)?);
+        out.extend(expression(elem.payload)?);
     }
     Ok(out)
 }
 
 /// Decodes one `NFTA_LIST_ELEM` (or `NFTA_SET_EXPR`): name, and for
-/// nft_compat the extension inside.
-fn expression(elem: &[u8]) -> Result<ExprUse, WireError> {
+/// nft_compat the extension inside; then what it needs beneath it.
+fn expression(elem: &[u8]) -> Result<Vec<ExprUse>, WireError> {
+    let mut name = None;
+    let mut data: &[u8] = &[];
+    for a in Nla::iter(elem) {
+        let a = a?;
+        match a.ty {
+            NFTA_EXPR_NAME => name = Some(string(&a, "NFTA_EXPR_NAME")?),
+            NFTA_EXPR_DATA => data = a.payload,
+            _ => {}
+        }
+    }
+    let first = expression_use(elem)?;
+    let mut out = vec![first.clone()];
+    match (&first, name.as_deref()) {
+        // nft_log_init(): a group means the ULOG logger; level audit none;
+        // anything else the LOG (syslog) one.
+        (ExprUse::Native(_), Some("log")) => {
+            let (mut group, mut audit) = (false, false);
+            for a in Nla::iter(data) {
+                let a = a?;
+                match a.ty {
+                    NFTA_LOG_GROUP => group = true,
+                    NFTA_LOG_LEVEL => audit = a.be_u32("NFTA_LOG_LEVEL")? == NFT_LOGLEVEL_AUDIT,
+                    _ => {}
+                }
+            }
+            if group {
+                out.push(ExprUse::Beneath(Kind::Logger, "nflog".into()));
+            } else if !audit {
+                out.push(ExprUse::Beneath(Kind::Logger, "syslog".into()));
+            }
+        }
+        (ExprUse::Compat { kind, name, .. }, _) => {
+            let mut info: &[u8] = &[];
+            for a in Nla::iter(data) {
+                let a = a?;
+                if a.ty == NFTA_COMPAT_X_INFO {
+                    info = a.payload;
+                }
+            }
+            out.extend(
+                crate::probe::xt::beneath::beneath(*kind, name, info)
+                    .into_iter()
+                    .map(|(k, n)| ExprUse::Beneath(k, n)),
+            );
+        }
+        _ => {}
+    }
+    Ok(out)
+}
+
+/// The expression an `NFTA_LIST_ELEM` is: its type, or the xtables
+/// extension nft_compat carries.
+fn expression_use(elem: &[u8]) -> Result<ExprUse, WireError> {
     let (mut name, mut data) = (None, None);
     for a in Nla::iter(elem) {
         let a = a?;
@@ -220,7 +314,7 @@ pub fn parse(msg: u8, payload: &[u8]) -> Result<Option<Object>, WireError> {
                 };
             let mut exprs = Vec::new();
             if let Some(e) = get(NFTA_SET_EXPR) {
-                exprs.push(expression(e.payload)?);
+                exprs.extend(expression(e.payload)?);
             }
             if let Some(e) = get(NFTA_SET_EXPRESSIONS) {
                 exprs.extend(expressions(e.payload)?);
@@ -233,6 +327,37 @@ pub fn parse(msg: u8, payload: &[u8]) -> Result<Option<Object>, WireError> {
                 exprs,
             }
         }
+        NFT_MSG_NEWOBJ => {
+            let ty = get(NFTA_OBJ_TYPE).map(|a| a.be_u32("NFTA_OBJ_TYPE")).transpose()?.unwrap_or(0);
+            let object = crate::probe::nftables::recipe::OBJECTS
+                .iter()
+                .find(|o| o.number == Some(ty))
+                .map(|o| o.name.to_string())
+                .unwrap_or_else(|| format!("type {ty}"));
+            let mut helper = None;
+            if ty == NFT_OBJECT_CT_HELPER {
+                if let Some(d) = get(NFTA_OBJ_DATA) {
+                    for a in Nla::iter(d.payload) {
+                        let a = a?;
+                        if a.ty == NFTA_CT_HELPER_NAME {
+                            helper = Some(string(&a, "NFTA_CT_HELPER_NAME")?);
+                        }
+                    }
+                }
+            }
+            Object::Stateful {
+                family,
+                table: req(NFTA_OBJ_TABLE, "NFTA_OBJ_TABLE")?,
+                name: req(NFTA_OBJ_NAME, "NFTA_OBJ_NAME")?,
+                object,
+                helper,
+            }
+        }
+        NFT_MSG_NEWFLOWTABLE => Object::Flowtable {
+            family,
+            table: req(NFTA_FLOWTABLE_TABLE, "NFTA_FLOWTABLE_TABLE")?,
+            name: req(NFTA_FLOWTABLE_NAME, "NFTA_FLOWTABLE_NAME")?,
+        },
         NFT_MSG_NEWRULE => Object::Rule {
             family,
             table: req(NFTA_RULE_TABLE, "NFTA_RULE_TABLE")?,
@@ -274,7 +399,14 @@ pub fn set_features(flags: u32, data_type: Option<u32>, concat: bool, timeout: b
 pub fn read_ruleset(sock: &mut NfnlSocket, mut each: impl FnMut(Option<Object>)) -> Result<(), ProbeError> {
     'attempt: for _ in 0..=DUMP_RETRIES {
         each(None);
-        for msg in [NFT_MSG_GETTABLE, NFT_MSG_GETCHAIN, NFT_MSG_GETSET, NFT_MSG_GETRULE] {
+        for msg in [
+            NFT_MSG_GETTABLE,
+            NFT_MSG_GETCHAIN,
+            NFT_MSG_GETSET,
+            NFT_MSG_GETOBJ,
+            NFT_MSG_GETFLOWTABLE,
+            NFT_MSG_GETRULE,
+        ] {
             let reply = msg - 1; // NFT_MSG_NEW* = NFT_MSG_GET* - 1
             let interrupted = sock.dump(
                 |seq| emit_dump(msg, seq),

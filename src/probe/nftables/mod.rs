@@ -57,7 +57,35 @@ pub fn question(ext: &Extension, family: Family) -> Result<Question, &'static st
         }
         Kind::Family => Ok(Question::Family),
         Kind::Set => recipe::set_feature(&ext.name).map(Question::Set).ok_or(unknown),
-        Kind::Match | Kind::Target | Kind::Ipset => Err("not an nf_tables question"),
+        Kind::Logger => recipe::logger(&ext.name).map(Question::Logger).ok_or(unknown),
+        Kind::Helper => {
+            if !matches!(family, Family::Ipv4 | Family::Ipv6) {
+                return Err("conntrack helpers are asked in ipv4 and ipv6");
+            }
+            recipe::helper(&ext.name).map(Question::Helper).ok_or(unknown)
+        }
+        Kind::Object => {
+            let o = recipe::object(&ext.name).ok_or(unknown)?;
+            if !o.families.is_empty() && !o.families.contains(&family) {
+                return Err(if o.number.is_none() {
+                    "flowtables exist in ip, ip6 and inet tables"
+                } else {
+                    "this object type exists only in other families (tunnel: netdev)"
+                });
+            }
+            Ok(Question::Object(o))
+        }
+        Kind::Textsearch => {
+            if !matches!(family, Family::Ipv4 | Family::Ipv6) {
+                return Err("the string match is asked in ipv4 and ipv6");
+            }
+            recipe::TEXTSEARCH
+                .iter()
+                .find(|a| **a == ext.name)
+                .map(|a| Question::Textsearch(a))
+                .ok_or(unknown)
+        }
+        Kind::Match | Kind::Target | Kind::Ipset | Kind::Table => Err("not an nf_tables question"),
     }
 }
 

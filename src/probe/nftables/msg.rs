@@ -146,6 +146,13 @@ pub enum Message {
         /// Inside `NFTA_OBJ_DATA`.
         data: Vec<Attr>,
     },
+    /// `NFT_MSG_NEWFLOWTABLE`, with an ingress hook and no devices.
+    Flowtable {
+        /// `NFTA_FLOWTABLE_TABLE`.
+        table: String,
+        /// `NFTA_FLOWTABLE_NAME`.
+        name: String,
+    },
     /// `NFT_MSG_NEWRULE`, appended to `chain`.
     Rule {
         /// `NFTA_RULE_TABLE`.
@@ -165,6 +172,7 @@ impl Message {
             Message::Chain { .. } => NFT_MSG_NEWCHAIN,
             Message::Set { .. } => NFT_MSG_NEWSET,
             Message::Obj { .. } => NFT_MSG_NEWOBJ,
+            Message::Flowtable { .. } => NFT_MSG_NEWFLOWTABLE,
             Message::Rule { .. } => NFT_MSG_NEWRULE,
         }
     }
@@ -176,6 +184,7 @@ impl Message {
             Message::Chain { .. } => "NFT_MSG_NEWCHAIN",
             Message::Set { .. } => "NFT_MSG_NEWSET",
             Message::Obj { .. } => "NFT_MSG_NEWOBJ",
+            Message::Flowtable { .. } => "NFT_MSG_NEWFLOWTABLE",
             Message::Rule { .. } => "NFT_MSG_NEWRULE",
         }
     }
@@ -232,6 +241,17 @@ impl Message {
                 Attr::str(NFTA_OBJ_NAME, name),
                 Attr::U32(NFTA_OBJ_TYPE, *ty),
                 Attr::Nested(NFTA_OBJ_DATA, data.clone()),
+            ],
+            Message::Flowtable { table, name } => vec![
+                Attr::str(NFTA_FLOWTABLE_TABLE, table),
+                Attr::str(NFTA_FLOWTABLE_NAME, name),
+                Attr::Nested(
+                    NFTA_FLOWTABLE_HOOK,
+                    vec![
+                        Attr::U32(NFTA_FLOWTABLE_HOOK_NUM, NF_NETDEV_INGRESS),
+                        Attr::U32(NFTA_FLOWTABLE_HOOK_PRIORITY, 0),
+                    ],
+                ),
             ],
             Message::Rule { table, chain, exprs } => vec![
                 Attr::str(NFTA_RULE_TABLE, table),

@@ -24,7 +24,7 @@
 //! extended-ACK text.
 
 use super::msg::{Hook, Message};
-use super::recipe::{self, Ctx, ExprRecipe, Prepare, SetFeature};
+use super::recipe::{self, Ctx, ExprRecipe, HelperRecipe, LoggerRecipe, ObjectRecipe, Prepare, SetFeature};
 use crate::probe::exchange::Answer;
 use crate::probe::socket::MAX_TRANSACTION;
 use crate::probe::{Errno, Family, Outcome, ProbeError};
@@ -40,6 +40,19 @@ pub enum Question {
     Family,
     /// Can a set have this feature?
     Set(&'static SetFeature),
+    /// Is this logger registered for the family? Asked with a `log` rule
+    /// beside a `log level audit` witness (nft_log), and with the LOG or
+    /// NFLOG target beside its witness (nft_compat) for kernels without
+    /// nft_log.
+    Logger(&'static LoggerRecipe),
+    /// Is this conntrack helper there? Asked with a `ct helper` object
+    /// beside a `ct state` witness (nft_ct).
+    Helper(&'static HelperRecipe),
+    /// Is this object type (or are flowtables) there?
+    Object(&'static ObjectRecipe),
+    /// Is this textsearch algorithm there? Asked with the `string` match
+    /// beside its witness.
+    Textsearch(&'static str),
 }
 
 impl Question {
@@ -49,6 +62,9 @@ impl Question {
             Question::Family => 0,
             Question::Chain(_) | Question::Set(_) => 1,
             Question::Expr(r) => 1 + usize::from(r.prepare != Prepare::Nothing),
+            Question::Logger(_) => 4,
+            Question::Helper(_) | Question::Textsearch(_) => 2,
+            Question::Object(_) => 1,
         }
     }
 
@@ -59,6 +75,10 @@ impl Question {
             Question::Chain(t) => format!("chain:{t}"),
             Question::Family => "the family".to_string(),
             Question::Set(f) => format!("set:{}", f.name),
+            Question::Logger(l) => format!("logger:{}", l.name),
+            Question::Helper(h) => format!("helper:{}", h.name),
+            Question::Object(o) => format!("object:{}", o.name),
+            Question::Textsearch(a) => format!("textsearch:{a}"),
         }
     }
 }
@@ -75,6 +95,9 @@ struct Slot {
     prepare: Vec<usize>,
     /// The message whose ACK answers it; `None` for family questions (the gate).
     answer: Option<usize>,
+    /// The witnesses and other routes of a question asked beneath a
+    /// carrier, in the order its interpretation reads them.
+    extra: Vec<usize>,
     /// A family question.
     family_question: bool,
 }
@@ -182,7 +205,62 @@ fn add_question(batch: &mut Batch, index: usize, q: &Question, names: &Names) {
     let n = batch.messages.len();
     let message = match q {
         Question::Family => {
-            group.slots.push(Slot { index, prepare, answer: None, family_question: true });
+            group.slots.push(Slot { index, prepare, answer: None, extra: Vec::new(), family_question: true });
+            return;
+        }
+        Question::Logger(l) => {
+            // answer: `log`; extra: [audit witness, LOG/NFLOG witness, LOG/NFLOG].
+            let rule = |exprs| Message::Rule { table: table.clone(), chain: "q".into(), exprs };
+            let start = batch.messages.len();
+            batch.messages.push((family, rule(l.nft_witness())));
+            batch.messages.push((family, rule(l.nft_rule())));
+            batch.messages.push((family, rule(l.xt_rule(true))));
+            batch.messages.push((family, rule(l.xt_rule(false))));
+            group.slots.push(Slot {
+                index,
+                prepare,
+                answer: Some(start + 1),
+                extra: vec![start, start + 2, start + 3],
+                family_question: false,
+            });
+            return;
+        }
+        Question::Helper(h) => {
+            let start = batch.messages.len();
+            batch.messages.push((
+                family,
+                Message::Rule { table: table.clone(), chain: "q".into(), exprs: h.witness() },
+            ));
+            batch.messages.push((
+                family,
+                Message::Obj {
+                    table,
+                    name: format!("o{start}"),
+                    ty: super::abi::NFT_OBJECT_CT_HELPER,
+                    data: h.object_data(family),
+                },
+            ));
+            group.slots.push(Slot {
+                index,
+                prepare,
+                answer: Some(start + 1),
+                extra: vec![start],
+                family_question: false,
+            });
+            return;
+        }
+        Question::Textsearch(algo) => {
+            let start = batch.messages.len();
+            let rule = |exprs| Message::Rule { table: table.clone(), chain: "q".into(), exprs };
+            batch.messages.push((family, rule(recipe::string_match(algo, true))));
+            batch.messages.push((family, rule(recipe::string_match(algo, false))));
+            group.slots.push(Slot {
+                index,
+                prepare,
+                answer: Some(start + 1),
+                extra: vec![start],
+                family_question: false,
+            });
             return;
         }
         Question::Chain(t) => {
@@ -194,6 +272,10 @@ fn add_question(batch: &mut Batch, index: usize, q: &Question, names: &Names) {
             }
         }
         Question::Set(f) => Message::Set { table, name: format!("s{n}"), id: n as u32, spec: (f.spec)() },
+        Question::Object(o) => match o.number {
+            Some(ty) => Message::Obj { table, name: format!("o{n}"), ty, data: (o.data)() },
+            None => Message::Flowtable { table, name: format!("f{n}") },
+        },
         Question::Expr(r) => {
             let (set, object) = (format!("s{n}"), format!("o{n}"));
             match r.prepare {
@@ -229,7 +311,13 @@ fn add_question(batch: &mut Batch, index: usize, q: &Question, names: &Names) {
     };
     let answer = batch.messages.len();
     batch.messages.push((family, message));
-    group.slots.push(Slot { index, prepare, answer: Some(answer), family_question: false });
+    group.slots.push(Slot {
+        index,
+        prepare,
+        answer: Some(answer),
+        extra: Vec::new(),
+        family_question: false,
+    });
 }
 
 /// The caller's indices of the questions in `batch`.
@@ -272,8 +360,10 @@ pub fn interpret(
             // 6.8+: nft_supported_family(); before 4.17 a missing afinfo module.
             (Err((libc::EOPNOTSUPP | libc::EAFNOSUPPORT, _)), _) => FamilyState::Absent,
             (Err((errno, text)), _) => FamilyState::Broken(failure("NFT_MSG_NEWTABLE", errno, text)),
-            // Before 6.8: no filter chain type for the family.
-            (Ok(()), Err((libc::ENOENT, _))) => FamilyState::Absent,
+            // Before 6.8: no filter chain type for the family (ENOENT); on
+            // 5.5-6.7 kernels without the 2024 fix, EOPNOTSUPP
+            // (`nft_chain_parse_hook()` finding no type ops).
+            (Ok(()), Err((libc::ENOENT | libc::EOPNOTSUPP, _))) => FamilyState::Absent,
             (Ok(()), Err((errno, text))) => FamilyState::Broken(failure("NFT_MSG_NEWCHAIN", errno, text)),
             (Ok(()), Ok(())) => FamilyState::Present,
         };
@@ -314,6 +404,29 @@ fn answer_one(
         }
     }
     let Some(i) = s.answer else { return Outcome::Present };
+    match q {
+        Question::Logger(l) => return logger_answer(l, s, i, answers),
+        Question::Helper(h) => {
+            return match result(&answers[s.extra[0]]) {
+                Ok(()) => beneath(q, result(&answers[i]), &[]),
+                Err(_) => Outcome::Unknown(format!(
+                    "helper {} is asked with an nf_tables `ct helper` object, and nft_ct (expr:ct) is not there",
+                    h.name
+                )),
+            };
+        }
+        Question::Textsearch(algo) => {
+            return match result(&answers[s.extra[0]]) {
+                Err((libc::EINVAL, _)) => beneath(q, result(&answers[i]), &[]),
+                _ => Outcome::Unknown(format!(
+                    "textsearch {algo} is asked with the string match, and it (match:string through \
+                     nft_compat) is not there"
+                )),
+            };
+        }
+        Question::Object(o) => return beneath(q, result(&answers[i]), o.present),
+        _ => {}
+    }
     match (q, result(&answers[i])) {
         (_, Ok(())) => Outcome::Present,
         (Question::Expr(_) | Question::Chain(_), Err((libc::ENOENT, _))) => Outcome::NotRegistered,
@@ -321,15 +434,59 @@ fn answer_one(
         (Question::Set(_), Err((libc::EOPNOTSUPP, _))) => Outcome::NotRegistered,
         (q, Err((errno, text))) => Outcome::Failed(ProbeError::Rejected {
             what: q.describe(),
-            op: match q {
-                Question::Expr(_) => "NFT_MSG_NEWRULE",
-                Question::Chain(_) | Question::Family => "NFT_MSG_NEWCHAIN",
-                Question::Set(_) => "NFT_MSG_NEWSET",
-            },
+            op: op_of(q),
             errno: Errno(errno),
             ext_ack: text,
         }),
     }
+}
+
+/// The message a question's answer comes from, for errors.
+fn op_of(q: &Question) -> &'static str {
+    match q {
+        Question::Expr(_) | Question::Logger(_) | Question::Textsearch(_) => "NFT_MSG_NEWRULE",
+        Question::Chain(_) | Question::Family => "NFT_MSG_NEWCHAIN",
+        Question::Set(_) => "NFT_MSG_NEWSET",
+        Question::Helper(_) => "NFT_MSG_NEWOBJ",
+        Question::Object(o) if o.number.is_none() => "NFT_MSG_NEWFLOWTABLE",
+        Question::Object(_) => "NFT_MSG_NEWOBJ",
+    }
+}
+
+/// The answer to a question asked beneath its carrier, once the carrier
+/// is known to be there: ACK (or an errno in `present`) = there, ENOENT =
+/// missing (the kernel asked for its module first), anything else is the
+/// kernel refusing xtprobe's use of it.
+fn beneath(q: &Question, r: Result<(), (i32, Option<String>)>, present: &[i32]) -> Outcome {
+    match r {
+        Ok(()) => Outcome::Present,
+        Err((errno, _)) if present.contains(&errno) => Outcome::Present,
+        Err((libc::ENOENT, _)) => Outcome::NotRegistered,
+        Err((errno, text)) => Outcome::Failed(ProbeError::Rejected {
+            what: q.describe(),
+            op: op_of(q),
+            errno: Errno(errno),
+            ext_ack: text,
+        }),
+    }
+}
+
+/// A logger: through nft_log if its witness passed, else through the
+/// LOG/NFLOG target if that is registered (its witness refused with
+/// EINVAL), else no verdict.
+fn logger_answer(l: &'static LoggerRecipe, s: &Slot, i: usize, answers: &[Answer]) -> Outcome {
+    let q = Question::Logger(l);
+    if result(&answers[s.extra[0]]).is_ok() {
+        return beneath(&q, result(&answers[i]), &[]);
+    }
+    if matches!(result(&answers[s.extra[1]]), Err((libc::EINVAL, _))) {
+        return beneath(&q, result(&answers[s.extra[2]]), &[]);
+    }
+    Outcome::Unknown(format!(
+        "logger {} is asked with a log rule, and neither nft_log (expr:log) nor the {} target \
+         (through nft_compat) is there to ask with",
+        l.name, l.xt_target
+    ))
 }
 
 #[cfg(test)]

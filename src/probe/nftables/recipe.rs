@@ -404,16 +404,15 @@ pub static EXPRS: &[ExprRecipe] = &[
             )]
         },
     },
-    // Level 8 (audit) needs no logging backend: without it, a missing
-    // nf_log_syslog would also answer ENOENT (`nft_log_init()`).
+    // Level 8 (audit) needs no logger (`nft_log_init()` returns before
+    // `nf_logger_find_get()`), so ENOENT means nft_log itself is missing;
+    // the logger a rule's `log` needs is its own question (`logger:`).
     ExprRecipe {
         name: "log",
         families: &[],
         prepare: Prepare::Nothing,
         also_missing: &[],
-        // A plain `log`, as rules write it: it needs a logging backend
-        // (nf_log_syslog) as well, so ENOENT may mean either is missing.
-        rule: |_| vec![e("log", vec![])],
+        rule: |_| log_audit(),
     },
     ExprRecipe {
         name: "lookup",
@@ -789,5 +788,363 @@ mod tests {
         assert_eq!(hook_for("route", Family::Ipv6).0, NF_INET_LOCAL_OUT);
         assert_eq!(hook_for("filter", Family::Netdev), (NF_NETDEV_INGRESS, 0, Some("lo")));
         assert_eq!(hook_for("filter", Family::Arp).0, NF_ARP_IN);
+    }
+}
+
+// --- Beneath the rules: loggers, helpers, objects, textsearch --------------
+//
+// These are not expression types: a rule needs them through an expression
+// (or an xtables match or target) whose init looks them up and asks for
+// their module. Each is asked with a *witness* beside the real question:
+// a message that shows the carrier is there, so that ENOENT on the real
+// question can only mean the thing beneath is missing.
+
+const NFTA_LOG_GROUP: u16 = 1;
+const NFTA_LOG_LEVEL: u16 = 5;
+const NFT_LOGLEVEL_AUDIT: u32 = 8;
+const NFTA_MATCH_NAME: u16 = 1;
+const NFTA_MATCH_REV: u16 = 2;
+const NFTA_MATCH_INFO: u16 = 3;
+const NFTA_TARGET_NAME: u16 = 1;
+const NFTA_TARGET_REV: u16 = 2;
+const NFTA_TARGET_INFO: u16 = 3;
+const NFTA_CT_HELPER_NAME: u16 = 1;
+const NFTA_CT_HELPER_L3PROTO: u16 = 2;
+const NFTA_CT_HELPER_L4PROTO: u16 = 3;
+
+/// `log level audit`: nft_log without a logger.
+fn log_audit() -> Vec<Expr> {
+    vec![e("log", vec![Attr::U32(NFTA_LOG_LEVEL, NFT_LOGLEVEL_AUDIT)])]
+}
+
+/// A packet logger (`nf_logger_find_get(family, type)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoggerRecipe {
+    /// The word after `logger:`.
+    pub name: &'static str,
+    /// `NF_LOG_TYPE_LOG` (0) or `NF_LOG_TYPE_ULOG` (1).
+    pub log_type: u8,
+    /// The xtables target whose check asks for it (`log_tg_check()`,
+    /// `nflog_tg_check()`), for kernels without nft_log.
+    pub xt_target: &'static str,
+}
+
+/// The loggers.
+pub static LOGGERS: &[LoggerRecipe] = &[
+    LoggerRecipe { name: "syslog", log_type: 0, xt_target: "LOG" },
+    LoggerRecipe { name: "nflog", log_type: 1, xt_target: "NFLOG" },
+];
+
+/// The logger named `name`.
+pub fn logger(name: &str) -> Option<&'static LoggerRecipe> {
+    LOGGERS.iter().find(|l| l.name == name)
+}
+
+impl LoggerRecipe {
+    /// The nf_tables rule that needs this logger: `log` (warning level,
+    /// the LOG type) or `log group 0` (the ULOG type).
+    pub fn nft_rule(&self) -> Vec<Expr> {
+        match self.log_type {
+            0 => vec![e("log", vec![])],
+            _ => vec![e("log", vec![Attr::Bytes(NFTA_LOG_GROUP, 0u16.to_be_bytes().to_vec())])],
+        }
+    }
+
+    /// The witness for [`Self::nft_rule`]: nft_log is there.
+    pub fn nft_witness(&self) -> Vec<Expr> {
+        log_audit()
+    }
+
+    /// The same through nft_compat: the LOG (or NFLOG) target with the
+    /// info iptables sends (`struct xt_log_info` level 4, `struct
+    /// xt_nflog_info` group 0); with `witness`, a one-byte info that the
+    /// kernel refuses with EINVAL when the target is registered
+    /// (`nft_target_select_ops()`: shorter than `targetsize`) and with
+    /// ENOENT when it is not.
+    pub fn xt_rule(&self, witness: bool) -> Vec<Expr> {
+        let info = if witness {
+            vec![0]
+        } else if self.log_type == 0 {
+            xt_blob::log_info()
+        } else {
+            xt_blob::nflog_info()
+        };
+        vec![compat("target", self.xt_target, 0, info)]
+    }
+}
+
+/// A compat `match` or `target` expression.
+fn compat(kind: &'static str, name: &str, rev: u32, info: Vec<u8>) -> Expr {
+    let (n, r, i) = if kind == "match" {
+        (NFTA_MATCH_NAME, NFTA_MATCH_REV, NFTA_MATCH_INFO)
+    } else {
+        (NFTA_TARGET_NAME, NFTA_TARGET_REV, NFTA_TARGET_INFO)
+    };
+    e(kind, vec![Attr::str(n, name), Attr::U32(r, rev), Attr::Bytes(i, info)])
+}
+
+/// A conntrack helper and the protocol it is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HelperRecipe {
+    /// Its registered name (`nfct-helper-<name>`), case-sensitive.
+    pub name: &'static str,
+    /// `IPPROTO_TCP` or `IPPROTO_UDP`: helpers are found by name and
+    /// protocol (`__nf_conntrack_helper_find()`).
+    pub l4proto: u8,
+}
+
+const TCP: u8 = 6;
+const UDP: u8 = 17;
+
+/// The helpers mainline registers (`MODULE_ALIAS_NFCT_HELPER`).
+pub static HELPERS: &[HelperRecipe] = &[
+    HelperRecipe { name: "amanda", l4proto: UDP },
+    HelperRecipe { name: "ftp", l4proto: TCP },
+    HelperRecipe { name: "irc", l4proto: TCP },
+    HelperRecipe { name: "netbios-ns", l4proto: UDP },
+    HelperRecipe { name: "pptp", l4proto: TCP },
+    HelperRecipe { name: "Q.931", l4proto: TCP },
+    HelperRecipe { name: "RAS", l4proto: UDP },
+    HelperRecipe { name: "sane", l4proto: TCP },
+    HelperRecipe { name: "sip", l4proto: UDP },
+    HelperRecipe { name: "snmp", l4proto: UDP },
+    HelperRecipe { name: "snmp_trap", l4proto: UDP },
+    HelperRecipe { name: "tftp", l4proto: UDP },
+];
+
+/// The helper named `name`.
+pub fn helper(name: &str) -> Option<&'static HelperRecipe> {
+    HELPERS.iter().find(|h| h.name == name)
+}
+
+impl HelperRecipe {
+    /// `NFTA_OBJ_DATA` of a `ct helper` object for this helper in
+    /// `family` (`nft_ct_helper_obj_init()` looks it up, asking for
+    /// `nfct-helper-<name>`).
+    pub fn object_data(&self, family: Family) -> Vec<Attr> {
+        vec![
+            Attr::str(NFTA_CT_HELPER_NAME, self.name),
+            Attr::Bytes(NFTA_CT_HELPER_L3PROTO, u16::from(family.nfproto()).to_be_bytes().to_vec()),
+            Attr::Bytes(NFTA_CT_HELPER_L4PROTO, vec![self.l4proto]),
+        ]
+    }
+
+    /// The witness: a `ct state` rule, which needs nft_ct, the module
+    /// that registers the `ct helper` object type.
+    pub fn witness(&self) -> Vec<Expr> {
+        vec![e("ct", vec![Attr::U32(NFTA_CT_KEY, NFT_CT_STATE), Attr::U32(NFTA_CT_DREG, NFT_REG_1)])]
+    }
+}
+
+/// An nf_tables object type (or flowtables).
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectRecipe {
+    /// The word after `object:`.
+    pub name: &'static str,
+    /// `NFT_OBJECT_*`; `None` for flowtables (`NFT_MSG_NEWFLOWTABLE`).
+    pub number: Option<u32>,
+    /// The families the type is registered for; empty = every family
+    /// (`NFPROTO_UNSPEC`). Flowtables exist in ip, ip6 and inet.
+    pub families: &'static [Family],
+    /// `NFTA_OBJ_DATA`.
+    pub data: fn() -> Vec<Attr>,
+    /// Errnos that still mean "the type is there": `nf_tables_newobj()`
+    /// finds the type (or answers ENOENT, after asking for `nft-obj-N`)
+    /// before the type's init reads the data, so EINVAL for data left
+    /// empty on purpose is a yes.
+    pub present: &'static [i32],
+}
+
+/// The object types and flowtables.
+pub static OBJECTS: &[ObjectRecipe] = &[
+    ObjectRecipe { name: "counter", families: &[], number: Some(1), data: Vec::new, present: &[] },
+    ObjectRecipe {
+        name: "quota",
+        families: &[],
+        number: Some(2),
+        data: || vec![Attr::U64(NFTA_QUOTA_BYTES, 1 << 20)],
+        present: &[],
+    },
+    // Without a name and protocol: EINVAL once the type is found (the
+    // helper itself is `helper:NAME`).
+    ObjectRecipe {
+        name: "ct-helper",
+        families: &[],
+        number: Some(3),
+        data: Vec::new,
+        present: &[libc::EINVAL],
+    },
+    ObjectRecipe {
+        name: "limit",
+        families: &[],
+        number: Some(4),
+        data: || {
+            vec![
+                Attr::U64(NFTA_LIMIT_RATE, 10),
+                Attr::U64(NFTA_LIMIT_UNIT, 1),
+                Attr::U32(NFTA_LIMIT_TYPE, NFT_LIMIT_PKTS),
+            ]
+        },
+        present: &[],
+    },
+    ObjectRecipe {
+        name: "connlimit",
+        families: &[],
+        number: Some(5),
+        data: || vec![Attr::U32(NFTA_CONNLIMIT_COUNT, 10)],
+        present: &[],
+    },
+    ObjectRecipe {
+        name: "tunnel",
+        families: &[Family::Netdev],
+        number: Some(6),
+        data: Vec::new,
+        present: &[libc::EINVAL],
+    },
+    ObjectRecipe {
+        name: "ct-timeout",
+        families: &[],
+        number: Some(7),
+        data: Vec::new,
+        present: &[libc::EINVAL],
+    },
+    ObjectRecipe {
+        name: "secmark",
+        families: &[],
+        number: Some(8),
+        data: Vec::new,
+        present: &[libc::EINVAL],
+    },
+    ObjectRecipe {
+        name: "ct-expectation",
+        families: &[],
+        number: Some(9),
+        data: Vec::new,
+        present: &[libc::EINVAL],
+    },
+    ObjectRecipe {
+        name: "synproxy",
+        families: &[],
+        number: Some(10),
+        data: Vec::new,
+        present: &[libc::EINVAL],
+    },
+    ObjectRecipe {
+        name: "flowtable",
+        families: &[Family::Ipv4, Family::Ipv6, Family::Inet],
+        number: None,
+        data: Vec::new,
+        present: &[],
+    },
+];
+
+/// The object type named `name`.
+pub fn object(name: &str) -> Option<&'static ObjectRecipe> {
+    OBJECTS.iter().find(|o| o.name == name)
+}
+
+/// The textsearch algorithms iptables' string match offers (`--algo
+/// bm|kmp`; `lib/ts_bm.c`, `lib/ts_kmp.c`). ts_fsm takes a token program,
+/// not a string, and no rule names it.
+pub const TEXTSEARCH: &[&str] = &["bm", "kmp"];
+
+/// The rule that needs textsearch algorithm `algo`: the `string` match
+/// (revision 1) as iptables sends `-m string --algo ALGO --string x`
+/// (`string_mt_check()` asks `textsearch_prepare()`, which requests
+/// `ts_ALGO`); with `witness`, a one-byte info, refused with EINVAL when
+/// the match is registered and ENOENT when it is not.
+pub fn string_match(algo: &str, witness: bool) -> Vec<Expr> {
+    let info = if witness { vec![0] } else { xt_blob::string_info(algo) };
+    vec![compat("match", "string", 1, info)]
+}
+
+/// The info blobs of the xtables extensions xtprobe sends through
+/// nft_compat, laid out as the kernel's `#[repr(C)]` structures are on a
+/// 64-bit kernel (x86_64, aarch64): the offsets come from the structures,
+/// not from constants.
+pub mod xt_blob {
+    use std::mem::{offset_of, size_of};
+
+    /// `struct xt_string_info` (include/uapi/linux/netfilter/xt_string.h).
+    #[repr(C)]
+    struct XtStringInfo {
+        from_offset: u16,
+        to_offset: u16,
+        algo: [u8; 16],
+        pattern: [u8; 128],
+        patlen: u8,
+        flags: u8,
+        /// `struct ts_config __attribute__((aligned(8))) *config`.
+        config: u64,
+    }
+
+    /// `struct xt_log_info` (xt_LOG.h).
+    #[repr(C)]
+    struct XtLogInfo {
+        level: u8,
+        logflags: u8,
+        prefix: [u8; 30],
+    }
+
+    /// `struct xt_nflog_info` (xt_NFLOG.h).
+    #[repr(C)]
+    struct XtNflogInfo {
+        len: u32,
+        group: u16,
+        threshold: u16,
+        flags: u16,
+        pad: u16,
+        prefix: [u8; 64],
+    }
+
+    /// `XT_ALIGN`: the kernel compares the aligned sizes (`xt_check_match()`).
+    fn xt_align(n: usize) -> usize {
+        n.div_ceil(8) * 8
+    }
+
+    /// `-m string --algo ALGO --string x`, revision 1.
+    pub fn string_info(algo: &str) -> Vec<u8> {
+        let mut b = vec![0u8; xt_align(size_of::<XtStringInfo>())];
+        b[offset_of!(XtStringInfo, to_offset)..][..2].copy_from_slice(&u16::MAX.to_ne_bytes());
+        let a = algo.as_bytes();
+        let n = a.len().min(15);
+        b[offset_of!(XtStringInfo, algo)..][..n].copy_from_slice(&a[..n]);
+        b[offset_of!(XtStringInfo, pattern)] = b'x';
+        b[offset_of!(XtStringInfo, patlen)] = 1;
+        b
+    }
+
+    /// `-j LOG` (level 4, as iptables' default).
+    pub fn log_info() -> Vec<u8> {
+        let mut b = vec![0u8; xt_align(size_of::<XtLogInfo>())];
+        b[offset_of!(XtLogInfo, level)] = 4;
+        b
+    }
+
+    /// `-j NFLOG` (group 0).
+    pub fn nflog_info() -> Vec<u8> {
+        let _ = (offset_of!(XtNflogInfo, group), offset_of!(XtNflogInfo, prefix));
+        vec![0u8; xt_align(size_of::<XtNflogInfo>())]
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// The sizes the kernel's structures have on 64-bit builds
+        /// (`pahole`-style arithmetic from the headers: 150 bytes, the
+        /// pointer aligned to 8).
+        #[test]
+        fn sizes_match_the_kernel_layouts() {
+            assert_eq!(size_of::<XtStringInfo>(), 160);
+            assert_eq!(offset_of!(XtStringInfo, patlen), 148);
+            assert_eq!(offset_of!(XtStringInfo, config), 152);
+            assert_eq!(size_of::<XtLogInfo>(), 32);
+            assert_eq!(size_of::<XtNflogInfo>(), 76);
+            assert_eq!(nflog_info().len(), 80, "XT_ALIGN(76)");
+            let s = string_info("kmp");
+            assert_eq!(&s[4..8], b"kmp\0");
+            assert_eq!((s[20], s[148]), (b'x', 1));
+        }
     }
 }

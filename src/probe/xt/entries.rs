@@ -100,6 +100,9 @@ pub struct Use {
     pub name: String,
     /// Its revision.
     pub revision: u8,
+    /// What it needs beneath it (its logger, algorithm, helper), from its
+    /// info ([`super::beneath`]).
+    pub beneath: Vec<(Kind, String)>,
 }
 
 /// What one table holds: every entry's extensions, per chain.
@@ -157,7 +160,8 @@ pub fn walk_entries(
                 return Err(format!("match at byte {} of entry {at}: size {size} does not fit", m));
             }
             let name = name_at(e, m + 2, 29)?;
-            uses.push((chain.clone(), Use { kind: Kind::Match, name, revision: e[m + 31] }));
+            let beneath = super::beneath::beneath(Kind::Match, &name, &e[m + XT_ENTRY_HEADER..m + size]);
+            uses.push((chain.clone(), Use { kind: Kind::Match, name, revision: e[m + 31], beneath }));
             m += size;
         }
         let name = name_at(e, target_offset + 2, 29)?;
@@ -168,7 +172,14 @@ pub fn walk_entries(
             "ERROR" => chain = name_at(e, target_offset + XT_ENTRY_HEADER, 32).unwrap_or_default(),
             // Verdicts, jumps, returns.
             "" => {}
-            _ => uses.push((chain.clone(), Use { kind: Kind::Target, name, revision })),
+            _ => {
+                let beneath = super::beneath::beneath(
+                    Kind::Target,
+                    &name,
+                    &e[target_offset + XT_ENTRY_HEADER..next_offset],
+                );
+                uses.push((chain.clone(), Use { kind: Kind::Target, name, revision, beneath }))
+            }
         }
         at += next_offset;
     }

@@ -62,6 +62,10 @@ pub fn route(family: Family, kind: Kind) -> Result<SockoptRoute, &'static str> {
     }
 }
 
+/// The tables iptables-legacy knows (`xtables_ipv4`/`xtables_ipv6` in
+/// iptables' `nft.c` lists the same five).
+pub const TABLES: &[&str] = &["filter", "nat", "mangle", "raw", "security"];
+
 /// Asks the legacy sockopts, with one raw socket per address family.
 pub struct LegacyProber {
     inet: Option<OwnedFd>,
@@ -132,8 +136,56 @@ impl LegacyProber {
         }
     }
 
-    /// Walks all revisions of `ext` in `family`.
+    /// Whether table `name` can be opened in `family`, as
+    /// iptables-legacy opens it (`*_SO_GET_INFO`): the kernel looks the
+    /// table up and, when it is not there, asks for `iptable_<name>`
+    /// (`xt_request_find_table_lock()`). ENOPROTOOPT: ip_tables itself is
+    /// not loaded, and nothing autoloads it.
+    pub fn table(&mut self, family: Family, name: &str) -> Outcome {
+        let Some(layout) = super::entries::layout(family) else {
+            return Outcome::NotApplicable("legacy tables exist in ipv4, ipv6 and arp");
+        };
+        let fd = match self.socket(family == Family::Ipv6) {
+            Ok(fd) => fd.as_raw_fd(),
+            Err(e) => return Outcome::Failed(e),
+        };
+        if self.deadline.expired() {
+            return Outcome::Failed(ProbeError::Timeout {
+                budget_ms: self.deadline.budget().as_millis() as u64,
+                pending: self.deadline.pending(),
+            });
+        }
+        self.deadline.doing(format!("it was asked (getsockopt SO_GET_INFO) about table {name} in {family}"));
+        let mut info = vec![0u8; layout.info_size];
+        let n = name.len().min(super::entries::XT_TABLE_MAXNAMELEN - 1);
+        info[..n].copy_from_slice(&name.as_bytes()[..n]);
+        match sys::get_sockopt_buf(fd, layout.level, layout.get_info, &mut info) {
+            Ok(_) => Outcome::Present,
+            Err(e) => match e.raw_os_error().unwrap_or(libc::EIO) {
+                libc::ENOENT => Outcome::NotRegistered,
+                libc::ENOPROTOOPT => Outcome::Failed(ProbeError::LegacyNotLoaded {
+                    module: match family {
+                        Family::Ipv6 => "ip6_tables",
+                        Family::Arp => "arp_tables",
+                        _ => "ip_tables",
+                    },
+                }),
+                libc::EPERM => Outcome::Failed(ProbeError::PermissionDenied { cap: "CAP_NET_ADMIN" }),
+                errno => Outcome::Failed(ProbeError::Os {
+                    op: "getsockopt(SO_GET_INFO)",
+                    errno: Errno(errno),
+                    ext_ack: None,
+                }),
+            },
+        }
+    }
+
+    /// Walks all revisions of `ext` in `family` (or opens the table, for
+    /// [`Kind::Table`]).
     pub fn probe(&mut self, family: Family, ext: &Extension) -> Outcome {
+        if ext.kind == Kind::Table {
+            return self.table(family, &ext.name);
+        }
         if let Err(why) = route(family, ext.kind) {
             return Outcome::NotApplicable(why);
         }

@@ -110,6 +110,39 @@ pub struct Need {
     pub families: Vec<Family>,
     /// Reported, but never fails the exit status.
     pub optional: bool,
+    /// Requirements that serve as well, in the order a client tries them
+    /// (`-m state` is sent as `conntrack`, else as `state`).
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "all_as_string")]
+    pub alternatives: Vec<Requirement>,
+    /// For xtables matches and targets: the one interface to ask through
+    /// (the rules' client), instead of the command's `--backend`.
+    #[serde(skip)]
+    pub via: Option<crate::probe::Backend>,
+}
+
+impl Need {
+    /// A need with no alternatives.
+    pub fn new(requirement: Requirement, families: Vec<Family>, optional: bool) -> Self {
+        Need { requirement, families, optional, alternatives: Vec::new(), via: None }
+    }
+
+    /// The requirement, then its alternatives.
+    pub fn candidates(&self) -> impl Iterator<Item = &Requirement> {
+        std::iter::once(&self.requirement).chain(&self.alternatives)
+    }
+
+    /// `match:conntrack` or `match:conntrack (or match:state)`.
+    pub fn describe(&self) -> String {
+        let mut s = self.requirement.to_string();
+        for a in &self.alternatives {
+            s.push_str(&format!(" (or {a})"));
+        }
+        s
+    }
+}
+
+fn all_as_string<S: serde::Serializer>(r: &[Requirement], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(r.iter().map(|r| r.to_string()))
 }
 
 fn as_string<S: serde::Serializer>(r: &Requirement, s: S) -> Result<S::Ok, S::Error> {
@@ -125,8 +158,25 @@ pub struct Profile {
     pub description: String,
     /// Where its list comes from.
     pub sources: Vec<String>,
+    /// The iptables rules it stands for, required then optional: what
+    /// they need is the client's matter (`needs` holds it for the client
+    /// the profile was resolved for).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<ProfileRules>,
+    /// The iptables client its rules were read for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<crate::probe::Backend>,
     /// The extensions.
     pub needs: Vec<Need>,
+}
+
+/// A profile's rules text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProfileRules {
+    /// iptables-save text.
+    pub text: String,
+    /// Whether a miss is only reported.
+    pub optional: bool,
 }
 
 /// Why a profile could not be used.
@@ -150,8 +200,14 @@ struct Builtin {
     description: &'static str,
     /// The families its required and optional entries are checked in.
     families: &'static [Family],
-    /// Built-in profiles whose required entries this one requires too.
+    /// Built-in profiles whose required rules and entries this one requires too.
     includes: &'static [&'static str],
+    /// The iptables rules it stands for (iptables-save text, `rules/`):
+    /// what they require depends on the client that sends them.
+    rules: &'static [&'static str],
+    /// Rules only some setups have.
+    optional_rules: &'static [&'static str],
+    /// Requirements beside the rules (nf_tables, ipset).
     required: &'static [&'static str],
     optional: &'static [&'static str],
     /// Entries with their own families: (spec, families, optional).
@@ -160,6 +216,7 @@ struct Builtin {
 }
 
 const V4: &[Family] = &[Family::Ipv4];
+const KUBE_PROXY_RULES: &str = include_str!("rules/kube-proxy.rules");
 const INET: &[Family] = &[Family::Inet];
 
 static BUILTINS: &[Builtin] = &[
@@ -170,18 +227,10 @@ static BUILTINS: &[Builtin] = &[
         description: "SecretFlow Kuscia node: the NAT and port-map rules its embedded containerd CNI \
                       (bridge with ipMasq, portmap) writes; on master/autonomy nodes its embedded k3s adds \
                       the kube-proxy set (optional here)",
-        required: &[
-            "comment",
-            "addrtype",
-            "multiport",
-            "tcp",
-            "udp",
-            "mark",
-            "target:MASQUERADE",
-            "target:DNAT",
-            "target:MARK",
-        ],
-        optional: &["conntrack", "statistic", "recent", "set", "target:REJECT"],
+        rules: &[],
+        optional_rules: &[KUBE_PROXY_RULES],
+        required: &[],
+        optional: &[],
         per_family: &[],
         sources: &[
             "secretflow/kuscia:cmd/kuscia/modules/containerd.go and k3s.go (embedded containerd, CNI, k3s)",
@@ -195,21 +244,10 @@ static BUILTINS: &[Builtin] = &[
         name: "kube-proxy",
         description: "kube-proxy in iptables mode (services, ClientIP affinity, masquerading)",
         includes: &[],
-        required: &[
-            "comment",
-            "mark",
-            "conntrack",
-            "addrtype",
-            "statistic",
-            "recent",
-            "tcp",
-            "udp",
-            "target:MARK",
-            "target:MASQUERADE",
-            "target:DNAT",
-            "target:REJECT",
-        ],
-        optional: &["sctp", "nfacct"],
+        rules: &[KUBE_PROXY_RULES],
+        optional_rules: &[include_str!("rules/kube-proxy.optional.rules")],
+        required: &[],
+        optional: &[],
         per_family: &[],
         sources: &[
             "kubernetes/kubernetes:pkg/proxy/iptables/proxier.go (no ipset: statistic and recent instead)",
@@ -220,7 +258,9 @@ static BUILTINS: &[Builtin] = &[
         name: "kubelet",
         includes: &[],
         description: "kubelet's own chains (KUBE-FIREWALL)",
-        required: &["comment", "conntrack"],
+        rules: &[include_str!("rules/kubelet.rules")],
+        optional_rules: &[],
+        required: &[],
         optional: &[],
         per_family: &[],
         sources: &["kubernetes/kubernetes:pkg/kubelet/kubelet_network_linux.go"],
@@ -229,8 +269,10 @@ static BUILTINS: &[Builtin] = &[
         families: V4,
         name: "flannel",
         includes: &[],
-        description: "flannel's masquerading rules",
-        required: &["comment", "mark", "target:MASQUERADE"],
+        description: "flannel's masquerading and forwarding rules",
+        rules: &[include_str!("rules/flannel.rules")],
+        optional_rules: &[],
+        required: &[],
         optional: &[],
         per_family: &[],
         sources: &["flannel-io/flannel:pkg/trafficmngr/iptables/iptables.go"],
@@ -240,20 +282,11 @@ static BUILTINS: &[Builtin] = &[
         name: "calico",
         includes: &[],
         description: "Calico felix in iptables mode",
-        required: &[
-            "set",
-            "conntrack",
-            "addrtype",
-            "mark",
-            "multiport",
-            "target:REJECT",
-            "target:MARK",
-            "target:MASQUERADE",
-        ],
-        optional: &["u32", "bpf", "ipvs", "comment", "ipset:hash:ip,port"],
+        rules: &[include_str!("rules/calico.rules")],
+        optional_rules: &[],
+        required: &[],
+        optional: &["u32", "bpf", "ipvs", "ipset:hash:ip,port"],
         per_family: &[
-            ("rpfilter", &[Family::Ipv4], false),
-            ("icmp", &[Family::Ipv4], false),
             ("icmp6", &[Family::Ipv6], true),
             ("ipset:hash:net", &[Family::Ipv4], false),
             ("ipset:hash:ip", &[Family::Ipv4], false),
@@ -270,7 +303,9 @@ static BUILTINS: &[Builtin] = &[
         name: "cni-bridge",
         description: "the CNI bridge (and ptp) plugin with ipMasq",
         includes: &[],
-        required: &["comment", "target:MASQUERADE"],
+        rules: &[include_str!("rules/cni-bridge.rules")],
+        optional_rules: &[],
+        required: &[],
         optional: &[],
         per_family: &[],
         sources: &["containernetworking/plugins:pkg/ip/ipmasq_iptables_linux.go"],
@@ -280,17 +315,9 @@ static BUILTINS: &[Builtin] = &[
         name: "cni-portmap",
         description: "the CNI portmap plugin (hostPort)",
         includes: &[],
-        required: &[
-            "addrtype",
-            "comment",
-            "multiport",
-            "tcp",
-            "udp",
-            "mark",
-            "target:DNAT",
-            "target:MARK",
-            "target:MASQUERADE",
-        ],
+        rules: &[include_str!("rules/cni-portmap.rules")],
+        optional_rules: &[],
+        required: &[],
         optional: &[],
         per_family: &[],
         sources: &["containernetworking/plugins:plugins/meta/portmap/portmap_iptables.go"],
@@ -300,7 +327,9 @@ static BUILTINS: &[Builtin] = &[
         name: "cni-firewall",
         includes: &[],
         description: "the CNI firewall plugin (iptables backend)",
-        required: &["conntrack", "comment"],
+        rules: &[include_str!("rules/cni-firewall.rules")],
+        optional_rules: &[],
+        required: &[],
         optional: &[],
         per_family: &[],
         sources: &["containernetworking/plugins:plugins/meta/firewall/iptables.go"],
@@ -310,7 +339,9 @@ static BUILTINS: &[Builtin] = &[
         name: "docker",
         includes: &[],
         description: "dockerd's bridge networking (NAT, published ports)",
-        required: &["addrtype", "conntrack", "tcp", "udp", "target:MASQUERADE", "target:DNAT"],
+        rules: &[include_str!("rules/docker.rules")],
+        optional_rules: &[],
+        required: &[],
         optional: &["set"],
         per_family: &[],
         sources: &["moby/moby:integration/network/bridge/iptablesdoc/generated/new-daemon.md"],
@@ -320,8 +351,10 @@ static BUILTINS: &[Builtin] = &[
         name: "k3s",
         description: "k3s: kube-proxy, flannel and its network policy controller",
         includes: &["kube-proxy", "flannel"],
-        required: &["multiport", "set", "target:REJECT"],
-        optional: &["sctp", "nfacct", "expr:counter", "chain:nat"],
+        rules: &[include_str!("rules/k3s.rules")],
+        optional_rules: &[include_str!("rules/kube-proxy.optional.rules")],
+        required: &[],
+        optional: &["expr:counter", "chain:nat"],
         per_family: &[],
         sources: &[
             "k3s-io/k3s:contrib/util/check-config.sh",
@@ -336,6 +369,8 @@ static BUILTINS: &[Builtin] = &[
                       nat chains, verdict maps keyed by address . protocol . port, numgen load balancing, DNAT, \
                       masquerade, reject (dual-stack: --family ipv4,ipv6)",
         includes: &[],
+        rules: &[],
+        optional_rules: &[],
         required: &[
             "family:ipv4",
             "chain:filter",
@@ -368,22 +403,16 @@ static BUILTINS: &[Builtin] = &[
         families: V4,
         description: "kube-proxy in IPVS mode: the ipsets it creates on every sync and the iptables rules that match them",
         includes: &[],
+        rules: &[include_str!("rules/kube-proxy-ipvs.rules")],
+        optional_rules: &[include_str!("rules/kube-proxy-ipvs.optional.rules")],
         required: &[
             "ipset:hash:ip,port",
             "ipset:hash:ip,port,ip",
             "ipset:hash:ip,port,net",
             "ipset:bitmap:port",
             "ipset:hash:ip",
-            "comment",
-            "set",
-            "mark",
-            "conntrack",
-            "addrtype",
-            "target:MASQUERADE",
-            "target:MARK",
-            "target:REJECT",
         ],
-        optional: &["physdev", "ipvs"],
+        optional: &[],
         per_family: &[],
         sources: &[
             "kubernetes/kubernetes:pkg/proxy/ipvs/proxier.go (ipsetInfo: every set ensured on every sync; writeIptablesRules)",
@@ -395,6 +424,8 @@ static BUILTINS: &[Builtin] = &[
         families: INET,
         description: "firewalld with its nftables backend (the default): `inet firewalld` table",
         includes: &[],
+        rules: &[],
+        optional_rules: &[],
         required: &[
             "family:inet",
             "chain:filter",
@@ -435,6 +466,8 @@ static BUILTINS: &[Builtin] = &[
         families: INET,
         description: "podman's netavark with its nftables driver (the default): `inet netavark` table",
         includes: &[],
+        rules: &[],
+        optional_rules: &[],
         required: &[
             "family:inet",
             "chain:filter",
@@ -462,6 +495,8 @@ static BUILTINS: &[Builtin] = &[
         description: "flannel with EnableNFTables: `ip flannel-ipv4` and `ip6 flannel-ipv6` tables (both always \
                       created), forward rules and --ip-masq masquerading as the upstream manifest deploys it",
         includes: &[],
+        rules: &[],
+        optional_rules: &[],
         required: &[
             "family:ipv4",
             "family:ipv6",
@@ -508,23 +543,81 @@ fn required(b: &Builtin) -> Vec<&'static str> {
     out
 }
 
-fn from_builtin(b: &Builtin) -> Profile {
+/// A profile's rules, its includes' first.
+fn rules_of(b: &Builtin) -> (Vec<&'static str>, Vec<&'static str>) {
+    let (mut req, mut opt) = (Vec::new(), Vec::new());
+    for inc in b.includes {
+        let included = BUILTINS
+            .iter()
+            .find(|x| x.name == *inc)
+            .unwrap_or_else(|| panic!("{} includes unknown {inc}", b.name));
+        let (r, o) = rules_of(included);
+        req.extend(r);
+        opt.extend(o);
+    }
+    req.extend(b.rules.iter().copied());
+    opt.extend(b.optional_rules.iter().copied());
+    req.dedup();
+    opt.retain(|o| !req.contains(o));
+    opt.dedup();
+    (req, opt)
+}
+
+/// What `text` (iptables-save rules of profile `name`) needs when
+/// `client` sends it, as needs in `families`.
+fn needs_of_rules(
+    text: &str,
+    name: &str,
+    client: crate::probe::Backend,
+    optional: bool,
+) -> Result<Vec<Need>, ProfileError> {
+    use crate::ruleset::restore::{self, Defaults};
+    use crate::ruleset::save::SavedBackend;
+    let backend =
+        if client == crate::probe::Backend::Legacy { SavedBackend::Legacy } else { SavedBackend::Nft };
+    let tally = restore::read(text, name, Defaults { family: Family::Ipv4, backend, force: true })
+        .map_err(|e| ProfileError::File { path: name.to_string(), detail: format!("rules: {e}") })?;
+    Ok(tally
+        .entries()
+        .into_iter()
+        .filter(|e| e.askable)
+        .map(|e| Need {
+            requirement: e.requirement,
+            families: e.families,
+            optional,
+            alternatives: e.alternatives,
+            via: e.via,
+        })
+        .collect())
+}
+
+fn from_builtin(b: &Builtin, client: crate::probe::Backend) -> Profile {
     let v4 = b.families.to_vec();
     let mut needs = Vec::new();
+    let (rules, optional_rules) = rules_of(b);
+    for (texts, optional) in [(&rules, false), (&optional_rules, true)] {
+        for text in texts.iter() {
+            needs.extend(
+                needs_of_rules(text, b.name, client, optional)
+                    .unwrap_or_else(|e| panic!("built-in profile {}: {e}", b.name)),
+            );
+        }
+    }
     let req = required(b);
     let optional: Vec<&str> = b.optional.iter().copied().filter(|o| !req.contains(o)).collect();
     for (list, optional) in [(req.as_slice(), false), (optional.as_slice(), true)] {
-        needs.extend(list.iter().map(|s| Need { requirement: spec(s), families: v4.clone(), optional }));
+        needs.extend(list.iter().map(|s| Need::new(spec(s), v4.clone(), optional)));
     }
-    needs.extend(b.per_family.iter().map(|(s, f, optional)| Need {
-        requirement: spec(s),
-        families: f.to_vec(),
-        optional: *optional,
-    }));
+    needs.extend(b.per_family.iter().map(|(s, f, optional)| Need::new(spec(s), f.to_vec(), *optional)));
+    let mut all_rules: Vec<ProfileRules> =
+        rules.iter().map(|t| ProfileRules { text: t.to_string(), optional: false }).collect();
+    all_rules.extend(optional_rules.iter().map(|t| ProfileRules { text: t.to_string(), optional: true }));
     Profile {
         name: b.name.to_string(),
         description: b.description.to_string(),
         sources: b.sources.iter().map(|s| s.to_string()).collect(),
+        client: (!all_rules.is_empty()).then_some(client),
+        rules: all_rules,
         needs: normalize_needs(needs),
     }
 }
@@ -538,17 +631,19 @@ pub fn normalize_needs(needs: Vec<Need>) -> Vec<Need> {
     // The same requirement twice is one entry: its families joined, and
     // required if any entry requires it (an optional line must never
     // hide a required one).
-    let mut order: Vec<Requirement> = Vec::new();
-    let mut merged: std::collections::HashMap<Requirement, Need> = std::collections::HashMap::new();
+    type Key = (Requirement, Vec<Requirement>, Option<crate::probe::Backend>);
+    let mut order: Vec<Key> = Vec::new();
+    let mut merged: std::collections::HashMap<Key, Need> = std::collections::HashMap::new();
     for n in needs {
-        match merged.get_mut(&n.requirement) {
+        let key = (n.requirement.clone(), n.alternatives.clone(), n.via);
+        match merged.get_mut(&key) {
             Some(m) => {
                 m.families.extend(n.families);
                 m.optional &= n.optional;
             }
             None => {
-                order.push(n.requirement.clone());
-                merged.insert(n.requirement.clone(), n);
+                order.push(key.clone());
+                merged.insert(key, n);
             }
         }
     }
@@ -571,18 +666,19 @@ pub fn normalize_needs(needs: Vec<Need>) -> Vec<Need> {
         .collect()
 }
 
-/// Every built-in profile.
-pub fn builtins() -> Vec<Profile> {
-    BUILTINS.iter().map(from_builtin).collect()
+/// Every built-in profile, its rules read for `client` (nft: iptables-nft).
+pub fn builtins(client: crate::probe::Backend) -> Vec<Profile> {
+    BUILTINS.iter().map(|b| from_builtin(b, client)).collect()
 }
 
-/// A built-in profile by name, or a custom one from a `.toml` path.
-pub fn resolve(arg: &str) -> Result<Profile, ProfileError> {
+/// A built-in profile by name, or a custom one from a `.toml` path, its
+/// rules read for `client` (nft: iptables-nft; legacy: iptables-legacy).
+pub fn resolve(arg: &str, client: crate::probe::Backend) -> Result<Profile, ProfileError> {
     if let Some(b) = BUILTINS.iter().find(|b| b.name == arg) {
-        return Ok(from_builtin(b));
+        return Ok(from_builtin(b, client));
     }
     if arg.contains('/') || arg.ends_with(".toml") {
-        return load_file(Path::new(arg));
+        return load_file(Path::new(arg), client);
     }
     Err(ProfileError::Unknown(arg.to_string()))
 }
@@ -599,6 +695,10 @@ struct FileProfile {
     optional: Vec<String>,
     #[serde(default)]
     extension: Vec<FileEntry>,
+    /// iptables-save text: what it needs depends on the client.
+    rules: Option<String>,
+    /// The same, reported but never failing.
+    optional_rules: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -611,7 +711,7 @@ struct FileEntry {
 }
 
 /// Reads a custom profile (schema in the module documentation).
-pub fn load_file(path: &Path) -> Result<Profile, ProfileError> {
+pub fn load_file(path: &Path, client: crate::probe::Backend) -> Result<Profile, ProfileError> {
     let err = |detail: String| ProfileError::File { path: path.display().to_string(), detail };
     let bytes = fs::read_file(path, MAX_PROFILE_BYTES, "a profile").map_err(|e| {
         let text = e.to_string();
@@ -619,12 +719,17 @@ pub fn load_file(path: &Path) -> Result<Profile, ProfileError> {
     })?;
     let default_name =
         path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "custom".into());
-    parse(&bytes, &path.display().to_string(), &default_name)
+    parse(&bytes, &path.display().to_string(), &default_name, client)
 }
 
 /// Parses the bytes of a custom profile; `source` names it in errors and
 /// in the profile's sources, `default_name` is its name unless it sets one.
-pub fn parse(bytes: &[u8], source: &str, default_name: &str) -> Result<Profile, ProfileError> {
+pub fn parse(
+    bytes: &[u8],
+    source: &str,
+    default_name: &str,
+    client: crate::probe::Backend,
+) -> Result<Profile, ProfileError> {
     let err = |detail: String| ProfileError::File { path: source.to_string(), detail };
     let text =
         std::str::from_utf8(bytes).map_err(|e| err(format!("not UTF-8 text (byte {})", e.valid_up_to())))?;
@@ -664,24 +769,45 @@ pub fn parse(bytes: &[u8], source: &str, default_name: &str) -> Result<Profile, 
     let mut needs = Vec::new();
     for (list, optional) in [(&file.required, false), (&file.optional, true)] {
         for s in list {
-            needs.push(Need { requirement: parse(s)?, families: default.clone(), optional });
+            needs.push(Need::new(parse(s)?, default.clone(), optional));
         }
     }
     for e in &file.extension {
-        needs.push(Need {
-            requirement: parse(&e.spec)?,
-            families: families(&e.families, &default)?,
-            optional: e.optional,
-        });
+        needs.push(Need::new(parse(&e.spec)?, families(&e.families, &default)?, e.optional));
     }
-    if needs.is_empty() {
-        return Err(err("no extensions: give `required`, `optional` or `[[extension]]`".into()));
+    let mut rules = Vec::new();
+    for (text, optional) in [(&file.rules, false), (&file.optional_rules, true)] {
+        if let Some(text) = text {
+            let mut from_rules = needs_of_rules(text, source, client, optional).map_err(|e| match e {
+                ProfileError::File { detail, .. } => err(detail),
+                other => other,
+            })?;
+            // The rules' own families give way to the profile's (`families = ["ipv4", "ipv6"]`:
+            // the same rules written by iptables and ip6tables).
+            if file.families.is_some() {
+                for n in &mut from_rules {
+                    if n.requirement.extension.kind != crate::probe::Kind::Family {
+                        n.families = default.clone();
+                    }
+                }
+            }
+            needs.extend(from_rules);
+            rules.push(ProfileRules { text: text.clone(), optional });
+        }
+    }
+    if needs.len() > MAX_ENTRIES {
+        return Err(err(format!("{} entries; a profile may list at most {MAX_ENTRIES}", needs.len())));
+    }
+    if needs.is_empty() && rules.is_empty() {
+        return Err(err("no extensions: give `required`, `optional`, `[[extension]]` or `rules`".into()));
     }
     let needs = normalize_needs(needs);
     Ok(Profile {
         name: file.name.unwrap_or_else(|| default_name.to_string()),
         description: file.description.unwrap_or_default(),
         sources: vec![source.to_string()],
+        client: (!rules.is_empty()).then_some(client),
+        rules,
         needs,
     })
 }
@@ -689,11 +815,12 @@ pub fn parse(bytes: &[u8], source: &str, default_name: &str) -> Result<Profile, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::Backend;
 
     #[test]
     fn a_duplicate_entry_never_hides_a_required_one() {
         let text = b"optional = [\"comment\"]\n[[extension]]\nspec = \"comment\"\nfamilies = [\"ipv6\"]\n";
-        let p = parse(text, "t", "t").unwrap();
+        let p = parse(text, "t", "t", Backend::Nft).unwrap();
         assert_eq!(p.needs.len(), 1);
         assert!(!p.needs[0].optional, "required by the second entry");
         assert_eq!(p.needs[0].families, [Family::Ipv4, Family::Ipv6]);
@@ -701,11 +828,11 @@ mod tests {
 
     #[test]
     fn nf_tables_profiles_ask_in_their_families() {
-        let fw = resolve("firewalld").unwrap();
+        let fw = resolve("firewalld", Backend::Nft).unwrap();
         let fib = fw.needs.iter().find(|n| n.requirement.to_string() == "expr:fib").unwrap();
         assert_eq!(fib.families, [Family::Inet], "firewalld's table is inet");
         // A family requirement is asked in the family it names.
-        let flannel = resolve("flannel-nft").unwrap();
+        let flannel = resolve("flannel-nft", Backend::Nft).unwrap();
         let v6 = flannel.needs.iter().find(|n| n.requirement.to_string() == "family:ipv6").unwrap();
         assert_eq!(v6.families, [Family::Ipv6]);
         // inet stands for ipv4 and ipv6 where there is no inet (xtables, ipset).
@@ -713,6 +840,7 @@ mod tests {
             b"families = [\"inet\"]\nrequired = [\"comment\", \"expr:ct\", \"ipset:hash:ip\"]\n",
             "t",
             "t",
+            Backend::Nft,
         )
         .unwrap();
         let fams: Vec<Vec<Family>> = p.needs.iter().map(|n| n.families.clone()).collect();
@@ -720,44 +848,68 @@ mod tests {
             fams,
             [vec![Family::Ipv4, Family::Ipv6], vec![Family::Inet], vec![Family::Ipv4, Family::Ipv6]]
         );
-        let ipvs = resolve("kube-proxy-ipvs").unwrap();
+        let ipvs = resolve("kube-proxy-ipvs", Backend::Nft).unwrap();
         assert!(ipvs.needs.iter().any(|n| n.requirement.to_string() == "ipset:bitmap:port" && !n.optional));
     }
 
     #[test]
     fn every_builtin_parses_and_kuscia_needs_comment() {
-        let all = builtins();
+        let all = builtins(Backend::Nft);
         assert_eq!(all.len(), 15);
         for p in &all {
             assert!(!p.needs.is_empty() && !p.sources.is_empty(), "{}", p.name);
         }
-        let k = resolve(DEFAULT).unwrap();
+        let k = resolve(DEFAULT, Backend::Nft).unwrap();
         let comment = k.needs.iter().find(|n| n.requirement.extension.name == "comment").unwrap();
         assert!(!comment.optional);
         assert_eq!(comment.families, vec![Family::Ipv4]);
         let names = |p: &Profile, optional: bool| -> Vec<String> {
             p.needs.iter().filter(|n| n.optional == optional).map(|n| n.requirement.to_string()).collect()
         };
+        // The rules of the CNI bridge and portmap plugins, as iptables-nft
+        // sends them: mark, tcp and udp become payload and meta matches.
         assert_eq!(
             names(&k, false),
             [
                 "match:comment",
                 "target:MASQUERADE",
+                "chain:nat",
+                "family:ipv4",
                 "match:addrtype",
                 "match:multiport",
-                "match:tcp",
-                "match:udp",
-                "match:mark",
                 "target:DNAT",
                 "target:MARK"
             ]
         );
+        // As iptables-legacy sends them: every extension, and the table.
+        let legacy = resolve(DEFAULT, Backend::Legacy).unwrap();
+        assert_eq!(
+            names(&legacy, false),
+            [
+                "match:comment",
+                "target:MASQUERADE",
+                "table:nat",
+                "match:addrtype",
+                "match:mark",
+                "match:multiport",
+                "match:tcp",
+                "match:udp",
+                "target:DNAT",
+                "target:MARK"
+            ]
+        );
+        // kube-proxy's endpoint DNAT rules name `-m tcp` without a port:
+        // iptables-nft keeps that as the xtables tcp match.
+        let kp = names(&resolve("kube-proxy", Backend::Nft).unwrap(), false);
+        assert!(kp.contains(&"match:tcp".to_string()), "{kp:?}");
         // k3s = kube-proxy ∪ flannel ∪ {multiport, set, REJECT}, each once.
-        let k3s = names(&resolve("k3s").unwrap(), false);
-        for e in ["match:statistic", "match:recent", "match:multiport", "match:set", "target:REJECT"] {
+        let k3s = names(&resolve("k3s", Backend::Nft).unwrap(), false);
+        for e in
+            ["match:statistic", "match:recent", "match:multiport", "match:set", "target:REJECT", "chain:nat"]
+        {
             assert_eq!(k3s.iter().filter(|x| *x == e).count(), 1, "{e} in {k3s:?}");
         }
-        let calico = resolve("calico").unwrap();
+        let calico = resolve("calico", Backend::Nft).unwrap();
         let icmp6 = calico.needs.iter().find(|n| n.requirement.extension.name == "icmp6").unwrap();
         assert_eq!(icmp6.families, vec![Family::Ipv6]);
     }
@@ -772,7 +924,7 @@ mod tests {
              [[extension]]\nspec = \"icmp6\"\nfamilies = [\"ipv6\"]\n",
         )
         .unwrap();
-        let prof = resolve(p.to_str().unwrap()).unwrap();
+        let prof = resolve(p.to_str().unwrap(), Backend::Nft).unwrap();
         assert_eq!(prof.name, "mine");
         assert_eq!(prof.needs.len(), 4);
         assert_eq!(prof.needs[0].families, vec![Family::Ipv4, Family::Ipv6]);
@@ -784,13 +936,22 @@ mod tests {
             ("required = [\"comment\"]\nfamilies = [\"inet9\"]\n", "unknown family"),
             ("requird = [\"comment\"]\n", "unknown field"),
             ("name = \"x\"\n", "no extensions"),
+            ("rules = \"*filter\\n-A INPUT -m\\nCOMMIT\\n\"\n", "rules: "),
             ("required = [", ""),
         ] {
             std::fs::write(&p, body).unwrap();
-            let e = resolve(p.to_str().unwrap()).unwrap_err().to_string();
+            let e = resolve(p.to_str().unwrap(), Backend::Nft).unwrap_err().to_string();
             assert!(e.contains("mine.toml") && e.contains(needle), "{body:?}: {e}");
         }
-        assert!(matches!(resolve("nosuchprofile"), Err(ProfileError::Unknown(_))));
-        assert!(resolve("./missing.toml").unwrap_err().to_string().contains("missing.toml"));
+        assert!(matches!(resolve("nosuchprofile", Backend::Nft), Err(ProfileError::Unknown(_))));
+        // Rules in a custom profile: what they need depends on the client.
+        std::fs::write(&p, "rules = \"\"\"\n*filter\n-A INPUT -p tcp --dport 22 -j LOG\nCOMMIT\n\"\"\"\n")
+            .unwrap();
+        let names = |c| -> Vec<String> {
+            resolve(p.to_str().unwrap(), c).unwrap().needs.iter().map(|n| n.requirement.to_string()).collect()
+        };
+        assert_eq!(names(Backend::Nft), ["target:LOG", "chain:filter", "family:ipv4", "logger:syslog"]);
+        assert_eq!(names(Backend::Legacy), ["match:tcp", "target:LOG", "table:filter", "logger:syslog"]);
+        assert!(resolve("./missing.toml", Backend::Nft).unwrap_err().to_string().contains("missing.toml"));
     }
 }
