@@ -8,17 +8,19 @@ version := `sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1`
 deb_file := "target/deb/xtprobe_" + version + "_amd64.deb"
 payload_dir := "target/" + target + "/release"
 tools_dir := "target/tools"
+suite_dir := "target/iptables-src"
 
 # The whole test suite: style; the Debian package (its tests install it);
 # unit, live-kernel (as root, each in a fresh network namespace) and
 # module-tree tests; the harness's own tests (user kernels and cases, -j 2,
 # TAP/JUnit checked by real consumers, the action by its schema); the QEMU
 # matrix; a 20-second smoke run of every fuzz target.
-test: lint kernels deb payload tools
+test: lint kernels deb payload tools suite
     XTPROBE_REQUIRE_LIVE=1 XTPROBE_DEB="$PWD/{{deb_file}}" XTPROBE_MAN="$PWD/target/man" \
         XTPROBE_COMPLETIONS="$PWD/target/completions" XTPROBE_PAYLOAD="$PWD/{{payload_dir}}" \
-        XTPROBE_TOOLS="$PWD/{{tools_dir}}" cargo test --workspace --locked
+        XTPROBE_TOOLS="$PWD/{{tools_dir}}" XTPROBE_IPTABLES_SRC="$PWD/{{suite_dir}}" cargo test --workspace --locked
     just matrix
+    just conformance
     just fuzz 20
 
 # Build and fetch the matrix's kernels (cached in ~/.cache/xtprobe).
@@ -28,6 +30,31 @@ kernels:
 # Boot every case of vm-images/matrix.toml on -j VMs (default: the CPUs).
 matrix *ARGS:
     cargo run -q --locked -p kernel-test -- matrix {{ARGS}}
+
+# iptables' own extension tests (extensions/*.t), from the Debian source
+# package of the installed iptables (needs a deb-src line; .ci/run adds one),
+# into target/iptables-src. Never copied into the repository.
+suite:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    d={{suite_dir}}
+    [ -f $d/extensions/libxt_comment.t ] && exit 0
+    v=$(dpkg-query -W -f='${Version}' iptables)
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    (cd "$tmp" && apt-get source -qq --download-only "iptables=$v" 2>/dev/null) || {
+        echo "apt-get source iptables=$v failed: add a deb-src line (see .ci/run) and run apt-get update"; exit 1; }
+    tar -xf "$tmp"/iptables_*.orig.tar.* -C "$tmp"
+    rm -rf $d && mkdir -p $d && mv "$tmp"/iptables-*/extensions $d/
+    echo "$d: iptables $v, $(ls $d/extensions/*.t | wc -l) test files"
+
+# xtprobe judged by iptables' own tests: the real client and `check --rules`
+# on every rule, on this host (fresh netns, nft and legacy) and in Debian
+# 6.12 guests (its netfilter modules as shipped, and a fifth of them removed)
+# where `ensure` must make the client's rules load. Report: target/conformance.
+conformance *ARGS: suite kernels payload
+    cargo run -q --locked -p kernel-test -- conformance --suite {{suite_dir}} --host \
+        --kernel debian-6.12 --prune 17:20 --report target/conformance {{ARGS}}
 
 # Formatting and lints, as CI checks them.
 lint:

@@ -16,3 +16,4 @@ mod hostile;
 mod load;
 mod nftables;
 mod package;
+mod profiles;

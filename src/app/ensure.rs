@@ -339,9 +339,16 @@ pub fn run(opts: &EnsureOptions, host: &Host, sys: &impl ModuleSyscalls) -> Ensu
     // the next one may be the piece that is missing (nft_log loaded, its
     // logger not; xt_tcpudp loaded on a kernel whose icmp match is in
     // ip_tables).
+    // Whether anything was loaded since `current` was asked: then a need
+    // may be there already (xt_comment loaded for ipv4 serves ipv6 too).
+    let mut stale = false;
     for need in &opts.needs {
         for &family in &need.families {
-            let status = current.status_of(&need.requirement, family);
+            let mut status = current.status_of(&need.requirement, family);
+            if stale && !opts.dry_run && matches!(status, Some(Status::NotRegistered | Status::Unknown)) {
+                status = probe(opts, vec![Need { families: vec![family], ..need.clone() }])
+                    .status_of(&need.requirement, family);
+            }
             let prerequisite_pending = opts.dry_run
                 && prereqs_missing
                 && current.results.iter().any(|r| {
@@ -376,6 +383,7 @@ pub fn run(opts: &EnsureOptions, host: &Host, sys: &impl ModuleSyscalls) -> Ensu
                         tried_any = true;
                         report.attempts.push(attempt);
                     }
+                    stale |= new;
                     if ok && new {
                         if opts.dry_run {
                             fixed = true;

@@ -247,7 +247,7 @@ static BUILTINS: &[Builtin] = &[
         rules: &[KUBE_PROXY_RULES],
         optional_rules: &[include_str!("rules/kube-proxy.optional.rules")],
         required: &[],
-        optional: &[],
+        optional: &["nfacct"],
         per_family: &[],
         sources: &[
             "kubernetes/kubernetes:pkg/proxy/iptables/proxier.go (no ipset: statistic and recent instead)",
@@ -354,7 +354,7 @@ static BUILTINS: &[Builtin] = &[
         rules: &[include_str!("rules/k3s.rules")],
         optional_rules: &[include_str!("rules/kube-proxy.optional.rules")],
         required: &[],
-        optional: &["expr:counter", "chain:nat"],
+        optional: &["nfacct", "expr:counter", "chain:nat"],
         per_family: &[],
         sources: &[
             "k3s-io/k3s:contrib/util/check-config.sh",
