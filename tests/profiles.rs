@@ -65,8 +65,12 @@ fn builtin_rules_load_exactly_where_xtprobe_says_so() {
                      \"$X\" check --rules $D/{i}.rules --backend {backend} > $D/{i}.check 2>&1; echo $? > $D/{i}.said\n"
                 ));
             }
-            script.push_str(&format!("\"$X\" check --profile {name} --backend {backend} --json > $D/check.json\n"));
-            let out = run(in_fresh_netns(Command::new("sh").arg("-c").arg(&script).env("D", dir.path()).env("X", bin())));
+            script.push_str(&format!(
+                "\"$X\" check --profile {name} --backend {backend} --json > $D/check.json\n"
+            ));
+            let out = run(in_fresh_netns(
+                Command::new("sh").arg("-c").arg(&script).env("D", dir.path()).env("X", bin()),
+            ));
             assert!(out.status.success(), "{name}: the script failed: {out:?}");
             let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
             for (i, r) in rules.iter().enumerate() {
@@ -88,7 +92,8 @@ fn builtin_rules_load_exactly_where_xtprobe_says_so() {
                 .enumerate()
                 .filter(|(_, r)| !r["optional"].as_bool().unwrap())
                 .all(|(i, _)| read(&format!("{i}.code")).trim() == "0");
-            let said = check["summary"]["missing"].as_u64().unwrap() == 0 && check["summary"]["errors"].as_u64().unwrap() == 0;
+            let said = check["summary"]["missing"].as_u64().unwrap() == 0
+                && check["summary"]["errors"].as_u64().unwrap() == 0;
             assert_eq!(said, required_loaded, "{name} ({backend}): {check:#}");
             judged += 1;
         }
