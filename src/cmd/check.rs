@@ -33,7 +33,7 @@ pub fn run(args: CheckArgs) -> Outcome {
     if args.textfile.is_some() {
         keep.extend_from_slice(&FILE_WRITE);
     }
-    let privileges = privilege::restrict(&keep);
+    let mut privileges = privilege::restrict(&keep);
     if let Some(p) = &args.textfile {
         if p.extension().is_none_or(|e| e != "prom") {
             return Err(Usage(format!(
@@ -43,6 +43,17 @@ pub fn run(args: CheckArgs) -> Outcome {
         }
     }
     let target::Target { needs, profile, lines } = target::needs(&args.target, args.backend.forced())?;
+    // What the profile or rules turned out to ask: no legacy question, no raw socket.
+    let backends = args.backend.backends();
+    let legacy = backends.contains(&xtprobe::probe::Backend::Legacy)
+        || needs.iter().any(|n| {
+            n.candidates().any(|r| r.extension.kind == xtprobe::probe::Kind::Table)
+                || (n.requirement.extension.kind.is_xt() && n.via == Some(xtprobe::probe::Backend::Legacy))
+        });
+    if !legacy && keep.contains(&NET_RAW) {
+        keep.retain(|c| *c != NET_RAW);
+        privilege::narrow(&mut privileges, &keep);
+    }
     let default_timeout = if args.format == Some(Format::Npd) { NPD_TIMEOUT } else { SHORT_TIMEOUT };
     let opts = CheckOptions {
         needs,

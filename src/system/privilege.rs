@@ -73,6 +73,23 @@ pub fn restrict(keep: &[Capability]) -> Privileges {
     Privileges { kept: names, no_new_privs, notes }
 }
 
+/// Narrows what [`restrict`] kept to `keep`, once the command knows it
+/// needs less (check after reading a profile that asks nothing of the
+/// legacy backend): dropped from the permitted and effective sets (the
+/// bounding set can no longer change; no-new-privileges holds).
+pub fn narrow(p: &mut Privileges, keep: &[Capability]) {
+    let permitted = caps::read(None, CapSet::Permitted).unwrap_or_default();
+    let kept: CapsHashSet = permitted.iter().copied().filter(|c| keep.contains(c)).collect();
+    for set in [CapSet::Effective, CapSet::Permitted] {
+        if let Err(e) = caps::set(None, set, &kept) {
+            p.notes.push(format!("the {set:?} set could not be narrowed: {e}"));
+        }
+    }
+    let mut names: Vec<String> = kept.iter().map(|c| c.to_string()).collect();
+    names.sort();
+    p.kept = names;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
