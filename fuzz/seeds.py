@@ -220,6 +220,18 @@ def text_seeds():
          ' {"vmap": {"key": {"numgen": {"mode": "random", "mod": 2}}, "data": {"set": []}}}, {"masquerade": {"flags": "fully-random"}},'
          ' {"mangle": {"key": {"meta": {"key": "mark"}}, "value": {"|": [{"meta": {"key": "mark"}}, 16384]}}}, {"xt": {"type": "match", "name": "comment"}}]}}]}')
     seed("ext_spec", "expr:numgen@1 chain:mangle family:ipx set:bloom ipset:Hash:IP ipset:hash:ip@x")
+    seed("modprobe_conf", "# CIS\ninstall dccp /bin/false\nblacklist xt_comment\noptions xt_recent ip_list_tot=1000 \\\n"
+         "  ip_pkt_list_tot=50\nalias my_recent xt_recent\nsoftdep xt_comment pre: xt_mark post: x\n"
+         "remove xt_recent /bin/true\ninstall xt_str*ng /bin/true\nbogus line\noptions\n")
+    seed("modprobe_conf", "BOOT_IMAGE=/vmlinuz root=/dev/sda1 xt_recent.ip_list_tot=5 modprobe.blacklist=a,b "
+         "\"xt-recent.x=a b\" module_blacklist=c quiet -- init")
+    for d in ("/etc/modprobe.d", "/lib/modprobe.d", "/usr/lib/modprobe.d"):
+        try:
+            for n in sorted(os.listdir(d)):
+                with open(os.path.join(d, n), "rb") as f:
+                    seed("modprobe_conf", f.read(1 << 16))
+        except OSError:
+            pass
 
 
 def compressed(target, raw):

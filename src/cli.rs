@@ -147,7 +147,9 @@ the kernel would); loads the module of every missing requirement, found
 through the alias the kernel requests (ipt_NAME, nft-expr-2-NAME,
 nft-expr-NAME, nft-chain-2-nat, ip_set_TYPE, ...), with its dependencies;
 and probes again. Optional extensions are loaded when possible but never fail
-the exit status.
+the exit status. modprobe.d and /proc/cmdline apply as for `load`: options
+are passed, a blacklisted module is not found through an alias, and a module
+with an `install` command is refused (exit 3, with its file and line).
 
 Examples:
   xtprobe ensure                       everything Kuscia needs, now
@@ -159,7 +161,8 @@ Exit status:
   0  everything required is supported afterwards (dry run: or planned)
   1  something is still missing (no module for this kernel)
   2  usage error
-  3  cannot load here: no module support, not allowed, unreadable files
+  3  cannot load here: no module support, not allowed, unreadable files,
+     an `install` command in modprobe.d
   4  the kernel refused a module";
 
 const PROFILES_HELP: &str = "\
@@ -265,7 +268,11 @@ modules.dep, or, where there is none, from each module's .modinfo; every
 module of the closure is loaded first, in order. Compressed modules (.xz,
 .zst, .gz, detected by content) are handed to the kernel as they are when it
 can decompress them (/sys/module/compression), else decompressed here.
-xtprobe does not read modprobe.d: it loads exactly what you name.
+modprobe.d (under --root) and /proc/cmdline are read as modprobe reads them:
+`options` and MODULE.PARAM= are passed at load (your KEY=VALUE wins),
+`alias` and `softdep` are followed, `blacklist` hides a module found through
+an alias, and a module with an `install` command is refused (xtprobe never
+runs commands).
 
 Examples:
   xtprobe load xt_comment                  load xt_comment (and x_tables)
@@ -279,7 +286,8 @@ Exit status:
   1  not found for this kernel
   2  usage error
   3  environment or permission: no module support, not allowed (EPERM),
-     unreadable or corrupt files, malformed modules.dep
+     unreadable or corrupt files, malformed modules.dep, an `install`
+     command for the module in modprobe.d
   4  the kernel refused the module (signature, format/vermagic, unknown
      symbol, bad parameter)";
 

@@ -202,3 +202,137 @@ fn index_writes_what_depmod_writes() {
         );
     }
 }
+
+/// What `modprobe --show-depends` says for a query under a config:
+/// the modules it would insert, each with its effective parameters (the
+/// kernel takes the last value of a key), or the install command it would
+/// run instead, or nothing (a blacklisted module found through an alias).
+#[derive(Debug, PartialEq)]
+enum Says {
+    Insert(Vec<(String, std::collections::BTreeMap<String, String>)>),
+    Install(String),
+    Nothing,
+}
+
+fn params(words: &[&str]) -> std::collections::BTreeMap<String, String> {
+    words.iter().filter_map(|w| w.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn kmod_says(tree: &DebianTree, root: &Path, query: &str) -> Says {
+    let base = tree.depmod.parent().unwrap().parent().unwrap().parent().unwrap();
+    let mut cmd = Command::new("modprobe");
+    cmd.arg("-d").arg(base).arg("-S").arg(&tree.release);
+    for d in [
+        "etc/modprobe.d",
+        "run/modprobe.d",
+        "usr/local/lib/modprobe.d",
+        "usr/lib/modprobe.d",
+        "lib/modprobe.d",
+    ] {
+        if root.join(d).is_dir() {
+            cmd.arg("-C").arg(root.join(d));
+        }
+    }
+    let out = run(cmd.args(["--show-depends", query]));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(code(&out), 0, "modprobe --show-depends {query}: {stderr}");
+    let mut inserted = Vec::new();
+    for line in stdout.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["insmod", path, rest @ ..] => {
+                let file = Path::new(path).file_name().unwrap().to_str().unwrap();
+                let name = file.split('.').next().unwrap().replace('-', "_");
+                // kmod lists a shared dependency again; the kernel loads it once.
+                if !inserted.iter().any(|(n, _)| *n == name) {
+                    inserted.push((name, params(rest)));
+                }
+            }
+            ["install", cmd @ ..] => return Says::Install(cmd.join(" ")),
+            _ => {}
+        }
+    }
+    if inserted.is_empty() { Says::Nothing } else { Says::Insert(inserted) }
+}
+
+fn xtprobe_says(tree: &DebianTree, root: &Path, query: &str) -> (Says, String) {
+    let out = run(Command::new(env!("CARGO_BIN_EXE_xtprobe"))
+        .args(["load", "--dry-run", "--json", "--modules-dir"])
+        .arg(&tree.depmod)
+        .arg("--root")
+        .arg(root)
+        .arg(query));
+    let (stdout, stderr) = text(&out);
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let message = format!("{} {stderr}", doc["error"]["message"].as_str().unwrap_or(""));
+    let says = match code(&out) {
+        0 => Says::Insert(
+            doc["plan"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| {
+                    let p: Vec<&str> = s["params"].as_str().unwrap().split_whitespace().collect();
+                    (s["module"].as_str().unwrap().to_string(), params(&p))
+                })
+                .collect(),
+        ),
+        3 => Says::Install(message.clone()),
+        1 => Says::Nothing,
+        other => panic!("{query}: exit {other}: {stdout} {stderr}"),
+    };
+    (says, message)
+}
+
+/// modprobe.d, read by xtprobe and by kmod's own modprobe from the same
+/// temporary root, gives the same plans: options (several lines, several
+/// files, the same key twice), a config alias, a config softdep, a
+/// blacklist that hides a module found through an alias (but not by name),
+/// an install command matched by a pattern, and a file in /etc that masks
+/// the same name in /usr/lib.
+#[test]
+fn modprobe_d_is_read_as_modprobe_reads_it() {
+    let root = tempfile::tempdir().unwrap();
+    let write = |rel: &str, text: &str| {
+        let p = root.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write(
+        "etc/modprobe.d/site.conf",
+        "# the site's own\noptions xt_recent ip_list_tot=1000\nalias my_recent xt_recent\n\
+         softdep xt_comment pre: xt_mark\nblacklist xt_mark\n",
+    );
+    write("usr/lib/modprobe.d/site.conf", "install xt_recent /bin/false\n");
+    write(
+        "usr/lib/modprobe.d/vendor.conf",
+        "install xt_str*ng /bin/true\noptions xt_recent \\\n  ip_pkt_list_tot=50 ip_list_tot=7\n",
+    );
+    for tree in trees() {
+        for query in
+            ["xt_recent", "my_recent", "ipt_recent", "xt_comment", "ipt_mark", "xt_mark", "xt_string"]
+        {
+            let theirs = kmod_says(&tree, root.path(), query);
+            let (ours, message) = xtprobe_says(&tree, root.path(), query);
+            match (&theirs, &ours) {
+                (Says::Install(cmd), Says::Install(_)) => {
+                    assert!(message.contains(cmd.as_str()), "{query}: {message}");
+                    assert!(message.contains("vendor.conf:1"), "{query}: {message}");
+                }
+                (Says::Nothing, Says::Nothing) => {
+                    assert!(message.contains("blacklisted"), "{query}: {message}")
+                }
+                _ => assert_eq!(ours, theirs, "{} {query}", tree.name),
+            }
+        }
+        // The cases above are not vacuous: each kind of line changed a plan.
+        let recent = kmod_says(&tree, root.path(), "xt_recent");
+        assert_eq!(
+            recent,
+            Says::Insert(vec![
+                ("x_tables".into(), Default::default()),
+                ("xt_recent".into(), params(&["ip_list_tot=7", "ip_pkt_list_tot=50"])),
+            ])
+        );
+    }
+}

@@ -474,3 +474,70 @@ fn capabilities_are_dropped_before_any_file_is_read() {
     let out = bounded(xt().arg("profiles").arg(&p), 20);
     assert_eq!(code(&out), 2, "{out:?}");
 }
+
+// ---- modprobe.d ------------------------------------------------------------------
+
+/// A hostile modprobe.d: a FIFO, a device, a directory, a link out of the
+/// root, a file over the size cap, binary junk and every malformed line
+/// kind. The plan still comes (exit 0, at once), each bad file and line a
+/// warning naming it; nothing outside the root is read, and a link to
+/// /dev/null masks the vendor file of that name.
+#[test]
+fn a_hostile_modprobe_d_gives_warnings_with_their_place_never_a_hang() {
+    let t = tree_with("xt_recent");
+    t.write_dep();
+    let root = tempfile::tempdir().unwrap();
+    let etc = root.path().join("etc/modprobe.d");
+    let usr = root.path().join("usr/lib/modprobe.d");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::create_dir_all(&usr).unwrap();
+    fifo(&etc.join("a-fifo.conf"));
+    char_device(&etc.join("b-zero.conf"));
+    std::fs::create_dir(etc.join("c-dir.conf")).unwrap();
+    // Outside the root, a config that would forbid the module: never read.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("evil.conf"), "install xt_recent /bin/false\n").unwrap();
+    std::os::unix::fs::symlink(outside.path().join("evil.conf"), etc.join("d-out.conf")).unwrap();
+    std::fs::write(etc.join("e-big.conf"), vec![b'#'; 2 << 20]).unwrap();
+    let mut junk = b"\x00\xff\xfe garbage\n".to_vec();
+    junk.extend_from_slice(
+        b"options\ninstall xt_recent\nsoftdep xt_recent pre: post:\nalias only_one\nblacklist\n\
+          frobnicate xt_recent\noptions xt_recent ip_list_tot=9 \\\n",
+    );
+    std::fs::write(etc.join("f-junk.conf"), junk).unwrap();
+    // The vendor forbids it; /etc masks that file with a link to /dev/null.
+    std::fs::write(usr.join("g-vendor.conf"), "install xt_recent /bin/false\n").unwrap();
+    std::os::unix::fs::symlink("/dev/null", etc.join("g-vendor.conf")).unwrap();
+
+    let out = bounded(
+        xt().args(["load", "--dry-run", "--json", "--modules-dir"])
+            .arg(&t.dir)
+            .arg("--root")
+            .arg(root.path())
+            .arg("xt_recent"),
+        20,
+    );
+    assert_eq!(code(&out), 0, "{}", said(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let warnings: Vec<&str> =
+        doc["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
+    let has = |s: &str| warnings.iter().any(|w| w.starts_with("modprobe.d: ") && w.contains(s));
+    for expected in [
+        "a-fifo.conf",
+        "b-zero.conf",
+        "c-dir.conf",
+        "d-out.conf",
+        "e-big.conf",
+        "f-junk.conf:1",
+        "f-junk.conf:2",
+        "f-junk.conf:3",
+        "f-junk.conf:5",
+        "f-junk.conf:6",
+        "f-junk.conf:7",
+    ] {
+        assert!(has(expected), "no warning naming {expected}: {warnings:#?}");
+    }
+    assert!(!has("g-vendor.conf"), "{warnings:#?}");
+    // The last line, continued into the end of the file, still counts.
+    assert_eq!(doc["plan"][0]["params"], "ip_list_tot=9", "{doc}");
+}

@@ -289,6 +289,7 @@ pub fn run(opts: &EnsureOptions, host: &Host, sys: &impl ModuleSyscalls) -> Ensu
     };
     let mut session = match Session::open(
         opts.modules_dir.as_deref(),
+        &opts.root,
         host,
         sys.module_support(),
         opts.userspace_decompress,
@@ -300,6 +301,7 @@ pub fn run(opts: &EnsureOptions, host: &Host, sys: &impl ModuleSyscalls) -> Ensu
         }
     };
     session.deadline = Some(opts.deadline.clone());
+    session.resolver().blacklist_names = true;
     let load = |session: &mut Session, queries: Vec<String>| -> LoadReport {
         let requests: Vec<Request> =
             queries.iter().map(|q| Request { query: q.clone(), params: String::new() }).collect();

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::app::exit::ExitCode;
+use crate::kmod::config::ModprobeConfig;
 use crate::kmod::insert::{LoadFailure, Loader, StepOutcome};
 use crate::kmod::persist::{self, Persisted};
 use crate::kmod::policy::LoadPolicy;
@@ -130,9 +131,11 @@ pub struct Session {
 }
 
 impl Session {
-    /// Opens `modules_dir` (default: the running kernel's) and its indexes.
+    /// Opens `modules_dir` (default: the running kernel's) and its indexes,
+    /// and reads modprobe.d under `root` and the kernel command line.
     pub fn open(
         modules_dir: Option<&Path>,
+        root: &Path,
         host: &Host,
         support: ModuleSupport,
         userspace_decompress: bool,
@@ -161,6 +164,9 @@ impl Session {
         }
         let mut resolver = Resolver::open(&dir, kernel.clone())?;
         resolver.force_userspace = userspace_decompress;
+        let cmdline = host.proc_file("cmdline").unwrap_or_default();
+        resolver.config = ModprobeConfig::read(root, resolver.softdep_file(), &cmdline);
+        warnings.extend(resolver.config.warnings.iter().map(|w| format!("modprobe.d: {w}")));
         Ok(Self { release, dir, resolver, kernel, warnings, deadline: None })
     }
 
@@ -241,22 +247,27 @@ impl Session {
 /// loaded.
 pub fn run(opts: &LoadOptions, host: &Host, sys: &impl ModuleSyscalls) -> LoadReport {
     let support = sys.module_support();
-    let mut session =
-        match Session::open(opts.modules_dir.as_deref(), host, support, opts.userspace_decompress) {
-            Ok(s) => s,
-            Err(e) => {
-                return LoadReport {
-                    kernel_release: crate::system::host::kernel_release(),
-                    modules_dir: None,
-                    dry_run: opts.dry_run,
-                    plan: None,
-                    outcomes: Vec::new(),
-                    error: Some(e),
-                    persisted: None,
-                    warnings: Vec::new(),
-                };
-            }
-        };
+    let mut session = match Session::open(
+        opts.modules_dir.as_deref(),
+        &opts.root,
+        host,
+        support,
+        opts.userspace_decompress,
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            return LoadReport {
+                kernel_release: crate::system::host::kernel_release(),
+                modules_dir: None,
+                dry_run: opts.dry_run,
+                plan: None,
+                outcomes: Vec::new(),
+                error: Some(e),
+                persisted: None,
+                warnings: Vec::new(),
+            };
+        }
+    };
     session.deadline = opts.deadline.clone();
     let mut report = session.load(&opts.requests, opts.dry_run, host, sys);
     if opts.persist {

@@ -7,11 +7,13 @@
 //! module files, [`modinfo`] reads their `.modinfo`, [`resolve`] turns names
 //! into an ordered [`Plan`], [`insert`] carries it out and explains refusals,
 //! [`persist`] records modules for the next boot. [`policy`] and [`state`]
-//! read what the running kernel allows and has.
+//! read what the running kernel allows and has; [`config`] what the
+//! administrator's modprobe.d and the kernel command line say.
 //!
 //! This module never probes netfilter; [`crate::probe`] does.
 
 pub mod compress;
+pub mod config;
 pub mod file;
 pub mod glob;
 pub mod index;

@@ -41,6 +41,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::compress::Compression;
+use super::config::ModprobeConfig;
 use super::file::{FileError, ModuleFile};
 use super::index::{AliasIndex, Index, IndexError, MAX_ALIAS_PATTERN};
 use super::modinfo::ModInfo;
@@ -184,6 +185,22 @@ pub enum ResolveError {
     /// A module file is unusable.
     #[error(transparent)]
     File(#[from] FileError),
+    /// modprobe.d has an install command for a module the plan would load:
+    /// modprobe would run that instead, and xtprobe never runs programs.
+    #[error(
+        "modprobe.d forbids loading {module} here: `install {pattern} {command}` ({at}) tells modprobe to run \
+         that instead of loading it, and xtprobe never runs commands; remove the line if the module is wanted"
+    )]
+    Forbidden {
+        /// The module.
+        module: ModuleName,
+        /// The install line's module pattern.
+        pattern: String,
+        /// Its command.
+        command: String,
+        /// Its file and line.
+        at: super::config::At,
+    },
 }
 
 /// A module found for a name or alias, without its dependencies.
@@ -255,6 +272,12 @@ pub struct Resolver {
     lookups: BTreeMap<String, Vec<Target>>,
     /// Decompress in userspace even when the kernel could.
     pub force_userspace: bool,
+    /// What modprobe.d and the kernel command line say ([`super::config`]).
+    pub config: ModprobeConfig,
+    /// Apply `blacklist` to modules asked for by name too: ensure looks
+    /// for providers on the kernel's behalf, and its guesses by name must
+    /// not load what the kernel's own request (an alias) would not.
+    pub blacklist_names: bool,
 }
 
 impl Resolver {
@@ -271,7 +294,24 @@ impl Resolver {
             scanned: None,
             lookups: BTreeMap::new(),
             force_userspace: false,
+            config: ModprobeConfig::default(),
+            blacklist_names: false,
         })
+    }
+
+    /// The text of the tree's modules.softdep, for [`ModprobeConfig::read`]
+    /// (kmod reads it as one of the config files).
+    pub fn softdep_file(&self) -> Option<(String, String)> {
+        let rel = std::path::Path::new("modules.softdep");
+        let bytes = self
+            .tree
+            .handle()
+            .read_optional(rel, super::index::MAX_INDEX_BYTES, "modules.softdep")
+            .ok()??;
+        Some((
+            self.tree.handle().shown(rel).display().to_string(),
+            String::from_utf8_lossy(&bytes).into_owned(),
+        ))
     }
 
     /// The index files read.
@@ -367,10 +407,32 @@ impl Resolver {
         Ok(None)
     }
 
-    /// Every module providing `query` (a name or an alias).
+    /// Every module providing `query` (a name or an alias). As kmod: a
+    /// modprobe.d alias first, then the module of that name, then the
+    /// alias indexes; a module found through an alias is skipped if
+    /// modprobe.d blacklists it.
     fn lookup(&mut self, query: &str, looked: &mut Vec<String>) -> Result<Vec<Target>, ResolveError> {
         let name = ModuleName::new(query);
+        let config_aliases: Vec<(ModuleName, super::config::At)> = self
+            .config
+            .aliases_for(name.as_str())
+            .into_iter()
+            .map(|a| (a.module.clone(), a.at.clone()))
+            .collect();
+        if !config_aliases.is_empty() {
+            let mut targets = Vec::new();
+            for (m, at) in config_aliases {
+                looked.push(format!("modprobe.d ({at}): alias {query} → {m}"));
+                if let Some(t) = self.by_name(&m)? {
+                    targets.push(t);
+                }
+            }
+            return Ok(self.unblacklisted(targets, looked));
+        }
         if let Some(t) = self.by_name(&name)? {
+            if self.blacklist_names {
+                return Ok(self.unblacklisted(vec![t], looked));
+            }
             return Ok(vec![t]);
         }
         let dir = self.tree.dir().display().to_string();
@@ -398,7 +460,10 @@ impl Resolver {
                     if modules.is_empty() {
                         "no alias matches".to_string()
                     } else {
-                        format!("matches {modules:?}")
+                        format!(
+                            "matches {}",
+                            modules.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
+                        )
                     }
                 ));
                 for m in modules {
@@ -411,7 +476,11 @@ impl Resolver {
                 let found = self.scan_aliases(&alias)?;
                 looked.push(format!(
                     "{dir}/modules.alias: absent; .modinfo aliases of the tree's modules: {}",
-                    if found.is_empty() { "no match".to_string() } else { format!("{found:?}") }
+                    if found.is_empty() {
+                        "no match".to_string()
+                    } else {
+                        found.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+                    }
                 ));
                 targets.extend(found.into_iter().map(|(n, h)| Target::File(n, h)));
             }
@@ -421,7 +490,28 @@ impl Resolver {
             looked.push(format!("{dir}/modules.builtin.modinfo: no built-in module has alias {alias}"));
             targets.extend(builtin.into_iter().map(Target::Builtin));
         }
-        Ok(targets)
+        Ok(self.unblacklisted(targets, looked))
+    }
+
+    /// `targets` (found through an alias) without the modules modprobe.d
+    /// blacklists, each dropped one named in `looked`.
+    fn unblacklisted(&self, targets: Vec<Target>, looked: &mut Vec<String>) -> Vec<Target> {
+        targets
+            .into_iter()
+            .filter(|t| match self.config.blacklisted(t.name()) {
+                Some(b) => {
+                    looked.push(format!(
+                        "{}: blacklisted by {} (modprobe skips a blacklisted module the kernel asks for through an alias; \
+                         `xtprobe load {}` loads it by name)",
+                        t.name(),
+                        b.at,
+                        t.name()
+                    ));
+                    false
+                }
+                None => true,
+            })
+            .collect()
     }
 
     /// Without modules.alias: candidate modules by name (`xt_NAME` for the
@@ -506,9 +596,15 @@ impl Resolver {
             Some(hard) => (hard, DepSource::ModulesDep),
             None => (self.modinfo_of(h)?.depends.clone(), DepSource::Modinfo),
         };
-        let (pre, post) = match &self.index.softdeps {
-            Some(s) => s.get(name).map(|s| (s.pre.clone(), s.post.clone())).unwrap_or_default(),
-            None => {
+        // modprobe.d and modules.softdep are one sorted list of config
+        // files ([`ModprobeConfig::read`]): the first line for the module wins.
+        let (pre, post) = match (self.config.softdep_for(name), &self.index.softdeps) {
+            (Some(s), _) => (s.pre.clone(), s.post.clone()),
+            (None, Some(s)) if self.config.files.is_empty() => {
+                s.get(name).map(|s| (s.pre.clone(), s.post.clone())).unwrap_or_default()
+            }
+            (None, Some(_)) => (Vec::new(), Vec::new()),
+            (None, None) => {
                 let info = self.modinfo_of(h)?;
                 (info.softdep_pre.clone(), info.softdep_post.clone())
             }
@@ -596,6 +692,18 @@ impl Resolver {
         let mut steps = Vec::new();
         for (name, needs) in order {
             let node = &nodes[&name];
+            // modprobe.d's options (and the command line's), then the user's.
+            let config_opts: Vec<&str> = self
+                .config
+                .options_for(&name, node.alternative_for.as_deref())
+                .into_iter()
+                .map(|o| o.options.as_str())
+                .collect();
+            let params = if config_opts.is_empty() {
+                node.params.clone()
+            } else {
+                super::config::merge_params(&config_opts, &node.params)
+            };
             let (action, file) = match &node.target {
                 Target::Builtin(_) => (Action::Builtin, None),
                 Target::Live(_) => (Action::Live, None),
@@ -604,6 +712,16 @@ impl Resolver {
                 }
                 Target::File(_, h) => (Action::Load, Some(h.clone())),
             };
+            if action == Action::Load {
+                if let Some(i) = self.config.install_for(&name) {
+                    return Err(ResolveError::Forbidden {
+                        module: name.clone(),
+                        pattern: i.pattern.clone(),
+                        command: i.command.clone(),
+                        at: i.at.clone(),
+                    });
+                }
+            }
             let (method, compression) = match &file {
                 Some(h) => {
                     let c = h.0.compression()?;
@@ -627,7 +745,7 @@ impl Resolver {
                 compression,
                 requested: node.requested,
                 required: required.contains(&name),
-                params: node.params.clone(),
+                params,
                 deps_from: node.deps_from,
                 needs,
                 hard_needs: node.hard.iter().cloned().collect(),

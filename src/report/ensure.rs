@@ -123,6 +123,16 @@ pub fn to_text(r: &EnsureReport, style: &Style) -> String {
             )
         };
         out.push_str(&format!("{} ({}): {what}\n", a.purpose, a.queries.join(", ")));
+        // modprobe.d hid a module: that is the cause, not the tree.
+        if let Some(crate::app::load::LoadError::Resolve(crate::kmod::resolve::ResolveError::NotFound {
+            looked,
+            ..
+        })) = &a.report.error
+        {
+            for l in looked.iter().filter(|l| l.contains(": blacklisted by ")) {
+                out.push_str(&format!("  - {l}\n"));
+            }
+        }
         if let Some(f) = a.report.failure() {
             for ev in &f.evidence {
                 out.push_str(&format!("  - {ev}\n"));

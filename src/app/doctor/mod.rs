@@ -228,7 +228,15 @@ pub fn run(opts: &DoctorOptions, host: &Host, sys: &impl ModuleSyscalls) -> Doct
     let kernel = KernelModules::new(host.clone());
     let dir = opts.modules_dir.clone().or_else(|| modules_dir(&release));
     let resolver = match &dir {
-        Some(d) => Resolver::open(d, kernel.clone()).map_err(|e| e.to_string()),
+        Some(d) => Resolver::open(d, kernel.clone()).map_err(|e| e.to_string()).map(|mut r| {
+            let cmdline = host.proc_file("cmdline").unwrap_or_default();
+            r.config = crate::kmod::config::ModprobeConfig::read(
+                std::path::Path::new("/"),
+                r.softdep_file(),
+                &cmdline,
+            );
+            r
+        }),
         None => Err(String::new()),
     };
     let modules_error = resolver.as_ref().err().filter(|e| !e.is_empty()).cloned();
@@ -455,7 +463,9 @@ fn diagnose(
         _ => Autoloader::Unknown,
     };
     let module_name = module.found.as_ref().map(|l| l.module.as_str().to_string()).unwrap_or_default();
+    let modprobe_d = modprobe_d_fact(ctx, ext, &module, &missing);
     let facts = Facts {
+        modprobe_d,
         requirement: need.requirement.clone(),
         answers,
         other_kind: other_kind.clone(),
@@ -502,6 +512,46 @@ fn diagnose(
         config,
         module,
     }
+}
+
+/// What the host's modprobe.d says against loading the module: an install
+/// command for the module found, or a blacklist line that hid the module
+/// an alias would have found. (cause, remedy).
+fn modprobe_d_fact(
+    ctx: &Context,
+    ext: &Extension,
+    module: &ModuleFact,
+    missing: &[Family],
+) -> Option<(String, String)> {
+    let config = &ctx.resolver.as_ref().ok()?.config;
+    if let Some(found) = module.found.as_ref().filter(|l| !l.builtin && !l.live) {
+        if let Some(i) = config.install_for(&found.module) {
+            return Some((
+                format!(
+                    "modprobe.d has `install {} {}` ({}): modprobe runs that instead of loading {}, and xtprobe \
+                     does not load it either",
+                    i.pattern, i.command, i.at, found.module
+                ),
+                format!("remove that line ({}) if {} is wanted, then `xtprobe ensure`", i.at, found.module),
+            ));
+        }
+        return None;
+    }
+    let providers: Vec<crate::kmod::ModuleName> = missing
+        .iter()
+        .filter_map(|f| catalog::provider(ext, *f))
+        .map(|p| crate::kmod::ModuleName::new(&p.module))
+        .collect();
+    providers.iter().find_map(|m| config.blacklisted(m)).map(|b| {
+        (
+            format!(
+                "modprobe.d blacklists {} ({}): a module found through an alias (as the kernel asks for it) is \
+                 skipped, by modprobe and by xtprobe",
+                b.module, b.at
+            ),
+            format!("`xtprobe load {}` loads it by name; or remove the blacklist line ({})", b.module, b.at),
+        )
+    })
 }
 
 fn prereq_line(p: &Prerequisite) -> String {

@@ -135,6 +135,8 @@ pub struct Blocked {
 /// Everything known about one extension.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Facts {
+    /// What the host's modprobe.d says against loading it (cause, remedy).
+    pub modprobe_d: Option<(String, String)>,
     /// What was asked.
     pub requirement: Requirement,
     /// The kernel's answer per family.
@@ -404,6 +406,12 @@ pub fn decide(f: &Facts) -> Decision {
         Autoloader::Disabled => causes.push("kernel.modprobe is empty: the kernel never autoloads modules".into()),
         Autoloader::Unknown => {}
     }
+    if let Some((cause, remedy)) = &f.modprobe_d {
+        if matches!(f.module, ModuleState::File(..) | ModuleState::Absent(_)) {
+            causes.push(cause.clone());
+            return Decision { verdict: Verdict::CannotLoadHere, causes, remedy: remedy.clone() };
+        }
+    }
     if let ModuleState::File(..) = &f.module {
         if !f.host.eperm_causes.is_empty() {
             causes.extend(f.host.eperm_causes.iter().cloned());
@@ -479,6 +487,7 @@ mod tests {
 
     fn facts(spec: &str, answer: Answer) -> Facts {
         Facts {
+            modprobe_d: None,
             requirement: req(spec),
             answers: vec![(Family::Ipv4, answer)],
             other_kind: None,
@@ -580,6 +589,31 @@ mod tests {
                 Facts { module: file.clone(), config: cfg(Value::Module), ..facts("comment", nr.clone()) },
                 Verdict::ModuleNotLoaded,
                 "`xtprobe ensure match:comment`",
+            ),
+            (
+                "module file, modprobe.d install line",
+                Facts {
+                    module: file.clone(),
+                    modprobe_d: Some((
+                        "modprobe.d has `install xt_comment /bin/false` (/etc/modprobe.d/cis.conf:2)".into(),
+                        "remove that line (/etc/modprobe.d/cis.conf:2)".into(),
+                    )),
+                    ..facts("comment", nr.clone())
+                },
+                Verdict::CannotLoadHere,
+                "remove that line (/etc/modprobe.d/cis.conf:2)",
+            ),
+            (
+                "blacklisted: no module found through the alias",
+                Facts {
+                    modprobe_d: Some((
+                        "modprobe.d blacklists xt_comment".into(),
+                        "`xtprobe load xt_comment`".into(),
+                    )),
+                    ..facts("comment", nr.clone())
+                },
+                Verdict::CannotLoadHere,
+                "`xtprobe load xt_comment`",
             ),
             (
                 "module file, in a container",
