@@ -14,6 +14,7 @@ mod doctor;
 mod fleet;
 mod hostile;
 mod load;
+mod netns;
 mod nftables;
 mod package;
 mod profiles;

@@ -6,6 +6,7 @@ use xtprobe::app::check::{CheckOptions, run as check};
 use xtprobe::app::exit::ExitCode;
 use xtprobe::report;
 use xtprobe::system::fs::Dir;
+use xtprobe::system::netns;
 use xtprobe::system::privilege::{self, FILE_WRITE, NET_ADMIN, NET_RAW};
 
 use super::{Outcome, Usage, output, target};
@@ -33,7 +34,10 @@ pub fn run(args: CheckArgs) -> Outcome {
     if args.textfile.is_some() {
         keep.extend_from_slice(&FILE_WRITE);
     }
+    // Before the capabilities go: unshare takes CAP_SYS_ADMIN.
+    let probes = netns::isolate();
     let mut privileges = privilege::restrict(&keep);
+    privileges.probes = Some(probes);
     if let Some(p) = &args.textfile {
         if p.extension().is_none_or(|e| e != "prom") {
             return Err(Usage(format!(
@@ -83,7 +87,7 @@ pub fn run(args: CheckArgs) -> Outcome {
         Some(Format::Text) | None => output::report(
             &args.output,
             || report::check::to_json(&report, Some(&privileges)),
-            |style| report::check::to_table(&report, style),
+            |style| output::noted(report::check::to_table(&report, style), &privileges),
             report.first_error().map(|e| e.to_string()),
         ),
     };

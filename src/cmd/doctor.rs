@@ -3,6 +3,7 @@
 use xtprobe::app::doctor::{DoctorOptions, DoctorReport, run as doctor};
 use xtprobe::report;
 use xtprobe::system::host::Host;
+use xtprobe::system::netns;
 use xtprobe::system::privilege::{self, NET_ADMIN, NET_RAW, SYS_MODULE};
 use xtprobe::system::syscalls::KernelSyscalls;
 
@@ -12,7 +13,10 @@ use crate::cli::{DoctorArgs, SHORT_TIMEOUT};
 pub fn run(args: DoctorArgs) -> Outcome {
     // The union of what check and load need: doctor asks the kernel and
     // reads what loading would meet (it loads nothing).
-    let privileges = privilege::restrict(&[NET_ADMIN, NET_RAW, SYS_MODULE]);
+    // Before the capabilities go: unshare takes CAP_SYS_ADMIN.
+    let probes = netns::isolate();
+    let mut privileges = privilege::restrict(&[NET_ADMIN, NET_RAW, SYS_MODULE]);
+    privileges.probes = Some(probes);
     let target::Target { needs, profile, .. } = target::needs(&args.target, args.backend.forced())?;
     if let Some(p) = &args.kernel_config {
         xtprobe::kconfig::KernelConfig::read(p).map_err(|e| Usage(e.to_string()))?;
@@ -35,7 +39,7 @@ pub fn run(args: DoctorArgs) -> Outcome {
     let printed = output::report(
         &args.output,
         || report::doctor::to_json(&report, Some(&privileges)),
-        |style| report::doctor::to_text(&report, style),
+        |style| output::noted(report::doctor::to_text(&report, style), &privileges),
         None,
     );
     Ok(output::status(report.exit_code(), printed))

@@ -4,6 +4,7 @@ use xtprobe::app::ensure::{EnsureOptions, run as ensure};
 use xtprobe::app::exit::ExitCode;
 use xtprobe::report;
 use xtprobe::system::host::Host;
+use xtprobe::system::netns;
 use xtprobe::system::privilege::{self, FILE_WRITE, NET_ADMIN, NET_RAW, SYS_MODULE};
 use xtprobe::system::syscalls::KernelSyscalls;
 
@@ -18,7 +19,10 @@ pub fn run(args: EnsureArgs) -> Outcome {
             keep.extend(FILE_WRITE);
         }
     }
-    let privileges = privilege::restrict(&keep);
+    // Before the capabilities go: unshare takes CAP_SYS_ADMIN.
+    let probes = netns::isolate();
+    let mut privileges = privilege::restrict(&keep);
+    privileges.probes = Some(probes);
     let target::Target { needs, profile, lines } = target::needs(&args.target, args.backend.forced())?;
     let deadline = args.timeout.deadline(LONG_TIMEOUT);
     let opts = EnsureOptions {
@@ -47,7 +51,7 @@ pub fn run(args: EnsureArgs) -> Outcome {
     let printed = output::report(
         &args.output,
         || report::ensure::to_json(&report, Some(&privileges)),
-        |style| report::ensure::to_text(&report, style),
+        |style| output::noted(report::ensure::to_text(&report, style), &privileges),
         (code != ExitCode::Ok)
             .then(|| "not everything required is available; run without --quiet for the details".to_string()),
     );

@@ -84,6 +84,15 @@ pub fn report(
     }
 }
 
+/// `text` with the note of where the probes ran, when that was not a
+/// fresh network namespace ([`xtprobe::system::netns`]).
+pub fn noted(mut text: String, privileges: &xtprobe::system::privilege::Privileges) -> String {
+    if let Some(note) = privileges.probes.as_ref().and_then(|p| p.text_note()) {
+        text.push_str(&format!("note: {note}\n"));
+    }
+    text
+}
+
 /// Writes `text` (no colour) to stdout.
 pub fn print(text: &str) -> io::Result<()> {
     print_styled(text, &Style::plain())

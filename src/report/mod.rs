@@ -31,11 +31,15 @@ pub fn json(doc: &impl serde::Serialize) -> String {
 }
 
 /// A command's document with the privileges it ran with appended
-/// (`privileges`: the capabilities kept, see [`crate::system::privilege`]).
+/// (`privileges`: the capabilities kept, see [`crate::system::privilege`];
+/// `probes`: the network namespace the probes ran in, see
+/// [`crate::system::netns`]).
 #[derive(serde::Serialize)]
 pub struct WithPrivileges<'a, D: serde::Serialize> {
     #[serde(flatten)]
     doc: D,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probes: Option<&'a crate::system::netns::ProbeNamespace>,
     #[serde(skip_serializing_if = "Option::is_none")]
     privileges: Option<&'a crate::system::privilege::Privileges>,
 }
@@ -45,5 +49,5 @@ pub fn json_with(
     doc: impl serde::Serialize,
     privileges: Option<&crate::system::privilege::Privileges>,
 ) -> String {
-    json(&WithPrivileges { doc, privileges })
+    json(&WithPrivileges { doc, probes: privileges.and_then(|p| p.probes.as_ref()), privileges })
 }

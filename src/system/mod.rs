@@ -8,7 +8,8 @@
 //!   `recvmmsg`, the module syscalls behind a trait);
 //! - [`errno`]: errno values as a type, and the `EINTR` retry;
 //! - [`deadline`]: deadlines that hold while the kernel works inside a call;
-//! - [`privilege`]: dropping every capability a command does not need.
+//! - [`privilege`]: dropping every capability a command does not need;
+//! - [`netns`]: asking from a throw-away network namespace.
 //!
 //! Everything above (`probe`, `kmod`, `kconfig`, the commands) reads files
 //! only through [`fs`].
@@ -17,6 +18,7 @@ pub mod deadline;
 pub mod errno;
 pub mod fs;
 pub mod host;
+pub mod netns;
 pub mod privilege;
 pub mod syscalls;
 

@@ -23,6 +23,10 @@ pub struct Privileges {
     /// `CAP_SETPCAP`); the permitted and effective sets are dropped anyway.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Where the probes ran, for the commands that probe
+    /// ([`super::netns`]); shown beside the privileges as `probes`.
+    #[serde(skip)]
+    pub probes: Option<super::netns::ProbeNamespace>,
 }
 
 /// `CAP_NET_ADMIN`: nfnetlink and the legacy getsockopt.
@@ -70,7 +74,7 @@ pub fn restrict(keep: &[Capability]) -> Privileges {
     }
     let mut names: Vec<String> = kept.iter().map(|c| c.to_string()).collect();
     names.sort();
-    Privileges { kept: names, no_new_privs, notes }
+    Privileges { kept: names, no_new_privs, notes, probes: None }
 }
 
 /// Narrows what [`restrict`] kept to `keep`, once the command knows it

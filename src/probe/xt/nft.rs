@@ -56,7 +56,7 @@ impl NftProber {
                     reachable: true,
                     generation: Some(id),
                     errno: None,
-                    message: format!("nf_tables answers (ruleset generation {id})"),
+                    message: "nf_tables answers".to_string(),
                 }
             }
             Answer::Error { errno: libc::EPERM, .. } => {
