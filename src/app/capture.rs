@@ -3,20 +3,26 @@
 //!
 //! Three sources, each read only if it is already there — asking a
 //! subsystem that is not loaded would make the kernel autoload it:
-//! - nf_tables: tables, chains, sets and rules, dumped over netlink
-//!   ([`crate::probe::nftables::dump`]), asked only if nfnetlink and
-//!   nf_tables are loaded or built in;
+//! - nf_tables: tables, chains, sets, objects, flowtables and rules,
+//!   dumped over netlink as one ruleset generation
+//!   ([`crate::probe::nftables::dump::read_ruleset`]), asked only if
+//!   nfnetlink and nf_tables are there;
 //! - legacy xtables: every table in `/proc/net/{ip,ip6,arp}_tables_names`
-//!   ([`crate::probe::xt::entries`]);
-//! - ipset: the sets' headers, if ip_set is loaded or built in.
+//!   ([`crate::probe::xt::entries`]; the file exists exactly when the
+//!   family's table module is loaded);
+//! - ipset: the sets' headers, if ip_set is there.
 //!
-//! "Loaded or built in" is `/sys/module/NAME`, or the modules directory's
-//! modules.builtin; a kernel without module support cannot autoload, so
-//! there everything is asked.
+//! "There" and "absent" are decided on evidence only
+//! ([`crate::kmod::presence`]): `/sys/module`, `/proc/modules`,
+//! modules.builtin, `/proc/kallsyms`. Where nothing can tell, capture
+//! fails (exit 3) naming what it could not read, rather than leave a source
+//! out of the profile. A kernel without module support cannot autoload, so
+//! there everything is asked and the kernel's answer decides.
 
 use std::path::PathBuf;
 
 use crate::app::exit::ExitCode;
+use crate::kmod::presence::{self, Presence};
 use crate::probe::ipset::IpsetProber;
 use crate::probe::nftables::dump;
 use crate::probe::socket::NfnlSocket;
@@ -24,7 +30,6 @@ use crate::probe::xt::entries;
 use crate::probe::{Family, ProbeError};
 use crate::ruleset::{Entry, Tally};
 use crate::system::deadline::{self, Deadline};
-use crate::system::fs;
 use crate::system::host::Host;
 
 /// What to capture.
@@ -56,6 +61,18 @@ pub struct Source {
     /// What happened.
     #[serde(flatten)]
     pub state: SourceState,
+    /// Why it was asked (the evidence that it is there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+    /// nftables: the ruleset generation every dump belonged to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u32>,
+}
+
+impl Source {
+    fn new(name: impl Into<String>, state: SourceState) -> Self {
+        Self { name: name.into(), state, evidence: None, generation: None }
+    }
 }
 
 /// Everything capture found.
@@ -83,30 +100,40 @@ impl CaptureReport {
     }
 }
 
-/// Whether the kernel has `module` without being asked for it.
-fn present(
-    host: &Host,
-    release: &str,
-    modules_dir: Option<&std::path::Path>,
-    module: &str,
-) -> Result<(), String> {
-    // No module support: nothing can be autoloaded, so asking is safe.
-    if !host.proc_exists("modules") || host.sys_exists(&format!("module/{module}")) {
-        return Ok(());
+/// Both subsystems' presence as one: absent if either is, unknown if
+/// either is, safe to ask if either is only that, else there.
+fn both(a: Presence, b: Presence) -> Presence {
+    match (a, b) {
+        (p @ Presence::Absent(_), _) | (_, p @ Presence::Absent(_)) => p,
+        (p @ Presence::Unknown(_), _) | (_, p @ Presence::Unknown(_)) => p,
+        (p @ Presence::SafeToAsk(_), _) | (_, p @ Presence::SafeToAsk(_)) => p,
+        (Presence::There(a), Presence::There(b)) => Presence::There(format!("{a}; {b}")),
     }
-    let dir = modules_dir.map(PathBuf::from).or_else(|| crate::kmod::modules_dir(release));
-    let builtin = dir
-        .and_then(|d| fs::read_file(&d.join("modules.builtin"), 16 << 20, "modules.builtin").ok())
-        .map(|b| {
-            String::from_utf8_lossy(&b)
-                .lines()
-                .any(|l| l.rsplit('/').next().is_some_and(|f| f.strip_suffix(".ko") == Some(module)))
-        })
-        .unwrap_or(false);
-    if builtin {
-        Ok(())
-    } else {
-        Err(format!("{module} is not loaded (not asked, so nothing was autoloaded)"))
+}
+
+/// How a source goes, from its presence and (if asked) the answer:
+/// `absent_answer` is whether the error is the kernel saying the subsystem
+/// is not there.
+fn source_state<T>(
+    presence: Presence,
+    ask: impl FnOnce() -> Result<T, ProbeError>,
+    absent_answer: fn(&ProbeError) -> bool,
+    read: impl FnOnce(T) -> SourceState,
+) -> (SourceState, Option<String>) {
+    match presence {
+        Presence::Absent(why) => (SourceState::Absent(why), None),
+        Presence::Unknown(why) => (SourceState::Failed(why), None),
+        Presence::There(evidence) => match ask() {
+            Ok(t) => (read(t), Some(evidence)),
+            Err(e) => (SourceState::Failed(e.to_string()), Some(evidence)),
+        },
+        Presence::SafeToAsk(evidence) => match ask() {
+            Ok(t) => (read(t), Some(evidence)),
+            Err(e) if absent_answer(&e) => {
+                (SourceState::Absent(format!("the kernel says so: {e}")), Some(evidence))
+            }
+            Err(e) => (SourceState::Failed(e.to_string()), Some(evidence)),
+        },
     }
 }
 
@@ -119,13 +146,13 @@ pub fn run(opts: &CaptureOptions, host: &Host) -> CaptureReport {
         Ok(report) => report,
         Err(pending) => CaptureReport {
             kernel_release: release,
-            sources: vec![Source {
-                name: "capture".into(),
-                state: SourceState::Failed(
+            sources: vec![Source::new(
+                "capture",
+                SourceState::Failed(
                     ProbeError::Timeout { budget_ms: opts.deadline.budget().as_millis() as u64, pending }
                         .to_string(),
                 ),
-            }],
+            )],
             entries: Vec::new(),
             notes: Vec::new(),
         },
@@ -137,17 +164,22 @@ fn capture(opts: &CaptureOptions, host: &Host) -> CaptureReport {
     let dir = opts.modules_dir.as_deref();
     let mut tally = Tally::default();
     let mut sources = Vec::new();
+    opts.deadline.doing("it was reading /proc/kallsyms, /proc/modules and modules.builtin");
+    let dir = dir.map(std::path::PathBuf::from).or_else(|| crate::kmod::modules_dir(&release));
+    let subsystems = [presence::NFNETLINK, presence::NF_TABLES, presence::IP_SET];
+    let found = presence::presence(host, dir.as_deref(), &subsystems);
+    let [nfnetlink, nf_tables, ip_set] = [0, 1, 2].map(|i| found[i].clone());
 
     // nf_tables.
-    let state = match present(host, &release, dir, "nfnetlink")
-        .and_then(|()| present(host, &release, dir, "nf_tables"))
-    {
-        Err(why) => SourceState::Absent(why),
-        Ok(()) => {
-            opts.deadline.doing("it was asked for the nf_tables ruleset (NFT_MSG_GET* dumps)");
+    let mut generation = None;
+    let (state, evidence) = source_state(
+        both(nfnetlink.clone(), nf_tables),
+        || {
+            opts.deadline
+                .doing("it was asked for the nf_tables ruleset (NFT_MSG_GETGEN, NFT_MSG_GET* dumps)");
             let mut part = Tally::default();
             let mut count = 0usize;
-            let read = NfnlSocket::open(&opts.deadline).and_then(|mut sock| {
+            let id = NfnlSocket::open(&opts.deadline).and_then(|mut sock| {
                 dump::read_ruleset(&mut sock, |obj| match obj {
                     None => {
                         part = Tally::default();
@@ -158,32 +190,35 @@ fn capture(opts: &CaptureOptions, host: &Host) -> CaptureReport {
                         part.add_object(&obj);
                     }
                 })
-            });
-            match read {
-                Ok(()) => {
-                    tally.merge(part);
-                    SourceState::Read(count)
-                }
-                Err(e) => SourceState::Failed(e.to_string()),
-            }
-        }
-    };
-    sources.push(Source { name: "nftables".into(), state });
+            })?;
+            Ok((id, part, count))
+        },
+        |e| matches!(e, ProbeError::NoNfnetlink | ProbeError::NoNftables),
+        |(id, part, count)| {
+            generation = Some(id);
+            tally.merge(part);
+            SourceState::Read(count)
+        },
+    );
+    sources.push(Source { evidence, generation, ..Source::new("nftables", state) });
 
     // Legacy xtables, per family.
     for family in [Family::Ipv4, Family::Ipv6, Family::Arp] {
         let layout = entries::layout(family).expect("xtables families have a layout");
         let name = format!("legacy {family}");
         let Some(names) = host.proc_file(layout.names_file) else {
-            sources.push(Source {
+            sources.push(Source::new(
                 name,
-                state: SourceState::Absent(format!("/proc/{} is absent", layout.names_file)),
-            });
+                SourceState::Absent(format!(
+                    "/proc/{} is absent: the table module is not loaded",
+                    layout.names_file
+                )),
+            ));
             continue;
         };
         let tables: Vec<&str> = names.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
         if tables.is_empty() {
-            sources.push(Source { name, state: SourceState::Read(0) });
+            sources.push(Source::new(name, SourceState::Read(0)));
             continue;
         }
         opts.deadline.doing(format!("it was asked for the legacy {family} tables (SO_GET_ENTRIES)"));
@@ -207,25 +242,25 @@ fn capture(opts: &CaptureOptions, host: &Host) -> CaptureReport {
                 failed.map(SourceState::Failed).unwrap_or(SourceState::Read(count))
             }
         };
-        sources.push(Source { name, state });
+        sources.push(Source::new(name, state));
     }
 
     // ipset.
-    let state = match present(host, &release, dir, "nfnetlink")
-        .and_then(|()| present(host, &release, dir, "ip_set"))
-    {
-        Err(why) => SourceState::Absent(why),
-        Ok(()) => match IpsetProber::open(&opts.deadline).and_then(|mut p| p.list_sets()) {
-            Ok(sets) => {
-                for s in &sets {
-                    tally.add_ipset(s);
-                }
-                SourceState::Read(sets.len())
-            }
-            Err(e) => SourceState::Failed(e.to_string()),
+    let (state, evidence) = source_state(
+        both(nfnetlink, ip_set),
+        || {
+            opts.deadline.doing("it was asked for the ipsets (IPSET_CMD_LIST)");
+            IpsetProber::open(&opts.deadline).and_then(|mut p| p.list_sets())
         },
-    };
-    sources.push(Source { name: "ipset".into(), state });
+        |e| matches!(e, ProbeError::NoNfnetlink | ProbeError::NoIpset),
+        |sets| {
+            for s in &sets {
+                tally.add_ipset(s);
+            }
+            SourceState::Read(sets.len())
+        },
+    );
+    sources.push(Source { evidence, ..Source::new("ipset", state) });
 
     opts.deadline.doing("the kernel had answered; xtprobe was sorting what it found");
     CaptureReport {

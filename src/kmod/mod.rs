@@ -22,6 +22,7 @@ pub mod modinfo;
 pub mod name;
 pub mod persist;
 pub mod policy;
+pub mod presence;
 pub mod resolve;
 pub mod scan;
 pub mod state;

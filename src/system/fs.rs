@@ -301,6 +301,52 @@ pub fn read_capped(file: &File, limit: u64, path: &Path, what: &'static str) -> 
     }
 }
 
+/// Hands each line of a file (without its newline) to `each` while
+/// reading, never holding more than one chunk and one line; stops when
+/// `each` returns `true`, fails once more than `limit` bytes were read.
+/// For big pseudo-files (`/proc/kallsyms`) searched for a few lines.
+pub fn scan_lines(
+    file: &File,
+    limit: u64,
+    path: &Path,
+    what: &'static str,
+    mut each: impl FnMut(&[u8]) -> bool,
+) -> Result<(), FsError> {
+    let mut chunk = vec![0u8; 64 << 10];
+    let mut line: Vec<u8> = Vec::new();
+    let mut offset = 0u64;
+    loop {
+        let n = retry(|| file.read_at(&mut chunk, offset)).map_err(|e| io_error(path, "read", &e))?;
+        if n == 0 {
+            if !line.is_empty() {
+                each(&line);
+            }
+            return Ok(());
+        }
+        offset += n as u64;
+        if offset > limit {
+            return Err(FsError::TooLarge { path: path.to_path_buf(), limit, what });
+        }
+        for part in chunk[..n].split_inclusive(|b| *b == b'\n') {
+            if let Some(full) = part.strip_suffix(b"\n") {
+                let stop = if line.is_empty() {
+                    each(full)
+                } else {
+                    line.extend_from_slice(full);
+                    let stop = each(&line);
+                    line.clear();
+                    stop
+                };
+                if stop {
+                    return Ok(());
+                }
+            } else {
+                line.extend_from_slice(part);
+            }
+        }
+    }
+}
+
 /// Reads the first `buf.len()` bytes (fewer if the file is shorter).
 pub fn read_head(file: &File, buf: &mut [u8], path: &Path) -> Result<usize, FsError> {
     let mut n = 0;
@@ -977,6 +1023,36 @@ pub mod lossy {
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    /// Lines across chunk boundaries, a last line without a newline, an
+    /// early stop and the cap.
+    #[test]
+    fn scan_lines_sees_the_lines_a_whole_read_sees() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("f");
+        let mut text = String::new();
+        for i in 0..20_000 {
+            text.push_str(&format!("ffffffff{i:08x} T symbol_{i}{}\n", "x".repeat(i % 37)));
+        }
+        text.push_str("last without newline");
+        std::fs::write(&p, &text).unwrap();
+        let file = open_file(&p).unwrap();
+        let mut seen = Vec::new();
+        scan_lines(&file, 1 << 30, &p, "test", |l| {
+            seen.push(String::from_utf8(l.to_vec()).unwrap());
+            false
+        })
+        .unwrap();
+        assert_eq!(seen, text.lines().collect::<Vec<_>>());
+        let mut n = 0;
+        scan_lines(&file, 1 << 30, &p, "test", |l| {
+            n += 1;
+            l.starts_with(b"ffffffff00000007")
+        })
+        .unwrap();
+        assert_eq!(n, 8);
+        assert!(matches!(scan_lines(&file, 1000, &p, "test", |_| false), Err(FsError::TooLarge { .. })));
+    }
 
     /// A tree with links that stay in and links that lead out.
     fn tree() -> (tempfile::TempDir, tempfile::TempDir) {

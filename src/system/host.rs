@@ -41,6 +41,19 @@ impl Host {
         read_small(&self.proc, rel)
     }
 
+    /// Hands each line of a `/proc` file to `each` as it is read (see
+    /// [`super::fs::scan_lines`]), up to `limit` bytes.
+    pub fn proc_scan(
+        &self,
+        rel: &str,
+        limit: u64,
+        each: impl FnMut(&[u8]) -> bool,
+    ) -> Result<(), super::fs::FsError> {
+        let dir = Dir::open(&self.proc)?;
+        let file = dir.open_file(Path::new(rel))?;
+        super::fs::scan_lines(&file, limit, &dir.shown(Path::new(rel)), "a /proc file", each)
+    }
+
     /// Reads a small file under `/sys`, trimmed; `None` if absent or unreadable.
     pub fn sys_file(&self, rel: &str) -> Option<String> {
         read_small(&self.sys, rel)

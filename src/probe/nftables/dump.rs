@@ -392,13 +392,36 @@ pub fn set_features(flags: u32, data_type: Option<u32>, concat: bool, timeout: b
     out
 }
 
-/// Reads the whole ruleset: tables, chains, sets, rules, handing each
-/// object to `each`. An inconsistent dump starts over from the tables
-/// (`each(None)` first, so the caller drops what it kept), up to
-/// [`DUMP_RETRIES`] times.
-pub fn read_ruleset(sock: &mut NfnlSocket, mut each: impl FnMut(Option<Object>)) -> Result<(), ProbeError> {
+/// The ruleset generation (`NFT_MSG_GETGEN`). EOPNOTSUPP: nf_tables is
+/// not there ([`ProbeError::NoNftables`]).
+pub fn generation(sock: &mut NfnlSocket) -> Result<u32, ProbeError> {
+    use crate::probe::exchange::Answer;
+    use crate::probe::generation::{NEWGEN, emit_getgen, parse_newgen};
+    match sock.request(emit_getgen, NEWGEN)? {
+        Answer::Data(payload) => Ok(parse_newgen(&payload)?),
+        Answer::Error { errno: libc::EPERM, .. } => {
+            Err(ProbeError::PermissionDenied { cap: "CAP_NET_ADMIN" })
+        }
+        Answer::Error { errno: libc::EOPNOTSUPP, .. } => Err(ProbeError::NoNftables),
+        Answer::Error { errno, ext_ack } => Err(ProbeError::Os {
+            op: "NFT_MSG_GETGEN",
+            errno: crate::probe::Errno(errno),
+            ext_ack: ext_ack.message,
+        }),
+        Answer::BareAck => Err(ProbeError::Wire(WireError::UnexpectedType(0))),
+    }
+}
+
+/// Reads the whole ruleset: tables, chains, sets, objects, flowtables,
+/// rules, handing each object to `each`, as one generation: the
+/// generation is asked before and after the six dumps, and a commit in
+/// between (or a dump the kernel marks interrupted) starts it over from
+/// the tables (`each(None)` first, so the caller drops what it kept), up
+/// to [`DUMP_RETRIES`] times. Returns the generation read.
+pub fn read_ruleset(sock: &mut NfnlSocket, mut each: impl FnMut(Option<Object>)) -> Result<u32, ProbeError> {
     'attempt: for _ in 0..=DUMP_RETRIES {
         each(None);
+        let before = generation(sock)?;
         for msg in [
             NFT_MSG_GETTABLE,
             NFT_MSG_GETCHAIN,
@@ -425,12 +448,18 @@ pub fn read_ruleset(sock: &mut NfnlSocket, mut each: impl FnMut(Option<Object>))
                 continue 'attempt;
             }
         }
-        return Ok(());
+        if generation(sock)? == before {
+            return Ok(before);
+        }
     }
     Err(ProbeError::Os {
         op: "NFT_MSG_GET* (dump)",
         errno: crate::probe::Errno(libc::EBUSY),
-        ext_ack: Some(format!("the ruleset kept changing while it was read ({} attempts)", DUMP_RETRIES + 1)),
+        ext_ack: Some(format!(
+            "the ruleset was committed to during each of {} reads (NFT_MSG_GETGEN moved), so no consistent \
+             copy could be read; try again when it is quieter",
+            DUMP_RETRIES + 1
+        )),
     })
 }
 
