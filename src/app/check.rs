@@ -433,41 +433,65 @@ fn capability_error(backend: Backend) -> Option<ProbeError> {
     })
 }
 
+/// What the worker has answered so far, backend by backend: a timeout
+/// keeps these and marks only the rest.
+#[derive(Debug, Default)]
+struct Answered {
+    /// The backends done, each with its outcomes in item order.
+    backends: Vec<(Backend, Vec<Outcome>)>,
+    /// nf_tables' status, once the nft backend asked it.
+    nf_tables: NfTablesAnswer,
+}
+
+type Shared = std::sync::Arc<std::sync::Mutex<Answered>>;
+
 /// Runs the check within its deadline: the questions go to the kernel from
-/// a worker thread; if it is still waiting when the deadline passes, every
-/// answer is a timeout naming the question that was pending.
+/// a worker thread; if it is still waiting when the deadline passes, the
+/// answers of the backends that were done are kept and every question
+/// still pending is a timeout naming what the kernel was doing.
 pub fn run(opts: &CheckOptions) -> CheckReport {
     let work = opts.clone();
-    match deadline::within(&opts.deadline, move || run_now(&work)) {
+    let answered = Shared::default();
+    let shared = answered.clone();
+    match deadline::within(&opts.deadline, move || run_now(&work, &shared)) {
         Ok(report) => report,
-        Err(pending) => timed_out(opts, pending),
+        Err(pending) => {
+            let done = answered.lock().map(|mut a| std::mem::take(&mut *a)).unwrap_or_default();
+            timed_out(opts, pending, done)
+        }
     }
 }
 
 /// The report when the deadline passed with the kernel still busy.
-fn timed_out(opts: &CheckOptions, pending: String) -> CheckReport {
+fn timed_out(opts: &CheckOptions, pending: String, done: Answered) -> CheckReport {
     let e = ProbeError::Timeout { budget_ms: opts.deadline.budget().as_millis() as u64, pending };
-    let results = items(opts)
+    let results: Vec<CheckResult> = items(opts)
         .into_iter()
         .flat_map(|(backend, items)| {
+            let answers = done.backends.iter().find(|(b, _)| *b == backend).map(|(_, o)| o.clone());
             let e = e.clone();
-            items.into_iter().map(move |it| it.result(backend, Outcome::Failed(e.clone())))
+            items.into_iter().enumerate().map(move |(i, it)| {
+                let outcome =
+                    answers.as_ref().and_then(|a| a.get(i).cloned()).unwrap_or(Outcome::Failed(e.clone()));
+                it.result(backend, outcome)
+            })
         })
         .collect();
+    let disagreements = disagreements(&results);
+    let asked_nft = opts.backends.contains(&Backend::Nft)
+        && opts.needs.iter().any(|n| n.requirement.extension.kind.is_xt());
     CheckReport {
         kernel_release: crate::system::host::kernel_release(),
         profile: opts.profile.clone(),
-        nf_tables: (opts.backends.contains(&Backend::Nft)
-            && opts.needs.iter().any(|n| n.requirement.extension.kind.is_xt()))
-        .then(|| Err(e.clone())),
+        nf_tables: done.nf_tables.or_else(|| asked_nft.then(|| Err(e.clone()))),
         results,
-        disagreements: Vec::new(),
+        disagreements,
         rules: None,
     }
 }
 
-fn run_now(opts: &CheckOptions) -> CheckReport {
-    let report = ask_all(opts);
+fn run_now(opts: &CheckOptions, answered: &Shared) -> CheckReport {
+    let report = ask_all(opts, answered);
     opts.deadline.doing("the kernel had answered; xtprobe was still sorting the answers");
     report
 }
@@ -521,7 +545,7 @@ fn items(opts: &CheckOptions) -> Vec<(Backend, Vec<Item<'_>>)> {
     out
 }
 
-fn ask_all(opts: &CheckOptions) -> CheckReport {
+fn ask_all(opts: &CheckOptions, answered: &Shared) -> CheckReport {
     let mut results = Vec::new();
     let mut nf_tables = None;
     for (backend, items) in items(opts) {
@@ -535,6 +559,10 @@ fn ask_all(opts: &CheckOptions) -> CheckReport {
             Backend::Legacy => run_legacy(&pairs, &opts.deadline),
             Backend::Nftables | Backend::Ipset => run_netlink(backend, &pairs, &opts.deadline),
         };
+        if let Ok(mut a) = answered.lock() {
+            a.backends.push((backend, outcomes.clone()));
+            a.nf_tables = nf_tables.clone();
+        }
         results.extend(items.iter().zip(outcomes).map(|(it, outcome)| it.result(backend, outcome)));
     }
     let disagreements = disagreements(&results);
@@ -639,4 +667,42 @@ fn disagreements(results: &[CheckResult]) -> Vec<Disagreement> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Revisions;
+
+    /// A timeout keeps what the backends that were done answered, and
+    /// marks only the questions still pending.
+    #[test]
+    fn a_timeout_keeps_the_answers_it_had() {
+        let need = |s: &str| Need::new(s.parse().unwrap(), vec![Family::Ipv4], false);
+        let opts = CheckOptions {
+            needs: vec![need("comment"), need("expr:counter"), need("ipset:hash:ip")],
+            profile: None,
+            backends: vec![Backend::Nft],
+            deadline: Deadline::after(std::time::Duration::from_millis(1)),
+        };
+        let yes = Outcome::Registered(Revisions { supported: vec![0], best: Some(0) });
+        let done = Answered {
+            backends: vec![(Backend::Nft, vec![yes.clone()]), (Backend::Nftables, vec![Outcome::Present])],
+            nf_tables: None,
+        };
+        let r = timed_out(&opts, "asking ipset".into(), done);
+        let status: Vec<(String, Status)> =
+            r.results.iter().map(|x| (x.requirement.to_string(), x.status())).collect();
+        assert_eq!(
+            status,
+            [
+                ("match:comment".to_string(), Status::Supported),
+                ("expr:counter".to_string(), Status::Supported),
+                ("ipset:hash:ip".to_string(), Status::Error),
+            ]
+        );
+        assert!(
+            matches!(&r.results[2].outcome, Outcome::Failed(ProbeError::Timeout { pending, .. }) if pending == "asking ipset")
+        );
+    }
 }

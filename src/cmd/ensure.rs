@@ -36,8 +36,10 @@ pub fn run(args: EnsureArgs) -> Outcome {
         dry_run: args.mode.dry_run,
         userspace_decompress: args.mode.userspace_decompress,
     };
-    let mut report = match output::bounded(&deadline, move || ensure(&opts, &Host::system(), &KernelSyscalls))
-    {
+    let persist_root = (opts.persist && !opts.dry_run).then(|| opts.root.clone());
+    let mut report = match output::bounded_loads(&args.output, &deadline, persist_root, move || {
+        ensure(&opts, &Host::system(), &KernelSyscalls)
+    }) {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };

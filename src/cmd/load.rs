@@ -53,7 +53,10 @@ pub fn run(args: LoadArgs) -> Outcome {
         userspace_decompress: args.mode.userspace_decompress,
         deadline: Some(deadline.clone()),
     };
-    let report = match output::bounded(&deadline, move || load(&opts, &Host::system(), &KernelSyscalls)) {
+    let persist_root = (opts.persist && !opts.dry_run).then(|| opts.root.clone());
+    let report = match output::bounded_loads(&args.output, &deadline, persist_root, move || {
+        load(&opts, &Host::system(), &KernelSyscalls)
+    }) {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };

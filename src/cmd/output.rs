@@ -61,6 +61,62 @@ pub fn bounded<T: Send + 'static>(
     })
 }
 
+/// [`bounded`] for work that loads modules: on a timeout, the modules
+/// loaded before it are named (and, with `persist_root`, persisted as
+/// `--persist` would: those asked for by name), with the one the kernel was
+/// still loading; with `--json`, as a document on stdout.
+pub fn bounded_loads<T: Send + 'static>(
+    args: &OutputArgs,
+    deadline: &xtprobe::system::deadline::Deadline,
+    persist_root: Option<std::path::PathBuf>,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ExitCode> {
+    bounded(deadline, work).map_err(|code| {
+        let loaded = deadline.loaded();
+        let names: Vec<&str> = loaded.iter().map(|(m, _)| m.as_str()).collect();
+        let persisted = persist_root.map(|root| {
+            let wanted: Vec<xtprobe::kmod::ModuleName> =
+                loaded.iter().filter(|(_, r)| *r).map(|(m, _)| xtprobe::kmod::ModuleName::new(m)).collect();
+            xtprobe::kmod::persist::persist(&root, &wanted).map_err(|e| e.to_string())
+        });
+        if !names.is_empty() {
+            error(&format!("loaded before the deadline: {}", names.join(", ")));
+        }
+        match &persisted {
+            Some(Ok(p)) if p.changed => error(&format!(
+                "persist: {} (added {})",
+                p.path.display(),
+                p.added.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
+            )),
+            Some(Err(e)) => error(&format!("persist: {e}")),
+            _ => {}
+        }
+        if args.mode() == OutputMode::Json {
+            #[derive(serde::Serialize)]
+            struct TimedOut<'a> {
+                schema_version: u32,
+                timed_out: bool,
+                budget_seconds: f64,
+                pending: String,
+                loaded: Vec<&'a str>,
+                persisted: Option<Result<xtprobe::kmod::persist::Persisted, String>>,
+                exit_code: i32,
+            }
+            let doc = TimedOut {
+                schema_version: xtprobe::report::SCHEMA_VERSION,
+                timed_out: true,
+                budget_seconds: deadline.budget().as_secs_f64(),
+                pending: deadline.pending(),
+                loaded: names,
+                persisted,
+                exit_code: code.code(),
+            };
+            let _ = print_json(&xtprobe::report::json(&doc));
+        }
+        code
+    })
+}
+
 /// Prints the report as `--json`/`--quiet`/text ask. With `--quiet`,
 /// `quiet_error` (if any) still goes to stderr.
 pub fn report(

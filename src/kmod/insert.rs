@@ -169,6 +169,15 @@ impl<'a, S: ModuleSyscalls> Loader<'a, S> {
                 out.push(StepOutcome::NotAttempted { reason });
                 continue;
             }
+            // No step starts after the deadline (a module loaded then
+            // would be neither reported nor persisted).
+            if step.action == Action::Load && self.deadline.as_ref().is_some_and(|d| d.expired()) {
+                missing.insert(&step.module, "was not attempted".to_string());
+                out.push(StepOutcome::NotAttempted {
+                    reason: "the deadline (--timeout) had passed; no load starts after it".to_string(),
+                });
+                continue;
+            }
             let outcome = match self.step(step) {
                 StepOutcome::Failed(f) if !step.required => StepOutcome::OptionalFailed(f),
                 StepOutcome::Failed(f) if step.alternative_for.is_some() => StepOutcome::AlternativeFailed(f),
@@ -176,6 +185,9 @@ impl<'a, S: ModuleSyscalls> Loader<'a, S> {
             };
             if !outcome.present() {
                 missing.insert(&step.module, "failed to load".to_string());
+            }
+            if let (StepOutcome::Loaded { .. }, Some(d)) = (&outcome, &self.deadline) {
+                d.record_loaded(step.module.as_str(), step.requested);
             }
             out.push(outcome);
         }
@@ -562,6 +574,47 @@ mod tests {
         loader.busy_wait = Duration::from_millis(50);
         loader.release = "6.12.0-running".into();
         loader.run(&Plan { steps, warnings: Vec::new() })
+    }
+
+    /// A module whose init takes past the deadline: it is recorded as
+    /// loaded, and no later step starts.
+    #[test]
+    fn no_step_starts_after_the_deadline_and_what_loaded_is_recorded() {
+        struct Slow(Recorder);
+        impl ModuleSyscalls for Slow {
+            fn finit_module(&self, file: &std::fs::File, params: &CStr, flags: u32) -> Result<(), i32> {
+                std::thread::sleep(Duration::from_millis(150));
+                self.0.finit_module(file, params, flags)
+            }
+            fn init_module(&self, image: &[u8], params: &CStr) -> Result<(), i32> {
+                self.0.init_module(image, params)
+            }
+            fn module_support(&self) -> crate::system::syscalls::ModuleSupport {
+                self.0.module_support()
+            }
+        }
+        let s = setup(&[]);
+        let rec = Slow(Recorder::default());
+        rec.0.finit_answers.borrow_mut().extend([Ok(()), Ok(()), Ok(())]);
+        let kernel = KernelModules::new(s.host.clone());
+        let policy = LoadPolicy::read(&s.host, &rec);
+        let mut loader = Loader::new(&rec, &kernel, &policy);
+        let deadline = Deadline::after(Duration::from_millis(100));
+        loader.deadline = Some(deadline.clone());
+        let mut c = step("c", &s.path, Method::Finit, &[]);
+        c.requested = false;
+        let out = loader.run(&Plan {
+            steps: vec![step("a", &s.path, Method::Finit, &[]), step("b", &s.path, Method::Finit, &["a"]), c],
+            warnings: Vec::new(),
+        });
+        assert_eq!(out[0], StepOutcome::Loaded { method: Method::Finit });
+        assert!(
+            matches!(&out[1], StepOutcome::NotAttempted { reason } if reason.contains("deadline")),
+            "{out:?}"
+        );
+        assert!(matches!(&out[2], StepOutcome::NotAttempted { .. }), "{out:?}");
+        assert_eq!(rec.0.finit.borrow().len(), 1, "one finit_module, none after the deadline");
+        assert_eq!(deadline.loaded(), vec![("a".to_string(), true)]);
     }
 
     #[test]

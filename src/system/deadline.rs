@@ -9,6 +9,15 @@
 //! worker is still busy then, the caller reports what it was doing
 //! ([`Deadline::doing`]) and the command ends; ending the process ends the
 //! thread too, since those waits in the kernel are killable.
+//!
+//! Work with lasting effects checks the deadline before each step and
+//! starts none after it ([`Deadline::expired`]), and records what it did
+//! as it goes ([`Deadline::record_loaded`]): a module loaded before the
+//! deadline is reported (and persisted where asked) even when the report
+//! itself could not be finished. What cannot be bounded: a module init
+//! that the kernel is still running when the deadline passes (a system
+//! call that does not return); that module is named as in flight, and may
+//! finish loading after xtprobe has exited.
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -20,12 +29,18 @@ pub struct Deadline {
     at: Instant,
     budget: Duration,
     doing: Arc<Mutex<String>>,
+    loaded: Arc<Mutex<Vec<(String, bool)>>>,
 }
 
 impl Deadline {
     /// `budget` from now.
     pub fn after(budget: Duration) -> Self {
-        Self { at: Instant::now() + budget, budget, doing: Arc::new(Mutex::new(String::new())) }
+        Self {
+            at: Instant::now() + budget,
+            budget,
+            doing: Arc::new(Mutex::new(String::new())),
+            loaded: Arc::new(Mutex::new(Vec::new())),
+        }
     }
 
     /// The moment it passes.
@@ -54,6 +69,21 @@ impl Deadline {
         if let Ok(mut d) = self.doing.lock() {
             *d = what.into();
         }
+    }
+
+    /// Records a module the work loaded, and whether it was asked for by
+    /// name (what `--persist` records), for the report if the deadline
+    /// passes before the work is done.
+    pub fn record_loaded(&self, module: &str, requested: bool) {
+        if let Ok(mut l) = self.loaded.lock() {
+            l.push((module.to_string(), requested));
+        }
+    }
+
+    /// The modules the work loaded so far, in order, each with whether it
+    /// was asked for.
+    pub fn loaded(&self) -> Vec<(String, bool)> {
+        self.loaded.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// What the work last said it was doing.
