@@ -71,7 +71,7 @@ pub fn bounded_loads<T: Send + 'static>(
     persist_root: Option<std::path::PathBuf>,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ExitCode> {
-    bounded(deadline, work).map_err(|code| {
+    bounded(deadline, work).inspect_err(|code| {
         let loaded = deadline.loaded();
         let names: Vec<&str> = loaded.iter().map(|(m, _)| m.as_str()).collect();
         let persisted = persist_root.map(|root| {
@@ -109,11 +109,10 @@ pub fn bounded_loads<T: Send + 'static>(
                 pending: deadline.pending(),
                 loaded: names,
                 persisted,
-                exit_code: code.code(),
+                exit_code: (*code).code(),
             };
             let _ = print_json(&xtprobe::report::json(&doc));
         }
-        code
     })
 }
 
