@@ -92,19 +92,29 @@ pub struct CaptureArgs {
 const INDEX_HELP: &str = "\
 For hosts and images without kmod: reads every module's .modinfo (depends=,
 alias=, softdep=) and writes the text indexes depmod writes, with the same
-entries, atomically (mode 0644). Later lookups by alias (ipt_comment,
-nfnetlink-subsys-11) then read modules.alias instead of every module. The
-binary .bin indexes libkmod reads are not written.
+entries, all three replaced together (each written and synced first, then
+renamed into place; mode 0644). Later lookups by alias (ipt_comment,
+nfnetlink-subsys-11) then read modules.alias instead of every module.
+
+depmod also writes binary indexes (modules.dep.bin, modules.alias.bin,
+modules.symbols.bin), and modprobe (libkmod), so the kernel's own autoloader,
+reads those instead of the text files: new text files beside old binary ones
+would leave them stale. Where they exist, index refuses (exit 3) unless
+--remove-binary says nothing here reads them (a host without kmod); then
+they are removed once the text files are in place. Where kmod is installed,
+run depmod instead.
 
 Examples:
   xtprobe index                                  the running kernel's modules
   xtprobe index --modules-dir /mnt/lib/modules/6.12.117+deb12-amd64
   xtprobe index --dry-run --json
+  xtprobe index --remove-binary --modules-dir /mnt/lib/modules/6.12.117+deb12-amd64
 
 Exit status:
   0  written (or, with --dry-run, computed)
   2  usage error
-  3  the modules directory or a file in it could not be used";
+  3  the modules directory or a file in it could not be used, or it holds
+     depmod's binary indexes and --remove-binary was not given";
 
 #[derive(Debug, Args)]
 pub struct IndexArgs {
@@ -114,6 +124,12 @@ pub struct IndexArgs {
     /// Compute and report; write nothing.
     #[arg(long, short = 'n')]
     pub dry_run: bool,
+
+    /// Remove depmod's binary indexes (modules.dep.bin, modules.alias.bin,
+    /// modules.symbols.bin) once the text files are written: nothing on
+    /// this host reads them (no kmod).
+    #[arg(long)]
+    pub remove_binary: bool,
 
     #[command(flatten)]
     pub output: OutputArgs,

@@ -336,3 +336,45 @@ fn modprobe_d_is_read_as_modprobe_reads_it() {
         );
     }
 }
+
+/// A tree with depmod's binary indexes (libkmod reads those, not the
+/// text): index refuses and changes nothing; with --remove-binary it
+/// writes the text files and removes the binary ones.
+#[test]
+fn index_refuses_beside_depmods_binary_indexes_unless_told_to_remove_them() {
+    for tree in trees() {
+        let copy = tempfile::tempdir().unwrap();
+        let dir = copy.path().join(&tree.release);
+        assert!(Command::new("cp").arg("-al").arg(&tree.depmod).arg(&dir).status().unwrap().success());
+        let bins: Vec<&str> = ["modules.dep.bin", "modules.alias.bin", "modules.symbols.bin"]
+            .into_iter()
+            .filter(|b| dir.join(b).exists())
+            .collect();
+        assert!(!bins.is_empty(), "{}: depmod wrote binary indexes", tree.name);
+        let before = std::fs::read(dir.join("modules.dep")).unwrap();
+        let out = run(Command::new(env!("CARGO_BIN_EXE_xtprobe")).args(["index", "--modules-dir"]).arg(&dir));
+        let (stdout, stderr) = text(&out);
+        assert_eq!(code(&out), 3, "{stdout} {stderr}");
+        assert!(stdout.contains("modules.dep.bin") && stdout.contains("--remove-binary"), "{stdout}");
+        assert_eq!(std::fs::read(dir.join("modules.dep")).unwrap(), before, "nothing written");
+
+        let out = run(Command::new(env!("CARGO_BIN_EXE_xtprobe"))
+            .args(["index", "--json", "--remove-binary", "--modules-dir"])
+            .arg(&dir));
+        let (stdout, stderr) = text(&out);
+        assert_eq!(code(&out), 0, "{stdout} {stderr}");
+        let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(doc["binary_removed"], true);
+        for b in &bins {
+            assert!(!dir.join(b).exists(), "{b} removed");
+            // The original (hard-linked) tree keeps its own.
+            assert!(tree.depmod.join(b).exists());
+        }
+        let leftovers: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}

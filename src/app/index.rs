@@ -8,12 +8,15 @@
 //! `alias PATTERN MODULE` line, and every `softdep MODULE …` line. Lines
 //! are in path order; depmod orders by `modules.order`, which no reader
 //! depends on. The binary `.bin` indexes (what libkmod reads) are not
-//! written: a host with libkmod has depmod.
+//! written: a host with libkmod has depmod. Stale ones would be read
+//! instead of the new text, so where they exist index refuses, unless told
+//! to remove them ([`BINARY`]).
 //!
 //! Every module is read through the modules directory's descriptor, on all
 //! cores, each only as far as the end of its `.modinfo` strings where that
-//! can be told, in full otherwise. The three files are written atomically
-//! (temporary file, fsync, rename), mode 0644, under a lock.
+//! can be told, in full otherwise. The three files are replaced together
+//! ([`Dir::write_atomic_all`]: all written and synced, then renamed), mode
+//! 0644, under a lock.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -34,7 +37,14 @@ pub struct IndexOptions {
     pub modules_dir: Option<PathBuf>,
     /// Compute and report; write nothing.
     pub dry_run: bool,
+    /// Remove depmod's binary indexes ([`BINARY`]) after writing.
+    pub remove_binary: bool,
 }
+
+/// depmod's binary indexes built from the module files, which libkmod
+/// reads instead of the text files (`modules.builtin.bin` and
+/// `modules.builtin.alias.bin` come from the kernel build and stay).
+pub const BINARY: [&str; 3] = ["modules.dep.bin", "modules.alias.bin", "modules.symbols.bin"];
 
 /// The three files, as text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -62,6 +72,10 @@ pub struct IndexReport {
     /// Files written (none in a dry run).
     #[serde(serialize_with = "crate::system::fs::lossy::list")]
     pub written: Vec<PathBuf>,
+    /// depmod's binary indexes found (removed with `--remove-binary`).
+    pub binary: Vec<String>,
+    /// Whether they were removed.
+    pub binary_removed: bool,
     /// Whether this was a dry run.
     pub dry_run: bool,
     /// Modules that could not be read, dependencies that are nowhere, and
@@ -90,6 +104,8 @@ pub fn run(opts: &IndexOptions) -> IndexReport {
         aliases: 0,
         softdeps: 0,
         written: Vec::new(),
+        binary: Vec::new(),
+        binary_removed: false,
         dry_run: opts.dry_run,
         warnings: Vec::new(),
         error: None,
@@ -114,6 +130,21 @@ pub fn run(opts: &IndexOptions) -> IndexReport {
         }
     };
     report.warnings.extend(tree.warnings().iter().cloned());
+    report.binary = BINARY
+        .iter()
+        .filter(|b| tree.handle().kind_of(Path::new(b), fs::Scope::Beneath).is_some())
+        .map(|b| b.to_string())
+        .collect();
+    if !report.binary.is_empty() && !opts.remove_binary {
+        report.error = Some(format!(
+            "{} holds depmod's binary indexes ({}), which modprobe (libkmod), and so the kernel's own \
+             autoloader, reads instead of the text files xtprobe writes: they would go stale. Run `depmod` \
+             where kmod is installed, or give --remove-binary if nothing here reads them (no kmod)",
+            fs::shown(&dir),
+            report.binary.join(", ")
+        ));
+        return report;
+    }
     let infos = read_all(tree.handle(), &modules);
     let builtin = builtin_names(tree.handle());
     let (indexes, warnings) = build(&modules, &infos, &builtin);
@@ -122,9 +153,10 @@ pub fn run(opts: &IndexOptions) -> IndexReport {
     report.aliases = indexes.alias.lines().filter(|l| l.starts_with("alias ")).count();
     report.softdeps = indexes.softdep.lines().filter(|l| l.starts_with("softdep ")).count();
     if !opts.dry_run {
-        match write(tree.handle(), &indexes) {
+        match write(tree.handle(), &indexes, &report.binary) {
             Ok((written, warnings)) => {
                 report.written = written;
+                report.binary_removed = !report.binary.is_empty();
                 report.warnings.extend(warnings);
             }
             Err(e) => report.error = Some(e.to_string()),
@@ -249,20 +281,23 @@ fn heights(direct: &[Vec<usize>]) -> Vec<usize> {
     h
 }
 
-/// Writes the three files under a lock; returns their paths and warnings.
-fn write(dir: &Dir, ix: &Indexes) -> Result<(Vec<PathBuf>, Vec<String>), fs::FsError> {
+/// Writes the three files together under a lock, then removes `binary`
+/// (depmod's binary indexes, with --remove-binary); returns the paths
+/// written and warnings.
+fn write(dir: &Dir, ix: &Indexes, binary: &[String]) -> Result<(Vec<PathBuf>, Vec<String>), fs::FsError> {
     let _lock = dir.lock(".xtprobe-index.lock", std::time::Duration::from_secs(30))?;
-    let mut written = Vec::new();
-    let mut warnings = Vec::new();
-    for (name, text) in
-        [("modules.dep", &ix.dep), ("modules.alias", &ix.alias), ("modules.softdep", &ix.softdep)]
-    {
-        if let Some(w) = dir.write_atomic(name, text.as_bytes(), 0o644, None)? {
-            warnings.push(w);
+    let files: [(&str, &[u8]); 3] = [
+        ("modules.dep", ix.dep.as_bytes()),
+        ("modules.alias", ix.alias.as_bytes()),
+        ("modules.softdep", ix.softdep.as_bytes()),
+    ];
+    let mut warnings: Vec<String> = dir.write_atomic_all(&files, 0o644)?.into_iter().collect();
+    for b in binary {
+        if let Err(e) = dir.remove(b) {
+            warnings.push(format!("{e}: a stale binary index is left"));
         }
-        written.push(dir.shown(Path::new(name)));
     }
-    Ok((written, warnings))
+    Ok((files.iter().map(|(n, _)| dir.shown(Path::new(n))).collect(), warnings))
 }
 
 #[cfg(test)]

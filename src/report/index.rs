@@ -8,6 +8,8 @@
 //!   "modules_dir": "/lib/modules/…" | null,
 //!   "modules": 4230, "aliases": 27460, "softdeps": 69,   // entries written
 //!   "written": ["…/modules.dep", "…/modules.alias", "…/modules.softdep"],   // [] in a dry run
+//!   "binary": ["modules.dep.bin", …],   // depmod's binary indexes found
+//!   "binary_removed": true|false,       // removed (with --remove-binary)
 //!   "dry_run": false,
 //!   "warnings": ["…"],
 //!   "error": null | "…",
@@ -53,6 +55,12 @@ pub fn to_text(r: &IndexReport, style: &Style) -> String {
     ));
     for w in &r.written {
         out.push_str(&format!("wrote {}\n", crate::system::fs::shown(w)));
+    }
+    for b in &r.binary {
+        out.push_str(&format!(
+            "{} {b} (depmod's binary index)\n",
+            if r.binary_removed { "removed" } else { "would remove" }
+        ));
     }
     for w in &r.warnings {
         out.push_str(&format!("{} {w}\n", style.paint(Tone::Warn, "warning:", 0)));

@@ -715,6 +715,79 @@ impl Dir {
         mode: libc::mode_t,
         owner: Option<(u32, u32)>,
     ) -> Result<Option<String>, FsError> {
+        let staged = self.stage(name, content, mode, owner)?;
+        let shown = staged.shown.clone();
+        staged.commit()?;
+        Ok(self.sync_dir(&shown))
+    }
+
+    /// Replaces several files together: every one is written and synced
+    /// to a temporary file first, and only when all are ready are they
+    /// renamed into place, one after the other (a failure before then
+    /// leaves every old file as it was, and no temporary file). Returns a
+    /// warning if syncing the directory failed.
+    pub fn write_atomic_all(
+        &self,
+        files: &[(&str, &[u8])],
+        mode: libc::mode_t,
+    ) -> Result<Option<String>, FsError> {
+        let staged: Vec<Staged<'_>> = files
+            .iter()
+            .map(|(name, content)| self.stage(name, content, mode, None))
+            .collect::<Result<_, _>>()?;
+        let shown = staged.first().map(|s| s.shown.clone()).unwrap_or_else(|| self.path.clone());
+        for s in staged {
+            s.commit()?;
+        }
+        Ok(self.sync_dir(&shown))
+    }
+
+    /// Removes the file `name` (not a directory; a link itself, never
+    /// what it points to); an absent file is not an error.
+    pub fn remove(&self, name: &str) -> Result<(), FsError> {
+        let shown = self.shown(Path::new(name));
+        let c = c_name(OsStr::new(name), &shown)?;
+        // SAFETY: valid NUL-terminated name, open dirfd.
+        if unsafe { libc::unlinkat(self.fd.as_raw_fd(), c.as_ptr(), 0) } != 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::ENOENT) {
+                return Err(io_error(&shown, "unlink", &e));
+            }
+        }
+        Ok(())
+    }
+
+    /// `fsync` of this directory, so renames in it survive a power cut;
+    /// a failure is a warning naming `shown`.
+    fn sync_dir(&self, shown: &Path) -> Option<String> {
+        let synced = retry(|| {
+            // SAFETY: fsync on an open descriptor.
+            if unsafe { libc::fsync(self.fd.as_raw_fd()) } == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
+        });
+        synced.err().map(|e| {
+            format!(
+                "{} was written, but syncing its directory failed ({}): it may not survive a power cut",
+                shown.display(),
+                Errno::of(&e)
+            )
+        })
+    }
+
+    /// Writes `content` to a new temporary file beside `name` (created
+    /// with `O_EXCL | O_NOFOLLOW`, mode and owner set on the descriptor,
+    /// synced); [`Staged::commit`] renames it over `name`, and dropping it
+    /// uncommitted removes it.
+    pub fn stage(
+        &self,
+        name: &str,
+        content: &[u8],
+        mode: libc::mode_t,
+        owner: Option<(u32, u32)>,
+    ) -> Result<Staged<'_>, FsError> {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let shown = self.shown(Path::new(name));
         let dest = c_name(OsStr::new(name), &shown)?;
@@ -733,10 +806,7 @@ impl Dir {
                 Err(e) => return Err(io_error(&self.shown(Path::new(&tmp_name)), "create", &e)),
             }
         };
-        let unlink = || {
-            // SAFETY: valid NUL-terminated name, open dirfd.
-            unsafe { libc::unlinkat(self.fd.as_raw_fd(), tmp_name.as_ptr(), 0) };
-        };
+        let staged = Staged { dir: self, tmp_name, dest, shown, committed: false };
         let file = File::from(fd);
         let written = (|| -> Result<(), (&'static str, io::Error)> {
             // SAFETY: fchmod/fchown on an open descriptor.
@@ -757,35 +827,13 @@ impl Dir {
                 }
                 off += n;
             }
-            retry(|| file.sync_all()).map_err(|e| ("fsync", e))?;
-            retry(|| {
-                // SAFETY: valid NUL-terminated names, open dirfd.
-                let rc = unsafe {
-                    libc::renameat(self.fd.as_raw_fd(), tmp_name.as_ptr(), self.fd.as_raw_fd(), dest.as_ptr())
-                };
-                if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
-            })
-            .map_err(|e| ("rename", e))
+            retry(|| file.sync_all()).map_err(|e| ("fsync", e))
         })();
-        if let Err((op, e)) = written {
-            unlink();
-            return Err(io_error(&shown, op, &e));
+        match written {
+            Ok(()) => Ok(staged),
+            // Dropping `staged` removes the temporary file.
+            Err((op, e)) => Err(io_error(&staged.shown, op, &e)),
         }
-        // SAFETY: fsync on an open descriptor.
-        let synced = retry(|| {
-            if unsafe { libc::fsync(self.fd.as_raw_fd()) } == 0 {
-                Ok(())
-            } else {
-                Err(io::Error::last_os_error())
-            }
-        });
-        Ok(synced.err().map(|e| {
-            format!(
-                "{} was written, but syncing its directory failed ({}): it may not survive a power cut",
-                shown.display(),
-                Errno::of(&e)
-            )
-        }))
     }
 
     /// Resolves `rel` beneath (or in) this directory with `flags`, the last
@@ -847,6 +895,44 @@ impl Drop for Lock {
         if let Some((dir, name)) = &self.excl {
             // SAFETY: valid NUL-terminated name, open dirfd.
             unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) };
+        }
+    }
+}
+
+/// A file written beside its destination, not yet renamed over it
+/// ([`Dir::stage`]).
+pub struct Staged<'a> {
+    dir: &'a Dir,
+    tmp_name: CString,
+    dest: CString,
+    shown: PathBuf,
+    committed: bool,
+}
+
+impl Staged<'_> {
+    /// Renames the temporary file over the destination.
+    pub fn commit(mut self) -> Result<(), FsError> {
+        let dirfd = self.dir.fd.as_raw_fd();
+        let renamed = retry(|| {
+            // SAFETY: valid NUL-terminated names, open dirfd.
+            let rc = unsafe { libc::renameat(dirfd, self.tmp_name.as_ptr(), dirfd, self.dest.as_ptr()) };
+            if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+        });
+        match renamed {
+            Ok(()) => {
+                self.committed = true;
+                Ok(())
+            }
+            Err(e) => Err(io_error(&self.shown, "rename", &e)),
+        }
+    }
+}
+
+impl Drop for Staged<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            // SAFETY: valid NUL-terminated name, open dirfd.
+            unsafe { libc::unlinkat(self.dir.fd.as_raw_fd(), self.tmp_name.as_ptr(), 0) };
         }
     }
 }
@@ -1023,6 +1109,32 @@ pub mod lossy {
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    /// Files replaced together: when one cannot be written, none is
+    /// replaced and no temporary file is left.
+    #[test]
+    fn write_atomic_all_replaces_all_or_none() {
+        let t = tempfile::tempdir().unwrap();
+        for n in ["a", "b"] {
+            std::fs::write(t.path().join(n), "old").unwrap();
+        }
+        let dir = Dir::open(t.path()).unwrap();
+        let too_long = "c".repeat(300);
+        let r = dir.write_atomic_all(&[("a", b"new"), ("b", b"new"), (&too_long, b"new")], 0o644);
+        assert!(r.is_err());
+        let mut names: Vec<String> = std::fs::read_dir(t.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a", "b"], "no temporary file left");
+        assert_eq!(std::fs::read_to_string(t.path().join("a")).unwrap(), "old");
+        dir.write_atomic_all(&[("a", b"new"), ("b", b"new")], 0o644).unwrap();
+        assert_eq!(std::fs::read_to_string(t.path().join("b")).unwrap(), "new");
+        dir.remove("a").unwrap();
+        dir.remove("a").unwrap();
+        assert!(!t.path().join("a").exists());
+    }
 
     /// Lines across chunk boundaries, a last line without a newline, an
     /// early stop and the cap.
