@@ -213,21 +213,34 @@ fn without_cap_net_admin_exits_3_and_says_what_to_do() {
 
 /// In a user namespace that does not own the network namespace, the
 /// capability is there but the kernel refuses: the EPERM comes from the
-/// kernel, not from our own check, and must still give exit 3.
+/// kernel, not from our own check, and must still give exit 3. (That needs
+/// a caller who cannot make a network namespace of its own either: with
+/// CAP_SYS_ADMIN in its user namespace, xtprobe asks from a fresh one that
+/// namespace owns, and gets the real answer.)
 #[test]
 fn kernel_eperm_in_a_foreign_network_namespace_exits_3() {
     if !live() {
         return;
     }
     let out = run(Command::new("unshare")
-        .args(["--user", "--map-root-user", "--"])
+        .args(["--user", "--map-root-user", "--", "setpriv", "--bounding-set", "-sys_admin", "--"])
         .arg(env!("CARGO_BIN_EXE_xtprobe"))
         .args(["check", "--json"]));
     let doc: serde_json::Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
     assert_eq!(code(&out), 3, "{doc:#}");
+    assert_eq!(doc["probes"]["namespace"], "caller", "{doc:#}");
     assert_eq!(results(&doc)[0]["errno"], "EPERM");
     assert!(results(&doc)[0]["message"].as_str().unwrap().contains("user namespace"));
+
+    let out = run(Command::new("unshare")
+        .args(["--user", "--map-root-user", "--"])
+        .arg(env!("CARGO_BIN_EXE_xtprobe"))
+        .args(["check", "--json"]));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    assert_eq!(doc["probes"]["namespace"], "fresh", "{doc:#}");
+    assert!(results(&doc).iter().all(|r| r["errno"] != "EPERM"), "{doc:#}");
 }
 
 /// What the error message recommends must work: any user, in a private
