@@ -541,3 +541,170 @@ fn a_hostile_modprobe_d_gives_warnings_with_their_place_never_a_hang() {
     // The last line, continued into the end of the file, still counts.
     assert_eq!(doc["plan"][0]["params"], "ip_list_tot=9", "{doc}");
 }
+
+// ---- output files (capture -o, check --textfile) ----------------------------------
+
+fn device(path: &Path, major: u64, minor: u64) {
+    nix::sys::stat::mknod(
+        path,
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+        nix::sys::stat::makedev(major, minor),
+    )
+    .unwrap();
+}
+
+fn kind(path: &Path) -> std::fs::FileType {
+    std::fs::symlink_metadata(path).unwrap().file_type()
+}
+
+/// An output that is a device, a FIFO or a link is never replaced by a
+/// file: a null device discards, a full one is exit 3, a FIFO without a
+/// reader is exit 3 at once, a link is refused; `/dev/stdout` is the
+/// descriptor the shell gave; a 255-byte name works; another user's file
+/// keeps its owner. (Devices are made in a temporary directory, never the
+/// host's /dev.)
+#[test]
+fn outputs_never_replace_devices_fifos_or_links() {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    device(&d.join("null"), 1, 3);
+    device(&d.join("full"), 1, 7);
+    fifo(&d.join("fifo"));
+    std::os::unix::fs::symlink(d.join("elsewhere"), d.join("link")).unwrap();
+
+    let out = bounded(xt().args(["capture", "-o"]).arg(d.join("null")), 20);
+    assert_eq!(code(&out), 0, "{}", said(&out));
+    assert!(kind(&d.join("null")).is_char_device(), "a device stays a device");
+
+    let out = bounded(xt().args(["capture", "--json", "-o"]).arg(d.join("full")), 20);
+    assert_eq!(code(&out), 3, "{}", said(&out));
+    assert!(stderr_line(&out).contains("ENOSPC"), "{}", said(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["output_error"].as_str().unwrap().contains("ENOSPC"), "--json still prints: {doc}");
+    assert!(kind(&d.join("full")).is_char_device());
+
+    let out = bounded(xt().args(["capture", "-o"]).arg(d.join("fifo")), 20);
+    assert_eq!(code(&out), 3, "{}", said(&out));
+    assert!(stderr_line(&out).contains("a FIFO nobody reads"), "{}", said(&out));
+    assert!(kind(&d.join("fifo")).is_fifo());
+
+    let out = bounded(xt().args(["capture", "-o"]).arg(d.join("link")), 20);
+    assert_eq!(code(&out), 3, "{}", said(&out));
+    assert!(stderr_line(&out).contains("symbolic link"), "{}", said(&out));
+    assert!(kind(&d.join("link")).is_symlink() && !d.join("elsewhere").exists());
+
+    // --textfile onto a FIFO named *.prom: refused at once, not replaced.
+    fifo(&d.join("x.prom"));
+    let out = bounded(xt().args(["check", "-q", "--textfile"]).arg(d.join("x.prom")).arg("comment"), 20);
+    assert_eq!(code(&out), 3, "{}", said(&out));
+    assert!(kind(&d.join("x.prom")).is_fifo());
+
+    // /dev/stdout: the file the shell opened.
+    let target = d.join("via-stdout.toml");
+    let out = bounded_to(
+        xt().args(["capture", "-q", "-o", "/dev/stdout"]).stdout(std::fs::File::create(&target).unwrap()),
+        20,
+    );
+    assert_eq!(code(&out), 0, "{}", said(&out));
+    assert!(std::fs::read_to_string(&target).unwrap().starts_with("# Written by `xtprobe capture`"));
+
+    let long = d.join("l".repeat(255));
+    let out = bounded(xt().args(["capture", "-q", "-o"]).arg(&long), 20);
+    assert_eq!(code(&out), 0, "{}", said(&out));
+    assert!(long.is_file());
+
+    let theirs = d.join("theirs.toml");
+    std::fs::write(&theirs, "old").unwrap();
+    nix::unistd::chown(&theirs, Some(1234.into()), Some(5678.into())).unwrap();
+    let out = bounded(xt().args(["capture", "-q", "-o"]).arg(&theirs), 20);
+    assert_eq!(code(&out), 0, "{}", said(&out));
+    let m = std::fs::metadata(&theirs).unwrap();
+    assert_eq!((m.uid(), m.gid(), m.mode() & 0o777), (1234, 5678, 0o644));
+    let left: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".tmp") || n.ends_with(".lock"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// A signal while a temporary file exists (each fsync held 2 s by
+/// strace) removes it before the process ends by that signal; a
+/// temporary file a dead process left is swept by the next write.
+#[test]
+fn signals_leave_no_temporary_file_and_stale_ones_are_swept() {
+    if !live() {
+        return;
+    }
+    if !Path::new("/usr/bin/strace").exists() {
+        assert!(std::env::var_os("XTPROBE_REQUIRE_LIVE").is_none(), "strace is missing");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        let out_file = d.join("p.toml");
+        let mut child = in_fresh_netns(
+            Command::new("strace")
+                .args([
+                    "-f",
+                    "-qq",
+                    "-o",
+                    "/dev/null",
+                    "-e",
+                    "trace=fsync",
+                    "-e",
+                    "inject=fsync:delay_enter=2000000",
+                ])
+                .arg(bin())
+                .args(["capture", "-q", "-o"])
+                .arg(&out_file),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+        // Wait for the temporary file, then signal xtprobe (strace's child).
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let tmp = loop {
+            let found = std::fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .find(|n| n.ends_with(".tmp"));
+            if let Some(t) = found {
+                break t;
+            }
+            assert!(Instant::now() < deadline, "no temporary file appeared");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let children = std::fs::read_to_string(format!("/proc/{}/task/{}/children", child.id(), child.id()))
+            .unwrap_or_default();
+        let pid: i32 =
+            children.split_whitespace().next().expect("xtprobe runs under strace").parse().unwrap();
+        // SAFETY: a signal to the process this test started.
+        unsafe { libc::kill(pid, sig) };
+        child.wait().unwrap();
+        assert!(!d.join(&tmp).exists(), "signal {sig}: {tmp} left behind");
+        assert!(!out_file.exists(), "signal {sig}: interrupted before the rename");
+    }
+
+    // A dead process's temporary file, a few minutes old, and a live one's.
+    let mut dead = Command::new("true").spawn().unwrap();
+    let dead_pid = dead.id();
+    dead.wait().unwrap();
+    let stale = d.join(format!(".xtprobe.{dead_pid}.0.tmp"));
+    let live_one = d.join(format!(".xtprobe.{}.0.tmp", std::process::id()));
+    let old_release = d.join(format!(".p.toml.{dead_pid}.3.tmp"));
+    for f in [&stale, &live_one, &old_release] {
+        std::fs::write(f, "partial").unwrap();
+        let old = nix::sys::time::TimeVal::new(1_000_000_000, 0);
+        nix::sys::stat::utimes(f.as_path(), &old, &old).unwrap();
+    }
+    let out = bounded(xt().args(["capture", "-q", "-o"]).arg(d.join("p.toml")), 20);
+    assert_eq!(code(&out), 0, "{}", said(&out));
+    assert!(!stale.exists() && !old_release.exists(), "a dead process's temporary files are swept");
+    assert!(live_one.exists(), "a live process's is not");
+}

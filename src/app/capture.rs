@@ -86,6 +86,9 @@ pub struct CaptureReport {
     pub entries: Vec<Entry>,
     /// Things seen that are not requirements xtprobe knows.
     pub notes: Vec<String>,
+    /// With `-o`: why the profile could not be written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_error: Option<String>,
 }
 
 impl CaptureReport {
@@ -155,6 +158,7 @@ pub fn run(opts: &CaptureOptions, host: &Host) -> CaptureReport {
             )],
             entries: Vec::new(),
             notes: Vec::new(),
+            output_error: None,
         },
     }
 }
@@ -268,5 +272,6 @@ fn capture(opts: &CaptureOptions, host: &Host) -> CaptureReport {
         sources,
         entries: tally.entries(),
         notes: tally.notes.iter().cloned().collect(),
+        output_error: None,
     }
 }

@@ -1,10 +1,8 @@
 //! `xtprobe capture`.
 
-use std::path::Path;
-
 use xtprobe::app::capture::{CaptureOptions, run as capture};
 use xtprobe::report;
-use xtprobe::system::fs::Dir;
+use xtprobe::system::fs;
 use xtprobe::system::host::Host;
 use xtprobe::system::privilege::{self, FILE_WRITE, NET_ADMIN, NET_RAW};
 
@@ -43,10 +41,19 @@ pub fn run(args: CaptureArgs) -> Outcome {
     let failed = code != xtprobe::app::exit::ExitCode::Ok;
     let mode = args.output.mode();
     if let Some(path) = &args.output_file {
+        // The report is printed whether or not the file could be written:
+        // a --json reader learns what was captured and why it is not there.
+        let mut code = code;
+        let mut report = report;
         if !failed {
-            if let Err(e) = write(path, &profile) {
-                output::error(&format!("cannot write the profile: {e}"));
-                return Ok(xtprobe::app::exit::ExitCode::CannotProbe);
+            match fs::write_output(path, profile.as_bytes(), 0o644) {
+                Ok(Some(warning)) => output::error(&format!("warning: {warning}")),
+                Ok(None) => {}
+                Err(e) => {
+                    output::error(&format!("cannot write the profile: {e}"));
+                    report.output_error = Some(e.to_string());
+                    code = xtprobe::app::exit::ExitCode::CannotProbe;
+                }
             }
         }
         let printed = output::report(
@@ -67,17 +74,4 @@ pub fn run(args: CaptureArgs) -> Outcome {
         OutputMode::Text => output::print(&profile),
     };
     Ok(output::status(code, printed))
-}
-
-fn write(path: &Path, text: &str) -> Result<(), String> {
-    let name = path.file_name().and_then(|n| n.to_str()).ok_or("the file needs a UTF-8 name")?;
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let dir = Dir::open(parent).map_err(|e| e.to_string())?;
-    if let Some(warning) = dir.write_atomic(name, text.as_bytes(), 0o644, None).map_err(|e| e.to_string())? {
-        output::error(&format!("warning: {warning}"));
-    }
-    Ok(())
 }

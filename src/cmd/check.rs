@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use xtprobe::app::check::{CheckOptions, run as check};
 use xtprobe::app::exit::ExitCode;
 use xtprobe::report;
-use xtprobe::system::fs::Dir;
+use xtprobe::system::fs;
 use xtprobe::system::netns;
 use xtprobe::system::privilege::{self, FILE_WRITE, NET_ADMIN, NET_RAW};
 
@@ -94,16 +94,11 @@ pub fn run(args: CheckArgs) -> Outcome {
     Ok(output::status(code, printed))
 }
 
-/// Writes the textfile as node_exporter requires: a temporary file in the
-/// same directory, renamed over the old one, mode 0644.
+/// Writes the textfile as node_exporter requires: replaced atomically
+/// (a temporary file in the same directory, renamed over the old one),
+/// mode 0644; never over a device, FIFO or link ([`fs::write_output`]).
 fn write_textfile(path: &std::path::Path, text: &str) -> Result<(), String> {
-    let name = path.file_name().and_then(|n| n.to_str()).ok_or("the file needs a UTF-8 name")?;
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => std::path::Path::new("."),
-    };
-    let dir = Dir::open(parent).map_err(|e| e.to_string())?;
-    if let Some(warning) = dir.write_atomic(name, text.as_bytes(), 0o644, None).map_err(|e| e.to_string())? {
+    if let Some(warning) = fs::write_output(path, text.as_bytes(), 0o644).map_err(|e| e.to_string())? {
         output::error(&format!("warning: {warning}"));
     }
     Ok(())

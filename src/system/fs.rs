@@ -364,6 +364,119 @@ pub fn read_file(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u8>,
     read_capped(&open_file(path)?, limit, path, what)
 }
 
+/// Writes a command's output file (`capture -o`, `check --textfile`) the
+/// way a user means it, never replacing something that is not a file:
+///
+/// - `/dev/stdout`, `/dev/stderr`, `/dev/fd/N`, `/proc/self/fd/N`: the
+///   descriptor itself (what the shell redirected it to);
+/// - an absent name, or a regular file: replaced atomically (temporary
+///   file, fsync, rename), mode `mode`, the old file's owner kept;
+/// - a character device or a FIFO: written in place (`/dev/null`
+///   discards, `/dev/full` fails with ENOSPC; a FIFO without a reader is
+///   an error, not a wait);
+/// - a link, a directory, a block device or a socket: refused.
+///
+/// Returns a warning if the directory could not be synced.
+pub fn write_output(path: &Path, content: &[u8], mode: libc::mode_t) -> Result<Option<String>, FsError> {
+    if let Some(fd) = std_descriptor(path) {
+        // SAFETY: dup of a descriptor number; the copy is owned here.
+        let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+        if dup < 0 {
+            return Err(io_error(path, "dup", &io::Error::last_os_error()));
+        }
+        // SAFETY: `dup` is a new descriptor nothing else owns.
+        let file = File::from(unsafe { OwnedFd::from_raw_fd(dup) });
+        return write_all(&file, content, path).map(|()| None);
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| FsError::Io {
+        path: path.to_path_buf(),
+        op: "name (a UTF-8 file name is needed)",
+        errno: Errno(libc::EINVAL),
+    })?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let dir = Dir::open(parent)?;
+    let c = c_name(OsStr::new(name), path)?;
+    // SAFETY: fstatat without following links, into a local.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    let found =
+        unsafe { libc::fstatat(dir.fd.as_raw_fd(), c.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) } == 0;
+    if !found {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::ENOENT) {
+            return Err(io_error(path, "stat", &e));
+        }
+        let staged = dir.stage(name, content, mode, None)?;
+        staged.commit()?;
+        return Ok(dir.sync_dir(path));
+    }
+    match FileKind::from_mode(st.st_mode) {
+        FileKind::Regular => {
+            let staged = dir.stage(name, content, mode, Some((st.st_uid, st.st_gid)))?;
+            staged.commit()?;
+            Ok(dir.sync_dir(path))
+        }
+        kind @ (FileKind::CharDevice | FileKind::Fifo) => {
+            let fd = openat_raw(
+                dir.fd.as_raw_fd(),
+                &c,
+                libc::O_WRONLY | libc::O_NOCTTY | libc::O_NONBLOCK | libc::O_NOFOLLOW,
+                0,
+            )
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ENXIO) if kind == FileKind::Fifo => FsError::Io {
+                    path: path.to_path_buf(),
+                    op: "open (a FIFO nobody reads)",
+                    errno: Errno(libc::ENXIO),
+                },
+                _ => io_error(path, "open", &e),
+            })?;
+            // The same kind as a moment ago (not swapped for a file).
+            let fd = check_kind(fd, path, kind)?;
+            // SAFETY: fcntl on an open descriptor: back to blocking writes.
+            unsafe {
+                let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+                libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK);
+            }
+            write_all(&File::from(fd), content, path).map(|()| None)
+        }
+        FileKind::Symlink => Err(FsError::Symlink { path: path.to_path_buf() }),
+        found => Err(FsError::WrongKind { path: path.to_path_buf(), found, wanted: FileKind::Regular }),
+    }
+}
+
+/// The descriptor a path names: `/dev/stdout` (1), `/dev/stderr` (2),
+/// `/dev/fd/N`, `/proc/self/fd/N`.
+fn std_descriptor(path: &Path) -> Option<RawFd> {
+    let s = path.to_str()?;
+    match s {
+        "/dev/stdout" => Some(1),
+        "/dev/stderr" => Some(2),
+        _ => s
+            .strip_prefix("/dev/fd/")
+            .or_else(|| s.strip_prefix("/proc/self/fd/"))
+            .and_then(|n| n.parse().ok())
+            .filter(|n: &RawFd| *n >= 0),
+    }
+}
+
+/// Writes all of `content` through `file` (no seeking: a pipe, a tty or a
+/// file opened for appending all take it).
+fn write_all(file: &File, content: &[u8], path: &Path) -> Result<(), FsError> {
+    let mut off = 0;
+    while off < content.len() {
+        let n = retry(|| std::io::Write::write(&mut &*file, &content[off..]))
+            .map_err(|e| io_error(path, "write", &e))?;
+        if n == 0 {
+            return Err(io_error(path, "write", &io::Error::from_raw_os_error(libc::EIO)));
+        }
+        off += n;
+    }
+    Ok(())
+}
+
 /// How links inside a [`Dir`] are treated while resolving a path in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -611,42 +724,64 @@ impl Dir {
     pub fn lock(&self, name: &str, wait: std::time::Duration) -> Result<Lock, FsError> {
         let shown = self.shown(Path::new(name));
         let c = c_name(OsStr::new(name), &shown)?;
-        let fd = openat_raw(
-            self.fd.as_raw_fd(),
-            &c,
-            libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NONBLOCK,
-            0o600,
-        )
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => FsError::Symlink { path: shown.clone() },
-            _ => io_error(&shown, "open", &e),
-        })?;
-        let fd = check_kind(fd, &shown, FileKind::Regular)?;
         let deadline = std::time::Instant::now() + wait;
-        loop {
-            // SAFETY: flock on an open descriptor.
-            let rc = unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-            if rc == 0 {
-                return Ok(Lock { _fd: fd, excl: None });
-            }
-            let e = io::Error::last_os_error();
-            match e.raw_os_error() {
-                Some(libc::EWOULDBLOCK) | Some(libc::EINTR) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(std::time::Duration::from_millis(5));
+        'open: loop {
+            let fd = openat_raw(
+                self.fd.as_raw_fd(),
+                &c,
+                libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NONBLOCK,
+                0o600,
+            )
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => FsError::Symlink { path: shown.clone() },
+                _ => io_error(&shown, "open", &e),
+            })?;
+            let fd = check_kind(fd, &shown, FileKind::Regular)?;
+            loop {
+                // SAFETY: flock on an open descriptor.
+                let rc = unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+                if rc == 0 {
+                    // The holder before us removes the file as it lets go:
+                    // a lock on a name no longer there (or there again as
+                    // another file) locks nothing; open it again.
+                    if !self.names(&c, &fd) {
+                        continue 'open;
+                    }
+                    let dir = self.fd.try_clone().map_err(|e| io_error(&self.path, "dup", &e))?;
+                    return Ok(Lock { _fd: fd, excl: None, remove: Some((dir, c)) });
                 }
-                Some(libc::ENOSYS | libc::EOPNOTSUPP | libc::ENOLCK | libc::EINVAL) => {
-                    return self.lock_excl(&format!("{name}.excl"), deadline);
+                let e = io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EWOULDBLOCK) | Some(libc::EINTR) if std::time::Instant::now() < deadline => {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                    Some(libc::ENOSYS | libc::EOPNOTSUPP | libc::ENOLCK | libc::EINVAL) => {
+                        // SAFETY: valid NUL-terminated name, open dirfd.
+                        unsafe { libc::unlinkat(self.fd.as_raw_fd(), c.as_ptr(), 0) };
+                        return self.lock_excl(&format!("{name}.excl"), deadline);
+                    }
+                    Some(libc::EWOULDBLOCK) => {
+                        return Err(FsError::Io {
+                            path: shown,
+                            op: "flock (held by another process)",
+                            errno: Errno(libc::EWOULDBLOCK),
+                        });
+                    }
+                    _ => return Err(io_error(&shown, "flock", &e)),
                 }
-                Some(libc::EWOULDBLOCK) => {
-                    return Err(FsError::Io {
-                        path: shown,
-                        op: "flock (held by another process)",
-                        errno: Errno(libc::EWOULDBLOCK),
-                    });
-                }
-                _ => return Err(io_error(&shown, "flock", &e)),
             }
         }
+    }
+
+    /// Whether `name` in this directory is still the file open as `fd`.
+    fn names(&self, name: &CString, fd: &OwnedFd) -> bool {
+        let (Ok(open), mut st) = (fstat(fd.as_fd()), unsafe { std::mem::zeroed::<libc::stat>() }) else {
+            return false;
+        };
+        // SAFETY: fstatat without following links, into a local.
+        let rc =
+            unsafe { libc::fstatat(self.fd.as_raw_fd(), name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) };
+        rc == 0 && st.st_dev == open.st_dev && st.st_ino == open.st_ino
     }
 
     /// The `O_EXCL` lock file of [`Dir::lock`], for kernels without file locking.
@@ -667,6 +802,7 @@ impl Dir {
                     return Ok(Lock {
                         _fd: OwnedFd::from(file),
                         excl: Some((self.fd.try_clone().map_err(|e| io_error(&shown, "dup", &e))?, c)),
+                        remove: None,
                     });
                 }
                 Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
@@ -742,6 +878,42 @@ impl Dir {
         Ok(self.sync_dir(&shown))
     }
 
+    /// Removes the temporary files that processes no longer alive left
+    /// here (killed outright, or by a release that left them): named
+    /// `.xtprobe.PID.N.tmp` (or an older release's `.NAME.PID.N.tmp`),
+    /// PID not a live process, not changed for a minute.
+    fn sweep(&self) {
+        let Ok(entries) = self.entries() else { return };
+        let now = std::time::SystemTime::now();
+        for e in entries {
+            let Some(name) = e.name.to_str() else { continue };
+            let Some(pid) = stale_pid(name) else { continue };
+            if pid == std::process::id() {
+                continue;
+            }
+            // SAFETY: kill with signal 0 only checks that the process exists.
+            let alive = unsafe { libc::kill(pid as libc::pid_t, 0) } == 0
+                || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+            if alive {
+                continue;
+            }
+            let Ok(c) = CString::new(name) else { continue };
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            // SAFETY: fstatat without following links, into a local.
+            if unsafe { libc::fstatat(self.fd.as_raw_fd(), c.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) }
+                != 0
+                || FileKind::from_mode(st.st_mode) != FileKind::Regular
+            {
+                continue;
+            }
+            let changed = std::time::UNIX_EPOCH + std::time::Duration::from_secs(st.st_mtime.max(0) as u64);
+            if now.duration_since(changed).is_ok_and(|age| age >= std::time::Duration::from_secs(60)) {
+                // SAFETY: valid NUL-terminated name, open dirfd.
+                unsafe { libc::unlinkat(self.fd.as_raw_fd(), c.as_ptr(), 0) };
+            }
+        }
+    }
+
     /// Removes the file `name` (not a directory; a link itself, never
     /// what it points to); an absent file is not an error.
     pub fn remove(&self, name: &str) -> Result<(), FsError> {
@@ -791,9 +963,15 @@ impl Dir {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let shown = self.shown(Path::new(name));
         let dest = c_name(OsStr::new(name), &shown)?;
+        // Refused now, not at the rename (after other staged files moved).
+        if name.len() > 255 {
+            return Err(FsError::Io { path: shown, op: "create", errno: Errno(libc::ENAMETOOLONG) });
+        }
+        self.sweep();
         let (tmp_name, fd) = loop {
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let tmp_name = format!(".{name}.{}.{n}.tmp", std::process::id());
+            // Short whatever the name (a 255-byte name still has room).
+            let tmp_name = format!(".xtprobe.{}.{n}.tmp", std::process::id());
             let c = c_name(OsStr::new(&tmp_name), &shown)?;
             match openat_raw(
                 self.fd.as_raw_fd(),
@@ -806,7 +984,8 @@ impl Dir {
                 Err(e) => return Err(io_error(&self.shown(Path::new(&tmp_name)), "create", &e)),
             }
         };
-        let staged = Staged { dir: self, tmp_name, dest, shown, committed: false };
+        let armed = super::cleanup::arm(self.fd.as_raw_fd(), &tmp_name);
+        let staged = Staged { dir: self, tmp_name, dest, shown, committed: false, _armed: armed };
         let file = File::from(fd);
         let written = (|| -> Result<(), (&'static str, io::Error)> {
             // SAFETY: fchmod/fchown on an open descriptor.
@@ -888,15 +1067,30 @@ impl Dir {
 pub struct Lock {
     _fd: OwnedFd,
     excl: Option<(OwnedFd, CString)>,
+    /// The lock file, removed while still held (so no lock file stays
+    /// behind; the next holder checks it locked the file the name holds).
+    remove: Option<(OwnedFd, CString)>,
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        if let Some((dir, name)) = &self.excl {
+        if let Some((dir, name)) = self.excl.as_ref().or(self.remove.as_ref()) {
             // SAFETY: valid NUL-terminated name, open dirfd.
             unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) };
         }
     }
+}
+
+/// The PID in a temporary file's name: `.xtprobe.PID.N.tmp`, or an older
+/// release's `.NAME.PID.N.tmp`.
+fn stale_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let mut parts = rest.rsplitn(3, '.');
+    let n = parts.next()?;
+    let pid = parts.next()?;
+    let stem = parts.next()?;
+    (!stem.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && !n.is_empty()).then_some(())?;
+    pid.parse().ok().filter(|p| *p > 0)
 }
 
 /// A file written beside its destination, not yet renamed over it
@@ -907,6 +1101,8 @@ pub struct Staged<'a> {
     dest: CString,
     shown: PathBuf,
     committed: bool,
+    // Declared last: unregistered after the file is renamed or removed.
+    _armed: super::cleanup::Armed,
 }
 
 impl Staged<'_> {

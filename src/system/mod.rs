@@ -2,6 +2,7 @@
 //! directly, and the only `unsafe` code in the crate.
 //!
 //! - [`fs`]: the one bounded, link-safe way to read and write files;
+//! - [`cleanup`]: temporary files removed when a signal ends the process;
 //! - [`host`]: `/proc` and `/sys` of the running system (or a fixture),
 //!   and the kernel release;
 //! - [`syscalls`]: the calls no safe wrapper covers (legacy getsockopt,
@@ -14,6 +15,7 @@
 //! Everything above (`probe`, `kmod`, `kconfig`, the commands) reads files
 //! only through [`fs`].
 
+pub mod cleanup;
 pub mod deadline;
 pub mod errno;
 pub mod fs;
