@@ -708,3 +708,101 @@ fn signals_leave_no_temporary_file_and_stale_ones_are_swept() {
     assert!(!stale.exists() && !old_release.exists(), "a dead process's temporary files are swept");
     assert!(live_one.exists(), "a live process's is not");
 }
+
+// ---- Kconfig under --kernel-source ---------------------------------------------
+
+/// A kernel source tree with net/Kconfig set to `text` (and `files`).
+fn kernel_source(text: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("net/netfilter")).unwrap();
+    std::fs::write(dir.path().join("net/Kconfig"), text).unwrap();
+    for (p, t) in files {
+        std::fs::write(dir.path().join(p), t).unwrap();
+    }
+    dir
+}
+
+fn emit(dir: &Path, extra: &[&str]) -> Output {
+    bounded(
+        xt().args(["doctor", "--emit-kconfig", "--kernel-source"])
+            .arg(dir)
+            .args(extra)
+            .arg("nosuchxtprobematch"),
+        30,
+    )
+}
+
+/// Files that source themselves, a diamond of sources, 50 000 `!` and
+/// `(`, 4 000 nested `if`s around 4 000 options, a `source` through `..`
+/// and a link out of the tree, a FIFO, a missing file: each ends at once,
+/// with the skipped files named, never a hang or a crash.
+#[test]
+fn hostile_kconfig_trees_end_with_warnings() {
+    // Three self-sources: k^16 reads before.
+    let d = kernel_source(
+        "config NETFILTER\n\tbool\nsource \"net/Kconfig\"\nsource \"net/Kconfig\"\nsource \"net/Kconfig\"\n",
+        &[],
+    );
+    let out = emit(d.path(), &[]);
+    assert_eq!(code(&out), 1, "{}", said(&out));
+    assert!(said(&out).contains("sources itself"), "{}", said(&out));
+
+    // A diamond 16 deep: 2^16 paths through 32 files; the budget holds.
+    let mut files: Vec<(String, String)> = Vec::new();
+    for i in 0..16 {
+        let next = format!("net/netfilter/k{}", i + 1);
+        files.push((
+            format!("net/netfilter/k{i}"),
+            format!("source \"{next}\"\nsource \"{next}\"\nconfig X{i}\n\tbool\n"),
+        ));
+    }
+    files.push(("net/netfilter/k16".into(), "config LAST\n\tbool\n".into()));
+    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let d = kernel_source("config NETFILTER\n\tbool\nsource \"net/netfilter/k0\"\n", &refs);
+    let start = Instant::now();
+    let out = emit(d.path(), &[]);
+    assert!(start.elapsed() < Duration::from_secs(20), "{:?}", start.elapsed());
+    assert!(matches!(code(&out), 1 | 3), "{}", said(&out));
+
+    // Deep expressions.
+    let deep = format!(
+        "config NETFILTER\n\tbool\nconfig A\n\tbool\n\tdepends on {}B\nconfig C\n\tbool\n\tdepends on {}B\n",
+        "!".repeat(50_000),
+        "(".repeat(50_000)
+    );
+    let d = kernel_source(&deep, &[]);
+    let out = emit(d.path(), &[]);
+    assert_eq!(code(&out), 1, "{}", said(&out));
+
+    // 4 000 nested ifs, an option in each.
+    let mut nested = String::from("config NETFILTER\n\tbool\n");
+    for i in 0..4000 {
+        nested.push_str(&format!("if NETFILTER\nconfig N{i}\n\ttristate\n"));
+    }
+    nested.push_str(&"endif\n".repeat(4000));
+    let d = kernel_source(&nested, &[]);
+    let start = Instant::now();
+    let out = emit(d.path(), &[]);
+    assert_eq!(code(&out), 1, "{}", said(&out));
+    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+
+    // Out of the tree, a FIFO, a missing file: named, not followed.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("Kconfig"), "config OUTSIDE\n\tbool\n").unwrap();
+    let d = kernel_source(
+        "config NETFILTER\n\tbool\nsource \"net/netfilter/../../../escape\"\nsource \"net/netfilter/link\"\n\
+         source \"net/netfilter/fifo\"\nsource \"net/netfilter/missing\"\n",
+        &[],
+    );
+    std::os::unix::fs::symlink(outside.path().join("Kconfig"), d.path().join("net/netfilter/link")).unwrap();
+    fifo(&d.path().join("net/netfilter/fifo"));
+    let out = emit(d.path(), &["--json"]);
+    assert_eq!(code(&out), 1, "{}", said(&out));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", said(&out)));
+    let warnings = doc["warnings"].to_string();
+    for name in ["escape", "link", "fifo", "missing"] {
+        assert!(warnings.contains(name), "{name}: {warnings}");
+    }
+    assert!(doc["text"].as_str().unwrap().starts_with("# What kernel"), "{doc}");
+}

@@ -26,15 +26,15 @@ pub fn run(args: DoctorArgs) -> Outcome {
         needs,
         profile,
         deadline: deadline.clone(),
-        modules_dir: args.modules.modules_dir,
-        kernel_config: args.kernel_config,
+        modules_dir: args.modules.modules_dir.clone(),
+        kernel_config: args.kernel_config.clone(),
     };
     let report = match output::bounded(&deadline, move || doctor(&opts, &Host::system(), &KernelSyscalls)) {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
     if let Some(value) = &args.emit_kconfig {
-        return emit_kconfig(&report, value == "y", args.kernel_source.as_deref());
+        return emit_kconfig(&args, &report, value == "y", &deadline, &privileges);
     }
     let printed = output::report(
         &args.output,
@@ -47,7 +47,14 @@ pub fn run(args: DoctorArgs) -> Outcome {
 
 /// `--emit-kconfig`: the options of everything missing (and of the
 /// probe's own missing prerequisites), with what Kconfig needs for them.
-fn emit_kconfig(report: &DoctorReport, builtin: bool, source: Option<&std::path::Path>) -> Outcome {
+/// Reading a kernel source tree runs inside the same `--timeout`.
+fn emit_kconfig(
+    args: &DoctorArgs,
+    report: &DoctorReport,
+    builtin: bool,
+    deadline: &xtprobe::system::deadline::Deadline,
+    privileges: &xtprobe::system::privilege::Privileges,
+) -> Outcome {
     use xtprobe::app::doctor::Verdict;
     use xtprobe::kconfig::{KernelConfig, deps};
     let mut wanted: Vec<String> = report
@@ -63,18 +70,45 @@ fn emit_kconfig(report: &DoctorReport, builtin: bool, source: Option<&std::path:
             .filter(|d| !matches!(d.verdict, Verdict::Supported | Verdict::NotApplicable))
             .filter_map(|d| d.config.symbol.clone()),
     );
-    let symbols = match source {
-        Some(dir) => {
-            let s = deps::from_source(dir);
-            if s.is_empty() {
-                return Err(Usage(format!("--kernel-source {}: no net/Kconfig there", dir.display())));
+    let source = args.kernel_source.clone();
+    let config_path = report.kernel_config.clone();
+    deadline.doing(match &source {
+        Some(dir) => format!("xtprobe was reading the Kconfig files under {}", dir.display()),
+        None => "xtprobe was computing the fragment".to_string(),
+    });
+    let worked = output::bounded(deadline, move || {
+        let (symbols, warnings) = match &source {
+            Some(dir) => {
+                let parsed = deps::from_source(dir);
+                if parsed.symbols.is_empty() {
+                    return Err(format!("--kernel-source {}: no net/Kconfig there", dir.display()));
+                }
+                (parsed.symbols, parsed.warnings)
             }
-            s
-        }
-        None => deps::table_6_12(),
+            None => (deps::table_6_12(), Vec::new()),
+        };
+        let config = config_path.as_deref().and_then(|p| KernelConfig::read(p).ok());
+        Ok((deps::fragment(&wanted, &symbols, config.as_ref(), builtin), warnings))
+    });
+    let (lines, warnings) = match worked {
+        Ok(Ok(v)) => v,
+        Ok(Err(usage)) => return Err(Usage(usage)),
+        Err(code) => return Ok(code),
     };
-    let config = report.kernel_config.as_deref().and_then(|p| KernelConfig::read(p).ok());
-    let lines = deps::fragment(&wanted, &symbols, config.as_ref(), builtin);
-    let text = report::doctor::kconfig_fragment(report, &lines, source);
-    Ok(output::status(report.exit_code(), output::print(&text)))
+    for w in &warnings {
+        output::error(&format!("warning: {w}"));
+    }
+    let text = report::doctor::kconfig_fragment(report, &lines, args.kernel_source.as_deref());
+    let printed = match args.output.mode() {
+        crate::cli::OutputMode::Json => output::print_json(&report::doctor::kconfig_json(
+            report,
+            &lines,
+            &text,
+            &warnings,
+            Some(privileges),
+        )),
+        crate::cli::OutputMode::Quiet => Ok(()),
+        crate::cli::OutputMode::Text => output::print(&text),
+    };
+    Ok(output::status(report.exit_code(), printed))
 }

@@ -25,24 +25,38 @@ pub fn follows(path: &str) -> bool {
         || (path.starts_with("net/") && path.contains("netfilter"))
 }
 
-/// Parses a kernel source tree's netfilter options.
-pub fn from_source(dir: &Path) -> BTreeMap<String, Symbol> {
-    let mut read = |p: &str| {
-        crate::system::fs::read_file(&dir.join(p), 4 << 20, "a Kconfig file")
-            .ok()
+/// The largest Kconfig file read.
+pub const MAX_KCONFIG_FILE: u64 = 4 << 20;
+
+/// Parses a kernel source tree's netfilter options. Every file is read
+/// beneath `dir` (a `source` through `..` or a link out of it is refused,
+/// with a warning, as are files too big, FIFOs and missing ones).
+pub fn from_source(dir: &Path) -> lang::Parsed {
+    let root = match crate::system::fs::Dir::open(dir) {
+        Ok(d) => d,
+        Err(e) => return lang::Parsed { symbols: BTreeMap::new(), warnings: vec![e.to_string()] },
+    };
+    let mut read = |p: &str| -> Result<String, String> {
+        if Path::new(p).is_absolute()
+            || Path::new(p).components().any(|c| c == std::path::Component::ParentDir)
+        {
+            return Err(format!("{p}: leads outside {} (`..` or an absolute path)", dir.display()));
+        }
+        root.read(Path::new(p), MAX_KCONFIG_FILE, "a Kconfig file")
             .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .map_err(|e| e.to_string())
     };
     lang::parse("net/Kconfig", &mut read, &follows)
 }
 
 /// The table text for a source tree, as checked in.
 pub fn table_from_source(dir: &Path) -> String {
-    to_table(&from_source(dir))
+    to_table(&from_source(dir).symbols)
 }
 
 /// Table text: one `NAME\ttype\tdepends` line per option, sorted.
 pub fn to_table(symbols: &BTreeMap<String, Symbol>) -> String {
-    symbols.iter().map(|(n, s)| format!("{n}\t{}\t{}\n", s.ty.as_str(), s.depends)).collect()
+    symbols.iter().map(|(n, s)| format!("{n}\t{}\t{}\n", s.ty.as_str(), s.depends())).collect()
 }
 
 /// Reads table text.
@@ -51,7 +65,7 @@ pub fn parse_table(text: &str) -> BTreeMap<String, Symbol> {
         .filter_map(|l| {
             let mut f = l.splitn(3, '\t');
             let (name, ty, depends) = (f.next()?, f.next()?, f.next().unwrap_or(""));
-            Some((name.to_string(), Symbol { ty: SymType::parse(ty)?, depends: depends.to_string() }))
+            Some((name.to_string(), Symbol::new(SymType::parse(ty)?, depends)))
         })
         .collect()
 }
@@ -110,7 +124,8 @@ fn visit(
     }
     let sym = symbols.get(name);
     if let Some(s) = sym {
-        if let Some(e) = lang::parse_expr(&s.depends).filter(|_| !s.depends.is_empty()) {
+        let depends = s.depends();
+        if let Some(e) = lang::parse_expr(&depends).filter(|_| !depends.is_empty()) {
             for dep in lang::needs(&e, has) {
                 visit(&dep, symbols, has, seen, out, builtin, depth + 1);
             }
@@ -133,7 +148,7 @@ mod tests {
         let t = table_6_12();
         assert!(t.len() > 300, "{} options", t.len());
         assert_eq!(t["NETFILTER_XT_MATCH_COMMENT"].ty, SymType::Tristate);
-        assert!(t["NETFILTER_XT_MATCH_COMMENT"].depends.contains("NETFILTER_XTABLES"));
+        assert!(t["NETFILTER_XT_MATCH_COMMENT"].depends().contains("NETFILTER_XTABLES"));
         assert!(t.contains_key("NFT_NUMGEN") && t.contains_key("IP_SET_HASH_IPPORT"));
     }
 

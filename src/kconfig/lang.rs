@@ -42,14 +42,66 @@ impl SymType {
     }
 }
 
-/// One option: its type and everything it depends on, as one expression.
+/// A chain of conditions: a block's own, then its enclosing blocks',
+/// shared by everything inside (4 000 nested `if`s around 4 000 options
+/// are 8 000 nodes, not 16 million copies).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Conditions {
+    outer: Option<std::rc::Rc<Conditions>>,
+    own: Vec<String>,
+}
+
+impl Conditions {
+    fn push(outer: &std::rc::Rc<Conditions>, own: Vec<String>) -> std::rc::Rc<Conditions> {
+        if own.is_empty() {
+            return outer.clone();
+        }
+        std::rc::Rc::new(Conditions { outer: Some(outer.clone()), own })
+    }
+
+    /// Every condition, outermost first.
+    fn collect(&self, out: &mut Vec<String>) {
+        // Iterative: the chain may be as deep as the input nests.
+        let mut chain: Vec<&Conditions> = vec![self];
+        while let Some(o) = chain.last().and_then(|c| c.outer.as_deref()) {
+            chain.push(o);
+        }
+        for c in chain.iter().rev() {
+            out.extend(c.own.iter().cloned());
+        }
+    }
+}
+
+/// One option: its type and everything it depends on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Symbol {
     /// `bool`, `tristate`, …
     pub ty: SymType,
-    /// The enclosing `if`s and `menu`s' conditions and its own `depends on`,
-    /// joined with `&&`; empty when it depends on nothing.
-    pub depends: String,
+    /// The enclosing `if`s and `menu`s' conditions, shared.
+    pub outer: std::rc::Rc<Conditions>,
+    /// Its own `depends on` lines (or, read from the table, the whole
+    /// expression).
+    pub own: Vec<String>,
+}
+
+impl Symbol {
+    /// A symbol with `depends` as its whole condition.
+    pub fn new(ty: SymType, depends: &str) -> Self {
+        let own = if depends.is_empty() { Vec::new() } else { vec![depends.to_string()] };
+        Symbol { ty, outer: Default::default(), own }
+    }
+
+    /// Every condition joined with `&&`, each in parentheses; empty when it
+    /// depends on nothing. (Read from the table, the stored expression.)
+    pub fn depends(&self) -> String {
+        let mut all = Vec::new();
+        self.outer.collect(&mut all);
+        if all.is_empty() && self.own.len() == 1 && self.outer.own.is_empty() {
+            return self.own[0].clone();
+        }
+        all.extend(self.own.iter().cloned());
+        all.iter().map(|d| format!("({d})")).collect::<Vec<_>>().join(" && ")
+    }
 }
 
 /// A Kconfig expression.
@@ -67,145 +119,224 @@ pub enum Expr {
     Cmp(String, bool, String),
 }
 
+/// How much reading one parse may do: the kernel's own net/ tree is ~120
+/// files and ~40 000 lines.
+pub const MAX_FILES: usize = 2_000;
+/// The most lines read, over all files.
+pub const MAX_LINES: usize = 2_000_000;
+/// The deepest `source` nesting followed.
+pub const MAX_SOURCE_DEPTH: usize = 16;
+/// The deepest nesting of `(` and `!` in an expression.
+pub const MAX_EXPR_DEPTH: usize = 64;
+
+/// What a parse found, and what it passed over.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// The options.
+    pub symbols: BTreeMap<String, Symbol>,
+    /// Files not read (missing, unreadable, too big, a cycle, over the
+    /// budget), each named.
+    pub warnings: Vec<String>,
+}
+
 /// Reads the files `read(path)` returns, starting at `root` and following
 /// `source` lines to the paths `follow` accepts. Unknown lines are ignored:
 /// only `config`, types, `depends on`, `if`/`endif`, `menu`/`endmenu`,
-/// `choice`/`endchoice`, `source` and help texts matter here.
+/// `choice`/`endchoice`, `source` and help texts matter here. A file that
+/// sources itself (directly or not) is not read again; the whole parse
+/// reads at most [`MAX_FILES`] files and [`MAX_LINES`] lines.
 pub fn parse(
     root: &str,
-    read: &mut dyn FnMut(&str) -> Option<String>,
+    read: &mut dyn FnMut(&str) -> Result<String, String>,
     follow: &dyn Fn(&str) -> bool,
-) -> BTreeMap<String, Symbol> {
-    let mut out = BTreeMap::new();
-    let mut frames: Vec<Frame> = Vec::new();
-    walk(root, read, follow, &mut frames, &mut out, 0);
-    out
+) -> Parsed {
+    let mut w = Walker {
+        read,
+        follow,
+        frames: Vec::new(),
+        out: Parsed::default(),
+        stack: Vec::new(),
+        files: 0,
+        lines: 0,
+    };
+    w.walk(root);
+    w.out
 }
 
-/// A block around options: its condition.
+/// A block around options: its conditions, chained to the blocks outside.
 #[derive(Debug, Clone)]
 struct Frame {
     kind: &'static str,
-    condition: Vec<String>,
+    conditions: std::rc::Rc<Conditions>,
     /// A menu takes `depends on` lines until its first entry.
     open: bool,
 }
 
-fn walk(
-    path: &str,
-    read: &mut dyn FnMut(&str) -> Option<String>,
-    follow: &dyn Fn(&str) -> bool,
-    frames: &mut Vec<Frame>,
-    out: &mut BTreeMap<String, Symbol>,
-    depth: usize,
-) {
-    let Some(text) = read(path) else { return };
-    if depth > 16 {
-        return;
+struct Walker<'a> {
+    read: &'a mut dyn FnMut(&str) -> Result<String, String>,
+    follow: &'a dyn Fn(&str) -> bool,
+    frames: Vec<Frame>,
+    out: Parsed,
+    /// The files being read, outermost first.
+    stack: Vec<String>,
+    files: usize,
+    lines: usize,
+}
+
+impl Walker<'_> {
+    fn outer(&self) -> std::rc::Rc<Conditions> {
+        self.frames.last().map(|f| f.conditions.clone()).unwrap_or_default()
     }
-    let mut current: Option<(String, SymType, Vec<String>)> = None;
-    let mut help_indent: Option<Option<usize>> = None;
-    let finish = |current: &mut Option<(String, SymType, Vec<String>)>,
-                  frames: &[Frame],
-                  out: &mut BTreeMap<String, Symbol>| {
+
+    fn finish(&mut self, current: &mut Option<(String, SymType, Vec<String>)>) {
         if let Some((name, ty, own)) = current.take() {
-            let mut all: Vec<String> = frames.iter().flat_map(|f| f.condition.iter().cloned()).collect();
-            all.extend(own);
-            let depends = all.iter().map(|d| format!("({d})")).collect::<Vec<_>>().join(" && ");
-            out.entry(name).or_insert(Symbol { ty, depends });
+            let outer = self.outer();
+            self.out.symbols.entry(name).or_insert(Symbol { ty, outer, own });
         }
-    };
-    for raw in text.lines() {
-        let indent = raw
-            .chars()
-            .take_while(|c| c.is_whitespace())
-            .map(|c| if c == '\t' { 8 } else { 1 })
-            .sum::<usize>();
-        let line = raw.trim();
-        // Help text runs until a line indented less than its first line.
-        if let Some(h) = help_indent {
-            if line.is_empty() {
-                continue;
+    }
+
+    fn walk(&mut self, path: &str) {
+        if self.stack.iter().any(|p| p == path) {
+            self.out
+                .warnings
+                .push(format!("{path}: sources itself (through {}); not read again", self.stack.join(" → ")));
+            return;
+        }
+        if self.stack.len() >= MAX_SOURCE_DEPTH {
+            self.out
+                .warnings
+                .push(format!("{path}: `source` nested deeper than {MAX_SOURCE_DEPTH}; not read"));
+            return;
+        }
+        if self.files >= MAX_FILES || self.lines >= MAX_LINES {
+            self.out.warnings.push(format!(
+                "{path}: not read: the parse already read {} files and {} lines (the limits are {MAX_FILES} and {MAX_LINES})",
+                self.files, self.lines
+            ));
+            return;
+        }
+        let text = match (self.read)(path) {
+            Ok(t) => t,
+            Err(e) => {
+                self.out.warnings.push(format!("{e} (not read)"));
+                return;
             }
-            match h {
-                None => {
-                    help_indent = Some(Some(indent));
+        };
+        self.files += 1;
+        self.stack.push(path.to_string());
+        self.walk_text(&text);
+        self.stack.pop();
+    }
+
+    fn walk_text(&mut self, text: &str) {
+        let mut current: Option<(String, SymType, Vec<String>)> = None;
+        let mut help_indent: Option<Option<usize>> = None;
+        for raw in text.lines() {
+            self.lines += 1;
+            if self.lines > MAX_LINES {
+                break;
+            }
+            let indent = raw
+                .chars()
+                .take_while(|c| c.is_whitespace())
+                .map(|c| if c == '\t' { 8 } else { 1 })
+                .sum::<usize>();
+            let line = raw.trim();
+            // Help text runs until a line indented less than its first line.
+            if let Some(h) = help_indent {
+                if line.is_empty() {
                     continue;
                 }
-                Some(first) if indent >= first => continue,
-                Some(_) => help_indent = None,
-            }
-        }
-        let line = line.split(" #").next().unwrap_or(line).trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (word, rest) =
-            line.split_once(char::is_whitespace).map(|(w, r)| (w, r.trim())).unwrap_or((line, ""));
-        match word {
-            "config" | "menuconfig" => {
-                finish(&mut current, frames, out);
-                for f in frames.iter_mut() {
-                    f.open = false;
-                }
-                current = Some((rest.to_string(), SymType::Other, Vec::new()));
-            }
-            "bool" | "def_bool" | "tristate" | "def_tristate" => {
-                if let Some(c) = current.as_mut() {
-                    c.1 = if word.ends_with("bool") { SymType::Bool } else { SymType::Tristate };
-                }
-            }
-            "int" | "hex" | "string" => {}
-            "depends" => {
-                let expr = rest.strip_prefix("on").unwrap_or(rest).trim().to_string();
-                match current.as_mut() {
-                    Some(c) => c.2.push(expr),
+                match h {
                     None => {
-                        if let Some(f) = frames.last_mut().filter(|f| f.open) {
-                            f.condition.push(expr);
+                        help_indent = Some(Some(indent));
+                        continue;
+                    }
+                    Some(first) if indent >= first => continue,
+                    Some(_) => help_indent = None,
+                }
+            }
+            let line = line.split(" #").next().unwrap_or(line).trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (word, rest) =
+                line.split_once(char::is_whitespace).map(|(w, r)| (w, r.trim())).unwrap_or((line, ""));
+            match word {
+                "config" | "menuconfig" => {
+                    self.finish(&mut current);
+                    for f in self.frames.iter_mut() {
+                        f.open = false;
+                    }
+                    current = Some((rest.to_string(), SymType::Other, Vec::new()));
+                }
+                "bool" | "def_bool" | "tristate" | "def_tristate" => {
+                    if let Some(c) = current.as_mut() {
+                        c.1 = if word.ends_with("bool") { SymType::Bool } else { SymType::Tristate };
+                    }
+                }
+                "int" | "hex" | "string" => {}
+                "depends" => {
+                    let expr = rest.strip_prefix("on").unwrap_or(rest).trim().to_string();
+                    match current.as_mut() {
+                        Some(c) => c.2.push(expr),
+                        None => {
+                            if let Some(f) = self.frames.last_mut().filter(|f| f.open) {
+                                // The menu's own node gains the condition.
+                                let outer = f.conditions.outer.clone().unwrap_or_default();
+                                let mut own = f.conditions.own.clone();
+                                own.push(expr);
+                                f.conditions = std::rc::Rc::new(Conditions { outer: Some(outer), own });
+                            }
                         }
                     }
                 }
-            }
-            "help" | "---help---" => help_indent = Some(None),
-            "if" => {
-                finish(&mut current, frames, out);
-                frames.push(Frame { kind: "if", condition: vec![rest.to_string()], open: false });
-            }
-            "menu" => {
-                finish(&mut current, frames, out);
-                frames.push(Frame { kind: "menu", condition: Vec::new(), open: true });
-            }
-            "choice" => {
-                finish(&mut current, frames, out);
-                frames.push(Frame { kind: "choice", condition: Vec::new(), open: true });
-            }
-            "endif" | "endmenu" | "endchoice" => {
-                finish(&mut current, frames, out);
-                let want = &word[3..];
-                if let Some(pos) = frames.iter().rposition(|f| f.kind == want) {
-                    frames.truncate(pos);
+                "help" | "---help---" => help_indent = Some(None),
+                "if" => {
+                    self.finish(&mut current);
+                    let conditions = Conditions::push(&self.outer(), vec![rest.to_string()]);
+                    self.frames.push(Frame { kind: "if", conditions, open: false });
                 }
-            }
-            "source" | "rsource" | "osource" => {
-                finish(&mut current, frames, out);
-                let target = rest.trim_matches('"');
-                if follow(target) {
-                    walk(target, read, follow, frames, out, depth + 1);
+                "menu" | "choice" => {
+                    self.finish(&mut current);
+                    // A node of its own, empty until its `depends on`.
+                    let conditions =
+                        std::rc::Rc::new(Conditions { outer: Some(self.outer()), own: Vec::new() });
+                    self.frames.push(Frame {
+                        kind: if word == "menu" { "menu" } else { "choice" },
+                        conditions,
+                        open: true,
+                    });
                 }
+                "endif" | "endmenu" | "endchoice" => {
+                    self.finish(&mut current);
+                    let want = &word[3..];
+                    if let Some(pos) = self.frames.iter().rposition(|f| f.kind == want) {
+                        self.frames.truncate(pos);
+                    }
+                }
+                "source" | "rsource" | "osource" => {
+                    self.finish(&mut current);
+                    let target = rest.trim_matches('"');
+                    if (self.follow)(target) {
+                        self.walk(target);
+                    }
+                }
+                "comment" | "mainmenu" => self.finish(&mut current),
+                _ => {}
             }
-            "comment" | "mainmenu" => finish(&mut current, frames, out),
-            _ => {}
         }
+        self.finish(&mut current);
     }
-    finish(&mut current, frames, out);
 }
 
 /// Parses an expression; `None` if it is not one.
+/// Nesting deeper than [`MAX_EXPR_DEPTH`] (`!` or `(`) is not one either:
+/// the parser recurses once per level, so its stack stays small.
 pub fn parse_expr(s: &str) -> Option<Expr> {
     let tokens = tokenize(s)?;
     let mut pos = 0;
-    let e = or_expr(&tokens, &mut pos)?;
+    let e = or_expr(&tokens, &mut pos, 0)?;
     (pos == tokens.len()).then_some(e)
 }
 
@@ -251,33 +382,36 @@ fn tokenize(s: &str) -> Option<Vec<String>> {
     Some(out)
 }
 
-fn or_expr(t: &[String], pos: &mut usize) -> Option<Expr> {
-    let mut parts = vec![and_expr(t, pos)?];
+fn or_expr(t: &[String], pos: &mut usize, depth: usize) -> Option<Expr> {
+    let mut parts = vec![and_expr(t, pos, depth)?];
     while t.get(*pos).map(String::as_str) == Some("||") {
         *pos += 1;
-        parts.push(and_expr(t, pos)?);
+        parts.push(and_expr(t, pos, depth)?);
     }
     Some(if parts.len() == 1 { parts.remove(0) } else { Expr::Or(parts) })
 }
 
-fn and_expr(t: &[String], pos: &mut usize) -> Option<Expr> {
-    let mut parts = vec![unary(t, pos)?];
+fn and_expr(t: &[String], pos: &mut usize, depth: usize) -> Option<Expr> {
+    let mut parts = vec![unary(t, pos, depth)?];
     while t.get(*pos).map(String::as_str) == Some("&&") {
         *pos += 1;
-        parts.push(unary(t, pos)?);
+        parts.push(unary(t, pos, depth)?);
     }
     Some(if parts.len() == 1 { parts.remove(0) } else { Expr::And(parts) })
 }
 
-fn unary(t: &[String], pos: &mut usize) -> Option<Expr> {
+fn unary(t: &[String], pos: &mut usize, depth: usize) -> Option<Expr> {
+    if depth > MAX_EXPR_DEPTH {
+        return None;
+    }
     match t.get(*pos).map(String::as_str)? {
         "!" => {
             *pos += 1;
-            Some(Expr::Not(Box::new(unary(t, pos)?)))
+            Some(Expr::Not(Box::new(unary(t, pos, depth + 1)?)))
         }
         "(" => {
             *pos += 1;
-            let e = or_expr(t, pos)?;
+            let e = or_expr(t, pos, depth + 1)?;
             (t.get(*pos).map(String::as_str) == Some(")")).then(|| *pos += 1)?;
             Some(e)
         }
@@ -339,17 +473,19 @@ mod tests {
                 "menu \"Core\"\n\tdepends on INET && NETFILTER\n\nconfig NETFILTER_XTABLES\n\ttristate \"x_tables\"\n\nif NETFILTER_XTABLES\n\nconfig NETFILTER_XT_MATCH_COMMENT\n\ttristate  '\"comment\" match support'\n\tdepends on NETFILTER_ADVANCED # a comment\n\thelp\n\t  This option adds\n\nendif # NETFILTER_XTABLES\nendmenu\nconfig AFTER\n\tbool\n",
             ),
         ]);
-        let mut read = |p: &str| files.get(p).map(|s| s.to_string());
-        let syms = parse("net/Kconfig", &mut read, &|p: &str| p.starts_with("net/"));
+        let mut read = |p: &str| files.get(p).map(|s| s.to_string()).ok_or_else(|| format!("{p}: missing"));
+        let parsed = parse("net/Kconfig", &mut read, &|p: &str| p.starts_with("net/"));
+        let syms = &parsed.symbols;
         assert!(!syms.contains_key("NOT_A_SYMBOL"), "help text is not parsed");
-        assert_eq!(syms["NETFILTER"].depends, "");
+        assert_eq!(syms["NETFILTER"].depends(), "");
         let c = &syms["NETFILTER_XT_MATCH_COMMENT"];
         assert_eq!(c.ty, SymType::Tristate);
         assert_eq!(
-            c.depends,
+            c.depends(),
             "(NETFILTER) && (INET && NETFILTER) && (NETFILTER_XTABLES) && (NETFILTER_ADVANCED)"
         );
-        assert_eq!(syms["AFTER"].depends, "(NETFILTER)", "the menu ended");
+        assert_eq!(syms["AFTER"].depends(), "(NETFILTER)", "the menu ended");
+        assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
     }
 
     #[test]

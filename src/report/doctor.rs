@@ -149,6 +149,40 @@ pub fn to_text(r: &DoctorReport, style: &Style) -> String {
 
 /// A kconfig fragment for `doctor --emit-kconfig`: a header saying what
 /// it is for and how to merge it, then one `CONFIG_…=` line each.
+/// `doctor --emit-kconfig --json`: the fragment's lines, its text and what
+/// was passed over while reading Kconfig.
+pub fn kconfig_json(
+    report: &DoctorReport,
+    lines: &[crate::kconfig::deps::Line],
+    text: &str,
+    warnings: &[String],
+    privileges: Option<&crate::system::privilege::Privileges>,
+) -> String {
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        schema_version: u32,
+        kernel_release: &'a str,
+        profile: Option<&'a str>,
+        fragment: &'a [crate::kconfig::deps::Line],
+        text: &'a str,
+        warnings: &'a [String],
+        exit_code: i32,
+    }
+    super::json_with(
+        Doc {
+            schema_version: SCHEMA_VERSION,
+            kernel_release: &report.kernel_release,
+            profile: report.profile.as_deref(),
+            fragment: lines,
+            text,
+            warnings,
+            exit_code: report.exit_code().code(),
+        },
+        privileges,
+    )
+}
+
+/// The fragment as text, with a header saying what it is for.
 pub fn kconfig_fragment(
     report: &DoctorReport,
     lines: &[crate::kconfig::deps::Line],
