@@ -496,7 +496,7 @@ pub enum Format {
 }
 
 /// What to check: extensions, or a profile. Shared by check, doctor, ensure.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct TargetArgs {
     /// What to ask about: [KIND:]NAME[@REV]. KIND is match (the default), target, expr
     /// (nf_tables expression), chain (chain type), family, set (set feature) or ipset (set

@@ -46,7 +46,13 @@ pub fn run(args: CheckArgs) -> Outcome {
             )));
         }
     }
-    let target::Target { needs, profile, lines } = target::needs(&args.target, args.backend.forced())?;
+    let default_timeout = if args.format == Some(Format::Npd) { NPD_TIMEOUT } else { SHORT_TIMEOUT };
+    let deadline = args.timeout.deadline(default_timeout);
+    let target::Target { needs, profile, lines } =
+        match target::needs_within(&args.target, args.backend.forced(), &deadline) {
+            Ok(t) => t?,
+            Err(code) => return Ok(code),
+        };
     // What the profile or rules turned out to ask: no legacy question, no raw socket.
     let backends = args.backend.backends();
     let legacy = backends.contains(&xtprobe::probe::Backend::Legacy)
@@ -58,13 +64,7 @@ pub fn run(args: CheckArgs) -> Outcome {
         keep.retain(|c| *c != NET_RAW);
         privilege::narrow(&mut privileges, &keep);
     }
-    let default_timeout = if args.format == Some(Format::Npd) { NPD_TIMEOUT } else { SHORT_TIMEOUT };
-    let opts = CheckOptions {
-        needs,
-        profile,
-        backends: args.backend.backends(),
-        deadline: args.timeout.deadline(default_timeout),
-    };
+    let opts = CheckOptions { needs, profile, backends: args.backend.backends(), deadline };
     let start = Instant::now();
     let mut report = check(&opts);
     report.rules = lines.as_ref().map(|l| xtprobe::app::check::judge_lines(&report, l));

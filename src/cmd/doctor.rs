@@ -17,11 +17,15 @@ pub fn run(args: DoctorArgs) -> Outcome {
     let probes = netns::isolate();
     let mut privileges = privilege::restrict(&[NET_ADMIN, NET_RAW, SYS_MODULE]);
     privileges.probes = Some(probes);
-    let target::Target { needs, profile, .. } = target::needs(&args.target, args.backend.forced())?;
+    let deadline = args.timeout.deadline(SHORT_TIMEOUT);
+    let target::Target { needs, profile, .. } =
+        match target::needs_within(&args.target, args.backend.forced(), &deadline) {
+            Ok(t) => t?,
+            Err(code) => return Ok(code),
+        };
     if let Some(p) = &args.kernel_config {
         xtprobe::kconfig::KernelConfig::read(p).map_err(|e| Usage(e.to_string()))?;
     }
-    let deadline = args.timeout.deadline(SHORT_TIMEOUT);
     let opts = DoctorOptions {
         needs,
         profile,

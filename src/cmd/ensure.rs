@@ -23,8 +23,12 @@ pub fn run(args: EnsureArgs) -> Outcome {
     let probes = netns::isolate();
     let mut privileges = privilege::restrict(&keep);
     privileges.probes = Some(probes);
-    let target::Target { needs, profile, lines } = target::needs(&args.target, args.backend.forced())?;
     let deadline = args.timeout.deadline(LONG_TIMEOUT);
+    let target::Target { needs, profile, lines } =
+        match target::needs_within(&args.target, args.backend.forced(), &deadline) {
+            Ok(t) => t?,
+            Err(code) => return Ok(code),
+        };
     let opts = EnsureOptions {
         needs,
         profile,

@@ -80,6 +80,24 @@ fn rules_needs(
     Ok((profile::normalize_needs(needs), tally.lines))
 }
 
+/// [`needs`] within `deadline`: reading `--rules` files counts against
+/// `--timeout` like the questions do. `Err` is the exit status of a timeout.
+pub fn needs_within(
+    args: &TargetArgs,
+    backend: Option<Backend>,
+    deadline: &xtprobe::system::deadline::Deadline,
+) -> Result<Result<Target, Usage>, xtprobe::app::exit::ExitCode> {
+    let args = args.clone();
+    deadline.doing("xtprobe was reading the --rules files (not waiting for the kernel)");
+    xtprobe::system::deadline::within(deadline, move || needs(&args, backend)).map_err(|pending| {
+        super::output::error(&format!(
+            "gave up after {} s (--timeout): {pending}",
+            deadline.budget().as_secs_f64()
+        ));
+        xtprobe::app::exit::ExitCode::CannotProbe
+    })
+}
+
 /// The needs, and the profile they come from (None for EXT arguments).
 /// `backend` is the command's explicit `--backend` for xtables, if any.
 pub fn needs(args: &TargetArgs, backend: Option<Backend>) -> Result<Target, Usage> {

@@ -375,7 +375,7 @@ pub fn rule_demands(
     client: Client,
     table: &str,
     chain: &str,
-    chains: &[String],
+    chains: &std::collections::HashSet<String>,
     words: &[(String, bool)],
 ) -> Result<RuleDemands, String> {
     let s = split(words)?;
@@ -390,7 +390,7 @@ pub fn rule_demands(
     };
     // The rule's own chain: a built-in one is created (with its type) if
     // the file did not declare it.
-    if !chains.iter().any(|c| c == chain) {
+    if !chains.contains(chain) {
         for d in chain_demands(client, table, chain) {
             add(d);
         }
@@ -465,7 +465,7 @@ pub fn rule_demands(
                 }
                 other => add(one(Kind::Target, other)),
             }
-        } else if !chains.iter().any(|c| c == name) {
+        } else if !chains.contains(name) {
             crate::probe::spec::canonical_name(Kind::Target, name).map_err(|e| e.to_string())?;
             out.jump = Some(name.to_string());
         }
@@ -476,13 +476,13 @@ pub fn rule_demands(
 /// The jumps of a table still undeclared at its COMMIT: the warnings.
 pub fn undeclared(
     jumps: &BTreeSet<(String, usize)>,
-    chains: &[String],
+    chains: &std::collections::HashSet<String>,
     table: &str,
     file: &str,
 ) -> Vec<String> {
     jumps
         .iter()
-        .filter(|(name, _)| !chains.iter().any(|c| c == name))
+        .filter(|(name, _)| !chains.contains(name))
         .map(|(name, line)| {
             format!(
                 "{file}:{line}: -j {name}: neither a chain of table {table} nor a target iptables knows; \

@@ -35,111 +35,201 @@ const TRANSPORT: [&str; 10] =
 /// Statements that end in a verdict (`immediate` to the verdict register).
 const VERDICTS: [&str; 6] = ["accept", "drop", "continue", "return", "jump", "goto"];
 
-/// Parses a document; `name` names it in errors and places.
+/// Parses a document; `name` names it in errors and places. The
+/// `nftables` array is read one object at a time (never the whole
+/// document as a tree: a 16 MB ruleset would take half a gigabyte).
 pub fn parse(bytes: &[u8], name: &str) -> Result<Tally, JsonError> {
     let err = |at: String, why: String| JsonError { file: name.to_string(), at, why };
-    let doc: Value =
-        serde_json::from_slice(bytes).map_err(|e| err(format!("line {}", e.line()), e.to_string()))?;
-    let list = doc.get("nftables").and_then(Value::as_array).ok_or_else(|| {
-        err("top level".into(), "not an `nft -j list ruleset` document (no \"nftables\" array)".into())
-    })?;
     let mut tally = Tally::default();
     let file = tally.lines.file(name);
-    // What each object of the document needs, by its 1-based position.
-    let mut lines: Vec<(usize, Vec<(Demand, Family)>)> = Vec::new();
-    for (i, item) in list.iter().enumerate() {
-        let Some((kind, obj)) = item.as_object().and_then(|o| o.iter().next()) else {
-            return Err(err(format!("nftables[{i}]"), "not an object".into()));
-        };
-        let at = || format!("nftables[{i}] ({kind})");
-        let family = || -> Result<Family, JsonError> {
-            let f = obj.get("family").and_then(Value::as_str).ok_or_else(|| err(at(), "no family".into()))?;
-            Family::parse(f).ok_or_else(|| err(at(), format!("unknown family `{f}`")))
-        };
-        let text = |key: &str| obj.get(key).and_then(Value::as_str).unwrap_or("?").to_string();
-        let mut needs: Vec<Requirement> = Vec::new();
-        let mut fam: Option<Family> = None;
-        let place = match kind.as_str() {
-            "metainfo" | "element" => None,
-            "table" => {
-                let f = family()?;
-                fam = Some(f);
-                needs.push(plain(Kind::Family, f.as_str()));
-                Some(Place(format!("{name} {} {}", f.nft_word(), text("name"))))
+    let mut failed: Option<JsonError> = None;
+    let mut seen_array = false;
+    let mut each = |i: usize, item: Value| -> bool {
+        seen_array = true;
+        match object(i, &item, name, &mut tally) {
+            Ok(Some(line)) => {
+                // By its 1-based position, added as read.
+                tally.lines.add(file, i + 1, &line);
+                true
             }
-            "chain" => {
-                let f = family()?;
-                fam = Some(f);
-                if let Some(t) = obj.get("type").and_then(Value::as_str) {
-                    needs.push(plain(Kind::Chain, t));
-                }
-                Some(Place(format!("{name} {} {}/{}", f.nft_word(), text("table"), text("name"))))
-            }
-            "set" | "map" => {
-                let f = family()?;
-                fam = Some(f);
-                for feature in
-                    set_features(kind, obj.as_object().ok_or_else(|| err(at(), "not an object".into()))?)
-                {
-                    needs.push(plain(Kind::Set, feature));
-                }
-                Some(Place(format!("{name} {} {} set {}", f.nft_word(), text("table"), text("name"))))
-            }
-            "rule" => {
-                let f = family()?;
-                fam = Some(f);
-                let exprs = obj
-                    .get("expr")
-                    .and_then(Value::as_array)
-                    .ok_or_else(|| err(at(), "a rule without \"expr\"".into()))?;
-                for (k, stmt) in exprs.iter().enumerate() {
-                    statement(stmt, f, &mut needs)
-                        .map_err(|why| err(format!("{} statement {k}", at()), why))?;
-                }
-                Some(Place(format!("{name} {} {}/{}", f.nft_word(), text("table"), text("chain"))))
-            }
-            // Stateful objects and flowtables: their type, and for a ct
-            // helper the helper it names.
-            "counter" | "quota" | "ct helper" | "ct timeout" | "ct expectation" | "limit" | "secmark"
-            | "synproxy" | "tunnel" | "flowtable" => {
-                let f = family()?;
-                fam = Some(f);
-                needs.push(plain(Kind::Object, &kind.replace(' ', "-")));
-                if kind == "ct helper" {
-                    let helper = obj
-                        .get("type")
-                        .and_then(Value::as_str)
-                        .ok_or_else(|| err(at(), "a ct helper without \"type\"".into()))?;
-                    if crate::probe::nftables::recipe::helper(helper).is_some() {
-                        needs.push(plain(Kind::Helper, helper));
-                    } else {
-                        tally.notes.insert(format!(
-                            "{name}: {}: helper `{helper}` is not one xtprobe can ask about",
-                            at()
-                        ));
-                    }
-                }
-                Some(Place(format!("{name} {} {} {kind} {}", f.nft_word(), text("table"), text("name"))))
-            }
-            other => return Err(err(at(), format!("unknown object `{other}`"))),
-        };
-        if let (Some(place), Some(f)) = (place, fam) {
-            needs.sort();
-            needs.dedup();
-            let mut line = Vec::with_capacity(needs.len());
-            for r in needs {
-                tally.add(r.clone(), f, &place);
-                line.push((Demand::plain(r), f));
-            }
-            if !line.is_empty() {
-                lines.push((i + 1, line));
+            Ok(None) => true,
+            Err(e) => {
+                failed = Some(e);
+                false
             }
         }
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let read =
+        serde::de::DeserializeSeed::deserialize(Top { each: &mut each }, &mut de).and_then(|()| de.end());
+    if let Some(e) = failed {
+        return Err(e);
     }
-    for (n, needs) in lines {
-        tally.lines.add(file, n, &needs);
+    read.map_err(|e| err(format!("line {}", e.line()), e.to_string()))?;
+    if !seen_array {
+        return Err(err(
+            "top level".into(),
+            "not an `nft -j list ruleset` document (no \"nftables\" array)".into(),
+        ));
     }
     Ok(tally)
+}
+
+/// The top-level object: its `nftables` array handed to `each` element by
+/// element; every other key skipped unread.
+struct Top<'a> {
+    each: &'a mut dyn FnMut(usize, Value) -> bool,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Top<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Top<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object with an \"nftables\" array")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let each = self.each;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "nftables" {
+                map.next_value_seed(Items { each: &mut *each })?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct Items<'a> {
+    each: &'a mut dyn FnMut(usize, Value) -> bool,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Items<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Items<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("the \"nftables\" array")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0;
+        while let Some(item) = seq.next_element::<Value>()? {
+            if !(self.each)(i, item) {
+                return Err(serde::de::Error::custom("stopped at an object that could not be read"));
+            }
+            i += 1;
+        }
+        Ok(())
+    }
+}
+
+/// One object of the array (`i` its 0-based position): what it needs, in
+/// its family, recorded in `tally`; the line's demands, if any.
+fn object(
+    i: usize,
+    item: &Value,
+    name: &str,
+    tally: &mut Tally,
+) -> Result<Option<Vec<(Demand, Family)>>, JsonError> {
+    let err = |at: String, why: String| JsonError { file: name.to_string(), at, why };
+    let Some((kind, obj)) = item.as_object().and_then(|o| o.iter().next()) else {
+        return Err(err(format!("nftables[{i}]"), "not an object".into()));
+    };
+    let at = || format!("nftables[{i}] ({kind})");
+    let family = || -> Result<Family, JsonError> {
+        let f = obj.get("family").and_then(Value::as_str).ok_or_else(|| err(at(), "no family".into()))?;
+        Family::parse(f).ok_or_else(|| err(at(), format!("unknown family `{f}`")))
+    };
+    let text = |key: &str| obj.get(key).and_then(Value::as_str).unwrap_or("?").to_string();
+    let mut needs: Vec<Requirement> = Vec::new();
+    let mut fam: Option<Family> = None;
+    let place = match kind.as_str() {
+        "metainfo" | "element" => None,
+        "table" => {
+            let f = family()?;
+            fam = Some(f);
+            needs.push(plain(Kind::Family, f.as_str()));
+            Some(Place(format!("{name} {} {}", f.nft_word(), text("name"))))
+        }
+        "chain" => {
+            let f = family()?;
+            fam = Some(f);
+            if let Some(t) = obj.get("type").and_then(Value::as_str) {
+                needs.push(plain(Kind::Chain, t));
+            }
+            Some(Place(format!("{name} {} {}/{}", f.nft_word(), text("table"), text("name"))))
+        }
+        "set" | "map" => {
+            let f = family()?;
+            fam = Some(f);
+            for feature in
+                set_features(kind, obj.as_object().ok_or_else(|| err(at(), "not an object".into()))?)
+            {
+                needs.push(plain(Kind::Set, feature));
+            }
+            Some(Place(format!("{name} {} {} set {}", f.nft_word(), text("table"), text("name"))))
+        }
+        "rule" => {
+            let f = family()?;
+            fam = Some(f);
+            let exprs = obj
+                .get("expr")
+                .and_then(Value::as_array)
+                .ok_or_else(|| err(at(), "a rule without \"expr\"".into()))?;
+            for (k, stmt) in exprs.iter().enumerate() {
+                statement(stmt, f, &mut needs).map_err(|why| err(format!("{} statement {k}", at()), why))?;
+            }
+            Some(Place(format!("{name} {} {}/{}", f.nft_word(), text("table"), text("chain"))))
+        }
+        // Stateful objects and flowtables: their type, and for a ct
+        // helper the helper it names.
+        "counter" | "quota" | "ct helper" | "ct timeout" | "ct expectation" | "limit" | "secmark"
+        | "synproxy" | "tunnel" | "flowtable" => {
+            let f = family()?;
+            fam = Some(f);
+            needs.push(plain(Kind::Object, &kind.replace(' ', "-")));
+            if kind == "ct helper" {
+                let helper = obj
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| err(at(), "a ct helper without \"type\"".into()))?;
+                if crate::probe::nftables::recipe::helper(helper).is_some() {
+                    needs.push(plain(Kind::Helper, helper));
+                } else {
+                    tally.notes.insert(format!(
+                        "{name}: {}: helper `{helper}` is not one xtprobe can ask about",
+                        at()
+                    ));
+                }
+            }
+            Some(Place(format!("{name} {} {} {kind} {}", f.nft_word(), text("table"), text("name"))))
+        }
+        other => return Err(err(at(), format!("unknown object `{other}`"))),
+    };
+    if let (Some(place), Some(f)) = (place, fam) {
+        needs.sort();
+        needs.dedup();
+        let mut line = Vec::with_capacity(needs.len());
+        for r in needs {
+            tally.add(r.clone(), f, &place);
+            line.push((Demand::plain(r), f));
+        }
+        if !line.is_empty() {
+            return Ok(Some(line));
+        }
+    }
+    Ok(None)
 }
 
 fn plain(kind: Kind, name: &str) -> Requirement {

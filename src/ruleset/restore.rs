@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::iptables::{self, Client, Demand};
+use super::iptables::{self, Client};
 use super::save::{self, Event, Header, SaveError, SavedBackend};
 use super::tally::{Place, Tally};
 use crate::probe::Family;
@@ -29,7 +29,6 @@ pub fn read(text: &str, name: &str, defaults: Defaults) -> Result<Tally, SaveErr
     let mut jumps: BTreeSet<(String, usize)> = BTreeSet::new();
     let mut families: BTreeSet<Family> = BTreeSet::new();
     let mut warned: BTreeSet<String> = BTreeSet::new();
-    let mut lines: Vec<(usize, Vec<(Demand, Family)>)> = Vec::new();
     save::read(text, name, default, |ctx, n, event| {
         let backend =
             if defaults.force { defaults.backend } else { ctx.header.backend.unwrap_or(defaults.backend) };
@@ -72,14 +71,10 @@ pub fn read(text: &str, name: &str, defaults: Defaults) -> Result<Tally, SaveErr
             tally.add_demand(d.clone(), family, &place);
             needs.push((d, family));
         }
-        if !needs.is_empty() {
-            lines.push((n, needs));
-        }
+        // Added as read: a million rules never sit in memory as lists.
+        tally.lines.add(file, n, &needs);
         Ok(())
     })?;
-    for (n, needs) in lines {
-        tally.lines.add(file, n, &needs);
-    }
     Ok(tally)
 }
 

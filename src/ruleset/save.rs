@@ -150,7 +150,7 @@ pub struct Context<'a> {
     /// The table (`filter`, `nat`, …).
     pub table: &'a str,
     /// Chains declared in this table so far (built-in and user).
-    pub chains: &'a [String],
+    pub chains: &'a std::collections::HashSet<String>,
 }
 
 /// One thing a restore does.
@@ -189,7 +189,7 @@ pub fn read(
     let err = |line: usize, why: String| SaveError { file: name.to_string(), line, why };
     let mut head = default;
     let mut table: Option<(String, usize)> = None;
-    let mut chains: Vec<String> = Vec::new();
+    let mut chains: std::collections::HashSet<String> = std::collections::HashSet::new();
     for (i, raw) in text.lines().enumerate() {
         let n = i + 1;
         let line = raw.trim();
@@ -243,7 +243,7 @@ pub fn read(
             let builtin = parts.next().is_some_and(|p| p != "-");
             let ctx = Context { file: name, header: head, table: current, chains: &chains };
             visit(&ctx, n, Event::Chain { name: chain, builtin }).map_err(|why| err(n, why))?;
-            chains.push(chain.to_string());
+            chains.insert(chain.to_string());
             continue;
         }
         let w = words(line).map_err(|why| err(n, why))?;
@@ -273,7 +273,7 @@ pub fn read(
                 }
                 let ctx = Context { file: name, header: head, table: current, chains: &chains };
                 visit(&ctx, n, Event::Chain { name: chain, builtin: false }).map_err(|why| err(n, why))?;
-                chains.push(chain.to_string());
+                chains.insert(chain.to_string());
             }
             Some(
                 "-P" | "--policy" | "-F" | "--flush" | "-X" | "--delete-chain" | "-Z" | "--zero" | "-D"
