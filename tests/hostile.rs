@@ -918,3 +918,77 @@ fn rules_files_at_scale_stay_linear_and_bounded() {
     assert_eq!(code(&out), 2, "{}", said(&out));
     assert!(said(&out).contains("at most 4096"), "{}", said(&out));
 }
+
+/// Decompression bombs in a module tree: each is a warning, and the scan's
+/// memory stays bounded (two workers, as on a 2-core machine, in 384 MiB
+/// of address space; the release before needed 534 MB resident).
+#[test]
+fn module_bombs_cost_bounded_memory() {
+    if Command::new("xz").arg("--version").output().is_err() {
+        assert!(std::env::var_os("XTPROBE_REQUIRE_LIVE").is_none(), "xz is missing");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("6.12.0");
+    std::fs::create_dir_all(tree.join("kernel")).unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("{ printf '\\177ELF'; head -c 262144000 /dev/zero; } | xz -1 -T1 > \"$1\"")
+        .arg("sh")
+        .arg(tree.join("kernel/bomb0.ko.xz"))
+        .status()
+        .unwrap();
+    assert!(out.success());
+    for i in 1..3 {
+        std::fs::copy(tree.join("kernel/bomb0.ko.xz"), tree.join(format!("kernel/bomb{i}.ko.xz"))).unwrap();
+    }
+    let mut cmd = xt();
+    cmd.args(["index", "--dry-run", "--json", "--modules-dir"]).arg(&tree);
+    // SAFETY: affinity only, between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            let mut cpus = 0;
+            let mut current: libc::cpu_set_t = std::mem::zeroed();
+            libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut current);
+            for c in 0..libc::CPU_SETSIZE as usize {
+                if cpus < 2 && libc::CPU_ISSET(c, &current) {
+                    libc::CPU_SET(c, &mut set);
+                    cpus += 1;
+                }
+            }
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+            Ok(())
+        });
+    }
+    let out = bounded(with_memory_cap(&mut cmd, 384 << 20), 60);
+    assert_eq!(code(&out), 0, "{}", said(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let warnings = doc["warnings"].to_string();
+    assert_eq!(warnings.matches("decompresses to more than 64 MiB").count(), 3, "{warnings}");
+}
+
+/// index keeps `.modinfo` entries that come after `vermagic=` (depmod does)
+/// and skips, with a warning, module files whose names modules.dep cannot
+/// hold (`:`, a newline), so one odd file never makes the index unreadable.
+#[test]
+fn index_keeps_late_entries_and_skips_unwritable_names() {
+    let t = tree_with("xt_plain");
+    let late = crate::fixture::elf_with_sections(vec![(
+        ".modinfo",
+        b"license=GPL\0depends=\0name=xt_late\0vermagic=6.12.0-test SMP\0alias=ipt_late\0".to_vec(),
+    )]);
+    std::fs::write(t.dir.join("kernel/net/netfilter/xt_late.ko"), late).unwrap();
+    std::fs::write(t.dir.join("kernel/net/netfilter/bad:name.ko"), Module::new("bad").bytes()).unwrap();
+    std::fs::write(t.dir.join("kernel/net/netfilter/new\nline.ko"), Module::new("new").bytes()).unwrap();
+    let out = bounded(xt().args(["index", "--json", "--modules-dir"]).arg(&t.dir), 30);
+    assert_eq!(code(&out), 0, "{}", said(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let warnings = doc["warnings"].to_string();
+    assert!(warnings.contains("bad:name.ko") && warnings.contains("line.ko"), "{warnings}");
+    let alias = std::fs::read_to_string(t.dir.join("modules.alias")).unwrap();
+    assert!(alias.contains("alias ipt_late xt_late\n"), "{alias}");
+    let out =
+        bounded(xt().args(["load", "--dry-run", "--json", "--modules-dir"]).arg(&t.dir).arg("ipt_late"), 30);
+    assert_eq!(code(&out), 0, "the index reads back: {}", said(&out));
+}

@@ -145,6 +145,21 @@ pub fn run(opts: &IndexOptions) -> IndexReport {
         ));
         return report;
     }
+    // A path modules.dep cannot hold (`:` separates, whitespace splits, a
+    // newline starts another entry) would make the whole file unreadable.
+    let modules: Vec<(ModuleName, PathBuf)> = modules
+        .into_iter()
+        .filter(|(_, rel)| match rel.to_str() {
+            Some(p) if writable(p) => true,
+            _ => {
+                report.warnings.push(format!(
+                    "skipped {}: modules.dep cannot name a path with `:`, whitespace or control characters",
+                    fs::shown(&dir.join(rel))
+                ));
+                false
+            }
+        })
+        .collect();
     let infos = read_all(tree.handle(), &modules);
     let builtin = builtin_names(tree.handle());
     let (indexes, warnings) = build(&modules, &infos, &builtin);
@@ -164,6 +179,11 @@ pub fn run(opts: &IndexOptions) -> IndexReport {
     }
     report.indexes = indexes;
     report
+}
+
+/// Whether `s` can stand as one word of an index line.
+fn writable(s: &str) -> bool {
+    !s.is_empty() && !s.chars().any(|c| c == ':' || c.is_whitespace() || c.is_control())
 }
 
 /// Every module's `.modinfo`, read on all cores ([`scan::modinfos`]).
@@ -244,10 +264,19 @@ pub fn build(
     for (i, (name, _)) in modules.iter().enumerate() {
         let Ok(info) = &infos[i] else { continue };
         for a in &info.aliases {
-            alias.push_str(&format!("alias {a} {name}\n"));
+            if writable(a) {
+                alias.push_str(&format!("alias {a} {name}\n"));
+            } else {
+                warnings
+                    .push(format!("{name}: alias {a:?} has whitespace or control characters; not written"));
+            }
         }
         for s in &info.softdep_raw {
-            softdep.push_str(&format!("softdep {name} {s}\n"));
+            if s.chars().any(char::is_control) {
+                warnings.push(format!("{name}: softdep {s:?} has control characters; not written"));
+            } else {
+                softdep.push_str(&format!("softdep {name} {s}\n"));
+            }
         }
     }
     (Indexes { dep, alias, softdep }, warnings)

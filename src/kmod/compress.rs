@@ -104,7 +104,7 @@ const XZ_MEMORY_KIB: u32 = 64 << 10;
 
 /// A reader of the decompressed bytes of `data`, for callers that stop
 /// early (the `.modinfo` scan reads a module only up to its strings).
-pub fn reader<'a>(kind: Compression, data: &'a [u8]) -> Result<Box<dyn Read + 'a>, DecompressError> {
+pub fn reader<'a>(kind: Compression, data: impl Read + 'a) -> Result<Box<dyn Read + 'a>, DecompressError> {
     let corrupt = |format: &'static str, e: &dyn std::fmt::Display| DecompressError::Corrupt {
         format,
         detail: e.to_string(),

@@ -60,6 +60,15 @@ impl ModuleFile {
         Ok(Compression::from_magic(&head[..n]))
     }
 
+    /// The file as a stream from its start, read with `pread` (the
+    /// descriptor's offset is left alone), capped at the file limit.
+    pub fn stream(&self) -> impl std::io::Read + '_ {
+        std::io::BufReader::with_capacity(
+            64 << 10,
+            std::io::Read::take(Pread { file: &self.file, at: 0 }, MAX_FILE_BYTES),
+        )
+    }
+
     /// The whole file (bounded).
     pub fn bytes(&self) -> Result<Vec<u8>, FileError> {
         Ok(fs::read_capped(&self.file, MAX_FILE_BYTES, &self.path, "a module file")?)
@@ -69,6 +78,11 @@ impl ModuleFile {
     /// takes, byte for byte what the compressor was given (signatures
     /// included).
     pub fn image(&self) -> Result<Vec<u8>, FileError> {
+        self.image_within(MAX_IMAGE_BYTES)
+    }
+
+    /// [`ModuleFile::image`], failing past `limit` decompressed bytes.
+    pub fn image_within(&self, limit: u64) -> Result<Vec<u8>, FileError> {
         let data = self.bytes()?;
         let kind = Compression::from_magic(&data);
         if kind == Compression::None {
@@ -77,7 +91,7 @@ impl ModuleFile {
         // Not an ELF file once decompressed: say so after 4 bytes, not after
         // decompressing a bomb to the limit.
         let mut head = [0u8; 4];
-        let mut reader = compress::reader(kind, &data)
+        let mut reader = compress::reader(kind, &data[..])
             .map_err(|source| FileError::Decompress { path: self.path.clone(), source })?;
         if std::io::Read::read_exact(&mut reader, &mut head).is_ok() && &head != b"\x7fELF" {
             return Err(FileError::Modinfo {
@@ -87,13 +101,32 @@ impl ModuleFile {
                 ),
             });
         }
-        compress::decompress(kind, &data, MAX_IMAGE_BYTES)
+        compress::decompress(kind, &data, limit)
             .map_err(|source| FileError::Decompress { path: self.path.clone(), source })
     }
 
     /// The module's `.modinfo`.
     pub fn modinfo(&self) -> Result<ModInfo, FileError> {
-        let image = self.image()?;
+        self.modinfo_within(MAX_IMAGE_BYTES)
+    }
+
+    /// [`ModuleFile::modinfo`] of an image of at most `limit` bytes.
+    pub fn modinfo_within(&self, limit: u64) -> Result<ModInfo, FileError> {
+        let image = self.image_within(limit)?;
         ModInfo::from_elf(&image).map_err(|source| FileError::Modinfo { path: self.path.clone(), source })
+    }
+}
+
+/// Reads a file from an offset of its own with `pread`.
+struct Pread<'a> {
+    file: &'a std::fs::File,
+    at: u64,
+}
+
+impl std::io::Read for Pread<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = crate::system::errno::retry(|| std::os::unix::fs::FileExt::read_at(self.file, buf, self.at))?;
+        self.at += n as u64;
+        Ok(n)
     }
 }

@@ -123,8 +123,10 @@ pub fn scan_prefix(mut image: impl std::io::Read, expected: &ModuleName, limit: 
             searched = buf.len();
         }
         if let Some(start) = found {
-            if let Some(len) = buf[start..].iter().position(|&b| b == 0) {
-                let info = ModInfo::parse(&buf[run_start(&buf, start)..start + len]);
+            // Entries after `vermagic=` (not modpost's order, but depmod
+            // keeps them) belong to the run too.
+            if let Some(end) = run_end(&buf, start) {
+                let info = ModInfo::parse(&buf[run_start(&buf, start)..end]);
                 return match &info.name {
                     Some(n) if ModuleName::new(n) != *expected => None,
                     _ => Some(info),
@@ -140,6 +142,43 @@ pub fn scan_prefix(mut image: impl std::io::Read, expected: &ModuleName, limit: 
 /// Where the run of `key=value` strings ending with the one at `at`
 /// begins: walking back string by string while each is a `.modinfo` entry
 /// (an identifier, `=`, a value) or padding.
+/// Whether `s` is a `.modinfo` entry: `KEY=…`, KEY an identifier.
+fn is_entry(s: &[u8]) -> bool {
+    s.iter().position(|&b| b == b'=').is_some_and(|eq| {
+        eq > 0 && s[..eq].iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+    })
+}
+
+/// The end (exclusive) of the run of NUL-separated entries whose string
+/// starts at `at`: after the last entry's NUL, where NUL padding and then
+/// something that is not an entry follows. `None` if the buffer ends
+/// before that can be told (read more).
+fn run_end(buf: &[u8], at: usize) -> Option<usize> {
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'.';
+    let mut pos = at;
+    let mut end = at;
+    loop {
+        let rest = &buf[pos..];
+        let Some(len) = rest.iter().position(|&b| b == 0) else {
+            // Unterminated so far: not an entry if its key already is not one.
+            let key_end = rest.iter().position(|&b| !ident(b)).unwrap_or(rest.len());
+            // (Keys are short: `parmtype`, `intree`; 64 bytes is no key.)
+            let decided = key_end > 64 || (key_end < rest.len() && (key_end == 0 || rest[key_end] != b'='));
+            return decided.then_some(end);
+        };
+        if len > 0 {
+            if !is_entry(&rest[..len]) {
+                return Some(end);
+            }
+            end = pos + len;
+        }
+        pos += len + 1;
+        if pos >= buf.len() {
+            return None;
+        }
+    }
+}
+
 fn run_start(buf: &[u8], at: usize) -> usize {
     let mut start = at;
     let mut end = at; // exclusive end of the previous string (its NUL)

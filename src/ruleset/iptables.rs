@@ -503,7 +503,7 @@ mod tests {
 
     fn demands(c: Client, table: &str, chain: &str, rule: &str) -> Vec<String> {
         let w = super::super::save::words(rule).unwrap();
-        let d = rule_demands(c, table, chain, &[chain.to_string()], &w).unwrap();
+        let d = rule_demands(c, table, chain, &[chain.to_string()].into(), &w).unwrap();
         d.demands
             .iter()
             .map(|d| {
@@ -575,7 +575,7 @@ mod tests {
         let nft = client(SavedBackend::Nft, (1, 8, 9));
         let w = super::super::save::words("-j ACCEPT").unwrap();
         let undeclared = |t: &str, c: &str| {
-            rule_demands(nft, t, c, &[], &w)
+            rule_demands(nft, t, c, &Default::default(), &w)
                 .unwrap()
                 .demands
                 .iter()
@@ -594,21 +594,40 @@ mod tests {
     fn jumps_to_unknown_names_are_chains() {
         let nft = client(SavedBackend::Nft, (1, 8, 9));
         let w = super::super::save::words("-j DOCKER-USER").unwrap();
-        let d = rule_demands(nft, "filter", "FORWARD", &["FORWARD".into()], &w).unwrap();
+        let d = rule_demands(nft, "filter", "FORWARD", &["FORWARD".to_string()].into(), &w).unwrap();
         assert_eq!((d.demands.len(), d.jump.as_deref()), (0, Some("DOCKER-USER")));
-        let d =
-            rule_demands(nft, "filter", "FORWARD", &["FORWARD".into(), "DOCKER-USER".into()], &w).unwrap();
+        let d = rule_demands(
+            nft,
+            "filter",
+            "FORWARD",
+            &["FORWARD".to_string(), "DOCKER-USER".to_string()].into(),
+            &w,
+        )
+        .unwrap();
         assert_eq!(d.jump, None);
         let mut jumps = BTreeSet::new();
         jumps.insert(("DOCKER-USER".to_string(), 4));
-        assert_eq!(undeclared(&jumps, &[], "filter", "f").len(), 1);
-        assert!(undeclared(&jumps, &["DOCKER-USER".into()], "filter", "f").is_empty());
+        assert_eq!(undeclared(&jumps, &Default::default(), "filter", "f").len(), 1);
+        assert!(undeclared(&jumps, &["DOCKER-USER".to_string()].into(), "filter", "f").is_empty());
         assert!(
-            rule_demands(nft, "filter", "INPUT", &[], &super::super::save::words("-m").unwrap()).is_err()
+            rule_demands(
+                nft,
+                "filter",
+                "INPUT",
+                &Default::default(),
+                &super::super::save::words("-m").unwrap()
+            )
+            .is_err()
         );
         assert!(
-            rule_demands(nft, "filter", "INPUT", &[], &super::super::save::words("-m ../x").unwrap())
-                .is_err()
+            rule_demands(
+                nft,
+                "filter",
+                "INPUT",
+                &Default::default(),
+                &super::super::save::words("-m ../x").unwrap()
+            )
+            .is_err()
         );
     }
 }
