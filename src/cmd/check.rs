@@ -82,7 +82,9 @@ pub fn run(args: CheckArgs) -> Outcome {
     }
     let printed = match args.format {
         Some(Format::Npd) => output::print(&format!("{}\n", report::fleet::npd_line(&report))),
-        Some(Format::Prometheus) => output::print(&report::fleet::prometheus(&report, took, now)),
+        // Escaped by the exposition rules (fleet::label_value), not the
+        // terminal's: node_exporter reads this.
+        Some(Format::Prometheus) => output::print_raw(&report::fleet::prometheus(&report, took, now)),
         Some(Format::Json) => output::print_json(&report::check::to_json(&report, Some(&privileges))),
         Some(Format::Text) | None => output::report(
             &args.output,

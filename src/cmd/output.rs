@@ -148,6 +148,13 @@ pub fn noted(mut text: String, privileges: &xtprobe::system::privilege::Privileg
     text
 }
 
+/// Writes `text` to stdout as it is: for formats that carry their own
+/// escaping (the Prometheus exposition format), whose text is already free
+/// of raw control characters.
+pub fn print_raw(text: &str) -> io::Result<()> {
+    write_out(text)
+}
+
 /// Writes `text` (no colour) to stdout.
 pub fn print(text: &str) -> io::Result<()> {
     print_styled(text, &Style::plain())

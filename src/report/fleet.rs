@@ -3,21 +3,25 @@
 //!
 //! - NPD (`kubernetes/node-problem-detector`, custom plugin monitor): the
 //!   exit status is the verdict (0 OK, 1 problem, anything else unknown) and
-//!   the trimmed stdout, cut to `max_output_length` (80 by default), is the
-//!   condition's message — so the line names what is missing first and
-//!   never exceeds 80 characters.
+//!   the trimmed stdout, cut to `max_output_length` (80 by default, counted
+//!   in bytes: NPD slices the string), is the condition's message — so the
+//!   line names what is missing first and never exceeds 80 bytes, cut on a
+//!   character boundary with an ASCII `...`.
 //! - Prometheus text exposition (node_exporter's textfile collector): HELP
-//!   and TYPE lines, one gauge series per answer, label values escaped
-//!   (`\`, `"`, newline), no timestamps on samples.
+//!   and TYPE lines, one gauge series per answer, every series labelled
+//!   with its profile (two profiles' textfiles side by side never repeat a
+//!   series), label values escaped by the exposition rules (`\`, `"`,
+//!   newline; any other control character, which no terminal should see
+//!   raw, becomes U+FFFD), no timestamps on samples.
 
 use crate::app::check::{CheckReport, CheckResult, Status};
 use crate::probe::Outcome;
 
-/// NPD's default `max_output_length`.
+/// NPD's default `max_output_length`, in bytes.
 pub const NPD_MAX: usize = 80;
 
 /// The plugin's one line: `ok: …`, `missing: A, B (+N)` or `unknown: …`,
-/// at most [`NPD_MAX`] characters.
+/// at most [`NPD_MAX`] bytes.
 pub fn npd_line(report: &CheckReport) -> String {
     let required: Vec<&CheckResult> = report.results.iter().filter(|r| !r.optional).collect();
     if let Some(e) = report.first_error().filter(|_| required.iter().any(|r| r.status() == Status::Error)) {
@@ -42,22 +46,25 @@ pub fn npd_line(report: &CheckReport) -> String {
         let rest = missing.len() - shown;
         let tail = if rest > 0 { format!(" (+{rest})") } else { String::new() };
         let line = format!("missing: {}{tail}", missing[..shown].join(", "));
-        if line.chars().count() <= NPD_MAX {
+        if line.len() <= NPD_MAX {
             return line;
         }
     }
     cut(&format!("missing: {} (+{})", missing[0], missing.len() - 1))
 }
 
-/// One line, control characters escaped, at most [`NPD_MAX`] characters.
+/// One line, control characters escaped, at most [`NPD_MAX`] bytes: cut
+/// on a character boundary, marked with an ASCII `...`.
 fn cut(s: &str) -> String {
     let one = super::one_line(s);
-    if one.chars().count() <= NPD_MAX {
+    if one.len() <= NPD_MAX {
         return one.into_owned();
     }
-    let mut out: String = one.chars().take(NPD_MAX - 1).collect();
-    out.push('…');
-    out
+    let mut end = NPD_MAX - 3;
+    while !one.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &one[..end])
 }
 
 /// A label value as the exposition format writes it.
@@ -68,6 +75,9 @@ pub fn label_value(s: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
+            c if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') => {
+                out.push('\u{fffd}')
+            }
             c => out.push(c),
         }
     }
@@ -143,12 +153,12 @@ pub fn prometheus(report: &CheckReport, duration: f64, now: f64) -> String {
     gauge(
         "xtprobe_check_duration_seconds",
         "How long the check took.",
-        vec![(String::new(), format!("{duration:.6}"))],
+        vec![(format!("{{profile=\"{profile}\"}}"), format!("{duration:.6}"))],
     );
     gauge(
         "xtprobe_last_run_timestamp_seconds",
         "When the check ran, in seconds since the Unix epoch.",
-        vec![(String::new(), format!("{now:.3}"))],
+        vec![(format!("{{profile=\"{profile}\"}}"), format!("{now:.3}"))],
     );
     out
 }
@@ -201,7 +211,7 @@ mod tests {
             ),
             (
                 vec![("comment", Outcome::Failed(ProbeError::NoNfnetlink), false)],
-                "unknown: cannot probe: nfnetlink is not loaded (socket(NETLINK_NETFILTER): EPRO…",
+                "unknown: cannot probe: nfnetlink is not loaded (socket(NETLINK_NETFILTER): EP...",
             ),
         ];
         for (results, want) in table {
@@ -213,8 +223,37 @@ mod tests {
                 .map(|s| (s, Outcome::NotRegistered, false))
                 .collect();
         let line = npd_line(&report(many));
-        assert!(line.chars().count() <= NPD_MAX, "{line}");
+        assert!(line.len() <= NPD_MAX, "{line}");
         assert!(line.starts_with("missing: match:comment, match:addrtype") && line.ends_with(')'), "{line}");
+    }
+
+    /// NPD slices its message at 80 bytes: the line never needs it, and a
+    /// cut never splits a character.
+    #[test]
+    fn npd_lines_are_cut_in_bytes_on_character_boundaries() {
+        for name in ["ü".repeat(70), "x".repeat(200), format!("{}€", "a".repeat(75))] {
+            let mut r = report(vec![("comment", ok(), false)]);
+            r.profile = Some(name.clone());
+            let line = npd_line(&r);
+            assert!(line.len() <= NPD_MAX, "{} bytes: {line}", line.len());
+            assert!(line.is_ascii() || line.chars().all(|c| c != '\u{fffd}'));
+            if format!("ok: 1 supported ({name})").len() > NPD_MAX {
+                assert!(line.ends_with("..."), "{line}");
+            }
+        }
+    }
+
+    /// Every series carries the profile, and a control character in a label
+    /// is not passed raw (stdout prints this text as it is).
+    #[test]
+    fn prometheus_series_are_per_profile_and_free_of_control_characters() {
+        let mut r = report(vec![("comment", ok(), false)]);
+        r.profile = Some("evil\u{1b}[2J\u{202e}name".into());
+        let text = prometheus(&r, 0.1, 1.0);
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            assert!(line.contains("profile=\"evil\u{fffd}[2J\u{fffd}name\""), "{line}");
+        }
     }
 
     #[test]
