@@ -225,6 +225,12 @@ def text_seeds():
          "remove xt_recent /bin/true\ninstall xt_str*ng /bin/true\nbogus line\noptions\n")
     seed("modprobe_conf", "BOOT_IMAGE=/vmlinuz root=/dev/sda1 xt_recent.ip_list_tot=5 modprobe.blacklist=a,b "
          "\"xt-recent.x=a b\" module_blacklist=c quiet -- init")
+    import glob
+    for k in glob.glob(os.path.expanduser("~/.cache/xtprobe/kbuild/linux-source-6.12-*/src/net/netfilter/Kconfig"))[:1]:
+        with open(k, "rb") as f:
+            seed("kconfig_lang", f.read())
+    seed("kconfig_lang", "menu \"x\"\n\tdepends on A && (B || !C)\nif D\nconfig E\n\ttristate \"e\"\n\tdepends on F = y\n"
+         "\thelp\n\t  text\nendif\nendmenu\nsource \"net/Kconfig\"\n")
     for d in ("/etc/modprobe.d", "/lib/modprobe.d", "/usr/lib/modprobe.d"):
         try:
             for n in sorted(os.listdir(d)):
@@ -263,6 +269,7 @@ def built_module():
 
 def module_seeds(paths):
     compressed("modinfo_elf", built_module())
+    seed("modinfo_scan", built_module())
     for p in paths:
         with open(p, "rb") as f:
             data = f.read()

@@ -992,3 +992,38 @@ fn index_keeps_late_entries_and_skips_unwritable_names() {
         bounded(xt().args(["load", "--dry-run", "--json", "--modules-dir"]).arg(&t.dir).arg("ipt_late"), 30);
     assert_eq!(code(&out), 0, "the index reads back: {}", said(&out));
 }
+
+/// 80 000 parameters for one module across modprobe.d lines: merged in
+/// linear time (the last value of each key kept), not one search per key.
+#[test]
+fn a_flood_of_modprobe_d_options_is_merged_in_linear_time() {
+    let t = tree_with("xt_recent");
+    t.write_dep();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("etc/modprobe.d")).unwrap();
+    let mut text = String::new();
+    for line in 0..800 {
+        text.push_str("options xt_recent");
+        for k in 0..100 {
+            text.push_str(&format!(" p{}={line}", line * 100 + k));
+        }
+        text.push('\n');
+    }
+    text.push_str("options xt_recent p0=last\n");
+    std::fs::write(root.path().join("etc/modprobe.d/flood.conf"), text).unwrap();
+    let start = Instant::now();
+    let out = bounded(
+        xt().args(["load", "--dry-run", "--json", "--modules-dir"])
+            .arg(&t.dir)
+            .arg("--root")
+            .arg(root.path())
+            .arg("xt_recent"),
+        60,
+    );
+    assert_eq!(code(&out), 0, "{}", said(&out));
+    assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let params = doc["plan"][0]["params"].as_str().unwrap();
+    assert!(params.starts_with("p0=last p1=0"), "{}", &params[..params.len().min(40)]);
+    assert_eq!(params.split(' ').count(), 80_000);
+}

@@ -445,12 +445,17 @@ fn cmdline_words(s: &str) -> Vec<String> {
 /// replaces the earlier value in place (the kernel would take the last one
 /// anyway; one value per key keeps the line honest).
 pub fn merge_params(base: &[&str], over: &str) -> String {
-    let mut out: Vec<String> = Vec::new();
-    let key = |p: &str| p.split('=').next().unwrap_or(p).replace('-', "_");
+    // Linear: a key's position is looked up, never searched for.
+    let mut out: Vec<&str> = Vec::new();
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for p in base.iter().flat_map(|b| b.split_whitespace()).chain(over.split_whitespace()) {
-        match out.iter().position(|q| key(q) == key(p)) {
-            Some(i) => out[i] = p.to_string(),
-            None => out.push(p.to_string()),
+        let key = p.split('=').next().unwrap_or(p).replace('-', "_");
+        match at.get(&key) {
+            Some(&i) => out[i] = p,
+            None => {
+                at.insert(key, out.len());
+                out.push(p);
+            }
         }
     }
     out.join(" ")
