@@ -1027,3 +1027,25 @@ fn a_flood_of_modprobe_d_options_is_merged_in_linear_time() {
     assert!(params.starts_with("p0=last p1=0"), "{}", &params[..params.len().min(40)]);
     assert_eq!(params.split(' ').count(), 80_000);
 }
+
+/// The fleet outputs keep their contracts with hostile profile names: the
+/// npd line is at most 80 bytes and valid UTF-8 (NPD cuts bytes); the
+/// Prometheus text on stdout has no raw control character and no terminal
+/// escape (node_exporter rejects `\u{1b}`), and labels every series.
+#[test]
+fn fleet_outputs_keep_their_contracts_with_hostile_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p.toml");
+    std::fs::write(&p, format!("name = \"{}\"\nrequired = [\"comment\"]\n", "ü".repeat(60))).unwrap();
+    let out = bounded(xt().args(["check", "--output", "npd", "--profile"]).arg(&p), 30);
+    let line = String::from_utf8(out.stdout.clone()).expect("valid UTF-8");
+    assert!(line.trim_end().len() <= 80, "{} bytes: {line}", line.trim_end().len());
+
+    std::fs::write(&p, "name = \"evil\\u001b[2J\"\nrequired = [\"comment\"]\n").unwrap();
+    let out = bounded(xt().args(["check", "--output", "prometheus", "--profile"]).arg(&p), 30);
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(!text.contains('\u{1b}') && !text.contains("\\u{1b}"), "{text}");
+    for series in text.lines().filter(|l| !l.starts_with('#')) {
+        assert!(series.contains("profile=\"evil\u{fffd}[2J\""), "{series}");
+    }
+}
