@@ -22,21 +22,37 @@ pub const LONG_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// When to colour text output: auto (a terminal that can show it, unless NO_COLOR is set or
+    /// TERM is dumb), always, never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorChoice,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal that can show colour, unless NO_COLOR is set or TERM is dumb.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Ask the kernel which extensions, nf_tables features and ipset types it has.
-    #[command(after_help = CHECK_HELP)]
+    #[command(after_help = CHECK_HELP, mut_arg("timeout", |a| a.help(timeout_help("5; 4 with --output npd"))))]
     Check(CheckArgs),
     /// Load kernel modules and their dependencies, without kmod.
-    #[command(after_help = LOAD_HELP)]
+    #[command(after_help = LOAD_HELP, mut_arg("timeout", |a| a.help(timeout_help("60"))))]
     Load(LoadArgs),
     /// Explain why extensions are missing, and what to do.
-    #[command(after_help = DOCTOR_HELP)]
+    #[command(after_help = DOCTOR_HELP, mut_arg("timeout", |a| a.help(timeout_help("5"))))]
     Doctor(DoctorArgs),
     /// Load whatever is missing (the probe's own prerequisites included), then check again.
-    #[command(after_help = ENSURE_HELP)]
+    #[command(after_help = ENSURE_HELP, mut_arg("timeout", |a| a.help(timeout_help("60"))))]
     Ensure(EnsureArgs),
     /// List the built-in requirement profiles, or show one.
     #[command(after_help = PROFILES_HELP)]
@@ -45,8 +61,13 @@ pub enum Command {
     #[command(after_help = INDEX_HELP)]
     Index(IndexArgs),
     /// Read the running ruleset (nf_tables, legacy xtables, ipset) and write what it requires as a profile.
-    #[command(after_help = CAPTURE_HELP)]
+    #[command(after_help = CAPTURE_HELP, mut_arg("timeout", |a| a.help(timeout_help("5"))))]
     Capture(CaptureArgs),
+}
+
+/// `--timeout`'s help with the command's own default.
+fn timeout_help(default: &str) -> String {
+    format!("Seconds the whole command may take, kernel-side waits included [default: {default}]")
 }
 
 const CAPTURE_HELP: &str = "\
@@ -71,7 +92,7 @@ Exit status:
 
 #[derive(Debug, Args)]
 pub struct CaptureArgs {
-    /// The profile's name [default: captured].
+    /// The profile's name.
     #[arg(long, value_name = "NAME", default_value = "captured")]
     pub name: String,
 
@@ -231,6 +252,11 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "DIR", requires = "emit_kconfig")]
     pub kernel_source: Option<std::path::PathBuf>,
 
+    /// One line per requirement that is not there: REQUIREMENT (FAMILIES): VERDICT: WHAT TO DO.
+    /// For boot logs (the initramfs scripts print it when ensure fails).
+    #[arg(long, conflicts_with_all = ["json", "emit_kconfig"])]
+    pub brief: bool,
+
     #[command(flatten)]
     pub output: OutputArgs,
 
@@ -265,6 +291,7 @@ pub struct EnsureArgs {
 #[derive(Debug, Args)]
 pub struct ProfilesArgs {
     /// Show this profile (a name or a .toml file) with its rules, entries and sources.
+    #[arg(value_parser = ProfileParser, hide_possible_values = true)]
     pub name: Option<String>,
 
     /// Read the profiles' iptables rules as this client sends them: nft (iptables-nft, the
@@ -365,7 +392,7 @@ pub struct PersistArgs {
 #[derive(Debug, Args)]
 pub struct TimeoutArg {
     /// Seconds the whole command may take, kernel-side waits included (a module autoload the
-    /// kernel runs, a module's init) [default: 5 for check and doctor, 60 for load and ensure].
+    /// kernel runs, a module's init).
     #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
 }
@@ -402,7 +429,7 @@ Examples:
   xtprobe check --backend both --json mark | jq '.results[]'
   xtprobe check -q comment && echo ok
   xtprobe check --output npd --profile k3s            a Node Problem Detector plugin
-  xtprobe check --quiet --textfile /var/lib/node_exporter/textfile/xtprobe.prom
+  xtprobe check --quiet --textfile /var/lib/prometheus/node-exporter/xtprobe.prom
 
 Exit status:
   0  all supported    1  something missing    2  usage error
@@ -506,7 +533,7 @@ pub struct TargetArgs {
     pub extensions: Vec<Requirement>,
 
     /// A requirement profile: a built-in name (`xtprobe profiles`) or a .toml file [default: kuscia].
-    #[arg(long, short = 'p', value_name = "NAME|FILE", conflicts_with = "extensions")]
+    #[arg(long, short = 'p', value_name = "NAME|FILE", conflicts_with = "extensions", value_parser = ProfileParser, hide_possible_values = true)]
     pub profile: Option<String>,
 
     /// A saved ruleset to derive the requirements from (repeatable): iptables-save /
@@ -518,7 +545,7 @@ pub struct TargetArgs {
     /// Families to ask in, comma-separated: ipv4 (ip), ipv6 (ip6), inet, arp, bridge, netdev
     /// [default: ipv4,ipv6 for EXT; the profile's own otherwise]. For xtables and ipset, inet
     /// means ipv4 and ipv6; family:NAME requirements ignore it.
-    #[arg(long, short = 'f', value_name = "LIST", value_parser = parse_families)]
+    #[arg(long, short = 'f', value_name = "LIST", value_parser = FamiliesParser, hide_possible_values = true)]
     pub family: Option<Families>,
 }
 
@@ -562,6 +589,63 @@ pub struct Families(pub Vec<Family>);
 
 fn parse_requirement(s: &str) -> Result<Requirement, String> {
     s.parse::<Requirement>().map_err(|e| e.to_string())
+}
+
+/// `--family`'s parser: a comma-separated list, offering the family
+/// names to shell completion.
+#[derive(Clone)]
+struct FamiliesParser;
+
+impl clap::builder::TypedValueParser for FamiliesParser {
+    type Value = Families;
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Families, clap::Error> {
+        let s = value
+            .to_str()
+            .ok_or_else(|| clap::Error::new(clap::error::ErrorKind::InvalidUtf8).with_cmd(cmd))?;
+        parse_families(s).map_err(|e| {
+            let arg = arg.map(|a| a.to_string()).unwrap_or_else(|| "--family".into());
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value '{s}' for '{arg}': {e}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            ["ipv4", "ipv6", "inet", "arp", "bridge", "netdev"]
+                .into_iter()
+                .map(clap::builder::PossibleValue::new),
+        ))
+    }
+}
+
+/// A profile argument: any name or file, the built-in names offered to
+/// shell completion.
+#[derive(Clone)]
+struct ProfileParser;
+
+impl clap::builder::TypedValueParser for ProfileParser {
+    type Value = String;
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        value
+            .to_str()
+            .map(String::from)
+            .ok_or_else(|| clap::Error::new(clap::error::ErrorKind::InvalidUtf8).with_cmd(cmd))
+    }
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(xtprobe::profile::builtin_names().into_iter().map(clap::builder::PossibleValue::new)))
+    }
 }
 
 fn parse_families(s: &str) -> Result<Families, String> {

@@ -17,6 +17,11 @@ fn main() {
 }
 
 fn run(cli: cli::Cli) -> ExitCode {
+    xtprobe::report::Style::set_color(match cli.color {
+        cli::ColorChoice::Auto => xtprobe::report::style::ColorWhen::Auto,
+        cli::ColorChoice::Always => xtprobe::report::style::ColorWhen::Always,
+        cli::ColorChoice::Never => xtprobe::report::style::ColorWhen::Never,
+    });
     let outcome = match cli.command {
         cli::Command::Check(args) => cmd::check::run(args),
         cli::Command::Load(args) => cmd::load::run(args),

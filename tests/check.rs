@@ -301,7 +301,7 @@ fn json_document_has_the_documented_fields() {
     {
         assert!(doc.get(key).is_some(), "missing {key}: {doc:#}");
     }
-    assert_eq!(doc["schema_version"], 3);
+    assert_eq!(doc["schema_version"], 4);
     // The capabilities it kept: what the legacy backend needs, no more.
     assert_eq!(doc["privileges"]["kept"], serde_json::json!(["CAP_NET_ADMIN", "CAP_NET_RAW"]), "{doc:#}");
     assert_eq!(doc["privileges"]["no_new_privs"], true);

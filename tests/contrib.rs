@@ -76,11 +76,15 @@ fn kubernetes_manifests_use_valid_command_lines() {
 }
 
 #[test]
-fn initramfs_tools_hook_copies_the_binary() {
+fn initramfs_tools_hook_copies_the_binary_when_configured() {
     if !live() {
         return;
     }
     let dest = tempfile::tempdir().unwrap();
+    let off = tempfile::tempdir().unwrap();
+    let conf = tempfile::tempdir().unwrap();
+    std::fs::write(conf.path().join("on"), "XTPROBE_INITRAMFS=yes\nXTPROBE_PROFILE=k3s\n").unwrap();
+    std::fs::write(conf.path().join("off"), "XTPROBE_INITRAMFS=no\n").unwrap();
     // A private mount namespace with a stand-in for initramfs-tools'
     // hook-functions: copy_exec copies into $DESTDIR, as the real one does
     // for a static binary.
@@ -90,20 +94,75 @@ fn initramfs_tools_hook_copies_the_binary() {
         mkdir -p /usr/share/initramfs-tools
         printf '%s\n' 'copy_exec() { mkdir -p "$DESTDIR$(dirname "$2")"; cp "$1" "$DESTDIR$2"; }' \
             > /usr/share/initramfs-tools/hook-functions
-        sh "$HOOK"
-        XTPROBE=/nonexistent sh "$HOOK" 2>"$DESTDIR/warning"
+        XTPROBE_DEFAULT="$CONF/on" sh "$HOOK"
+        XTPROBE_DEFAULT="$CONF/on" XTPROBE=/nonexistent sh "$HOOK" 2>"$DESTDIR/warning"
+        XTPROBE_DEFAULT="$CONF/off" DESTDIR="$OFF" sh "$HOOK"
         sh "$HOOK" prereqs
     "#;
     let out = run(Command::new("unshare")
         .args(["--mount", "--propagation", "private", "sh", "-c", script])
         .env("HOOK", repo("contrib/initramfs-tools/hooks/xtprobe"))
         .env("DESTDIR", dest.path())
+        .env("OFF", off.path())
+        .env("CONF", conf.path())
         .env("XTPROBE", bin()));
     assert_eq!(code(&out), 0, "{:?}", text(&out));
     let copied = dest.path().join("bin/xtprobe");
     assert_eq!(std::fs::read(&copied).unwrap(), std::fs::read(bin()).unwrap());
+    assert_eq!(
+        std::fs::read_to_string(dest.path().join("etc/default/xtprobe")).unwrap(),
+        "XTPROBE_PROFILE=k3s\n"
+    );
     let warning = std::fs::read_to_string(dest.path().join("warning")).unwrap();
     assert!(warning.contains("not added"), "{warning}");
+    assert_eq!(std::fs::read_dir(off.path()).unwrap().count(), 0, "XTPROBE_INITRAMFS=no adds nothing");
+}
+
+/// The init-bottom script, as the initramfs runs it after the root is
+/// mounted: a profile that cannot be met logs each missing requirement
+/// with its cause and the command for after boot; a mistyped profile is
+/// named as one; xtprobe=off, 0 and no skip it; it never fails the boot.
+#[test]
+fn initramfs_tools_script_logs_what_is_missing_and_why() {
+    if !live() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("etc/xtprobe")).unwrap();
+    std::fs::write(root.join("etc/xtprobe/node.toml"), "required = [\"comment\", \"xtprobe_nosuch\"]\n")
+        .unwrap();
+    let cmdline = dir.path().join("cmdline");
+    let path = format!("{}:{}", Path::new(bin()).parent().unwrap().display(), std::env::var("PATH").unwrap());
+    let script = repo("contrib/initramfs-tools/scripts/init-bottom/xtprobe");
+    let boot = |line: &str| {
+        std::fs::write(&cmdline, line).unwrap();
+        // /proc/cmdline is the host's: the script reads it through cat, so
+        // a cat that prints the test's command line stands in.
+        let fake = dir.path().join("bin");
+        std::fs::create_dir_all(&fake).unwrap();
+        std::fs::write(fake.join("cat"), format!("#!/bin/sh\nexec /bin/cat {}\n", cmdline.display()))
+            .unwrap();
+        std::fs::set_permissions(fake.join("cat"), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let mut cmd = Command::new("sh");
+        in_fresh_netns(&mut cmd);
+        let out =
+            run(cmd.arg(&script).env("rootmnt", &root).env("PATH", format!("{}:{path}", fake.display())));
+        let (stdout, stderr) = text(&out);
+        assert_eq!(code(&out), 0, "never fails the boot: {stdout}{stderr}");
+        stdout
+    };
+    let log = boot("ro quiet xtprobe.profile=/etc/xtprobe/node.toml");
+    assert!(log.contains("xtprobe: profile /etc/xtprobe/node.toml: not everything is available"), "{log}");
+    assert!(log.contains("xtprobe:   match:xtprobe_nosuch (ipv4"), "{log}");
+    assert!(log.contains("xtprobe: after boot: xtprobe doctor --profile /etc/xtprobe/node.toml"), "{log}");
+    assert!(!log.contains("match:comment ("), "only what is missing: {log}");
+    let log = boot("xtprobe.profile=kusca");
+    assert!(log.contains("profile kusca cannot be used: ") && log.contains("no profile `kusca`"), "{log}");
+    for off in ["xtprobe=off", "xtprobe=0", "xtprobe=no"] {
+        assert_eq!(boot(&format!("ro {off} xtprobe.profile=kusca")), "", "{off}");
+    }
 }
 
 #[test]
@@ -147,6 +206,7 @@ fn dracut_module_installs_its_hook_and_the_hook_runs_ensure() {
             getarg() {{ [ "$1" = "xtprobe.profile=" ] && echo "{profile}"; }}
             getargbool() {{ return 0; }}
             warn() {{ echo "WARN $*"; }}
+            info() {{ echo "INFO $*"; }}
             NEWROOT=/
             . "{hook}"
             "#,
@@ -159,4 +219,59 @@ fn dracut_module_installs_its_hook_and_the_hook_runs_ensure() {
         assert_eq!(code(&out), 0, "the hook never stops the boot: {stdout}{stderr}");
         assert_eq!(stdout.contains("WARN xtprobe"), warned, "{profile}: {stdout}{stderr}");
     }
+}
+
+/// The NPD DaemonSet cannot take NPD down: its plugin path is where the
+/// image built by contrib/npd/Containerfile puts xtprobe, the monitor
+/// config it mounts is the one the package ships (same JSON), that config
+/// is the one NPD is told to load, the pod grants what a check needs, and
+/// the plugin's command line runs.
+#[test]
+fn the_npd_daemonset_provides_the_plugin_it_names() {
+    if !live() {
+        return;
+    }
+    let out = run(Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import sys, json, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))",
+        ])
+        .arg(repo("contrib/npd/node-problem-detector-daemonset.yaml")));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(code(&out), 0, "{stderr} (apt-get install python3-yaml)");
+    let docs: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let find = |kind: &str| docs.as_array().unwrap().iter().find(|d| d["kind"] == kind).cloned().unwrap();
+    let cm = find("ConfigMap");
+    let ds = find("DaemonSet");
+    let monitor: serde_json::Value =
+        serde_json::from_str(cm["data"]["xtprobe-monitor.json"].as_str().unwrap()).unwrap();
+    let shipped: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo("contrib/npd/xtprobe-monitor.json")).unwrap())
+            .unwrap();
+    assert_eq!(monitor, shipped, "the ConfigMap's monitor is contrib/npd/xtprobe-monitor.json");
+    let pod = &ds["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    let command: Vec<&str> = c["command"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    assert!(command.contains(&"--config.custom-plugin-monitor=/config/xtprobe-monitor.json"), "{command:?}");
+    let mount = c["volumeMounts"].as_array().unwrap().iter().find(|m| m["name"] == "config").unwrap();
+    assert_eq!(mount["mountPath"], "/config");
+    assert_eq!(pod["volumes"][0]["configMap"]["name"], cm["metadata"]["name"]);
+    let caps = c["securityContext"]["capabilities"]["add"].to_string();
+    assert!(caps.contains("NET_ADMIN"), "{caps}");
+    // The plugin path is what the Containerfile copies the binary to.
+    let rule = &monitor["rules"][0];
+    let path = rule["path"].as_str().unwrap();
+    let containerfile = std::fs::read_to_string(repo("contrib/npd/Containerfile")).unwrap();
+    assert!(containerfile.lines().any(|l| l == format!("COPY xtprobe {path}")), "{containerfile}");
+    let from = containerfile.lines().find_map(|l| l.strip_prefix("FROM ")).unwrap();
+    let tag = from.rsplit(':').next().unwrap();
+    assert!(c["image"].as_str().unwrap().ends_with(&format!("node-problem-detector-xtprobe:{tag}")));
+    let args: Vec<String> =
+        rule["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().into()).collect();
+    let out = run(xtprobe().args(&args));
+    assert!(matches!(code(&out), 0 | 1), "{args:?}: {:?}", text(&out));
+    assert!(
+        text(&out).0.trim_end().len()
+            <= monitor["pluginConfig"]["max_output_length"].as_u64().unwrap() as usize
+    );
 }

@@ -115,7 +115,11 @@ fn profiles_list_show_and_custom_files() {
     let out = run(Command::new(env!("CARGO_BIN_EXE_xtprobe")).args(["profiles", "--json", "calico"]));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
-        doc[0]["sources"].as_array().unwrap().iter().any(|s| s.as_str().unwrap().contains("checksystem.go"))
+        doc["profiles"][0]["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str().unwrap().contains("checksystem.go"))
     );
     let out = run(Command::new(env!("CARGO_BIN_EXE_xtprobe")).args(["profiles", "nope"]));
     assert_eq!(code(&out), 2);

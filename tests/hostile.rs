@@ -905,7 +905,7 @@ fn rules_files_at_scale_stay_linear_and_bounded() {
         60,
     );
     assert_eq!(code(&out), 3, "{}", said(&out));
-    assert!(stderr_line(&out).contains("reading the --rules files"), "{}", said(&out));
+    assert!(stderr_line(&out).contains("reading the profile or --rules files"), "{}", said(&out));
     assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
 
     let mut names = String::from("*filter\n");

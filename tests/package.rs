@@ -7,7 +7,7 @@
 //! `XTPROBE_DEB`, `XTPROBE_MAN` and `XTPROBE_COMPLETIONS` name them. Without
 //! them these tests are skipped, unless `XTPROBE_REQUIRE_LIVE` is set.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::util::*;
@@ -37,10 +37,13 @@ fn the_package_installs_and_removes_cleanly_in_a_throwaway_root() {
     for f in ["var/lib/dpkg/status", "var/lib/dpkg/available"] {
         std::fs::write(r.join(f), "").unwrap();
     }
+    // The maintainer scripts run against the root (DPKG_ROOT), as they
+    // would in a chroot: deb-systemd-helper makes and removes the links.
     let dpkg = |args: &[&str]| {
         let out = run(Command::new("dpkg")
             .arg(format!("--root={}", r.display()))
             .arg("--log=/dev/null")
+            .arg("--force-script-chrootless")
             .args(args));
         let (stdout, stderr) = text(&out);
         assert_eq!(code(&out), 0, "dpkg {args:?}:\n{stdout}\n{stderr}");
@@ -56,19 +59,44 @@ fn the_package_installs_and_removes_cleanly_in_a_throwaway_root() {
         "lib/systemd/system/xtprobe-ensure.service",
         "lib/systemd/system/xtprobe-metrics.timer",
         "usr/lib/dracut/modules.d/90xtprobe/module-setup.sh",
-        "usr/share/xtprobe/initramfs-tools/hooks/xtprobe",
+        "usr/share/initramfs-tools/hooks/xtprobe",
+        "usr/share/initramfs-tools/scripts/init-bottom/xtprobe",
         "usr/share/xtprobe/npd/xtprobe-monitor.json",
+        "usr/share/xtprobe/npd/node-problem-detector-daemonset.yaml",
+        "usr/share/xtprobe/schema/check.schema.json",
         "usr/share/doc/xtprobe/copyright",
+        "usr/share/doc/xtprobe/README.md.gz",
+        "etc/default/xtprobe",
     ] {
         assert!(r.join(f).is_file(), "{f} is not installed");
     }
+    // Enabled on install: the unit's link, made by deb-systemd-helper.
+    let link = r.join("etc/systemd/system/multi-user.target.wants/xtprobe-ensure.service");
+    assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("/lib/systemd/system/xtprobe-ensure.service"));
+    assert!(!r.join("etc/systemd/system/timers.target.wants/xtprobe-metrics.timer").exists());
+    // A list --persist wrote, as on a host that used it.
+    std::fs::create_dir_all(r.join("etc/modules-load.d")).unwrap();
+    std::fs::write(r.join("etc/modules-load.d/xtprobe.conf"), "xt_comment\n").unwrap();
     let out = run(&mut Command::new(r.join("usr/bin/xtprobe")));
     let out2 = run(Command::new(r.join("usr/bin/xtprobe")).arg("--version"));
     assert_eq!(code(&out2), 0);
     assert!(text(&out2).0.starts_with("xtprobe "), "{:?}", text(&out2));
     assert_eq!(code(&out), 2, "no command is a usage error");
+    // Removal masks the units (their links do not dangle unmasked), purge
+    // leaves nothing: no file, no link.
+    dpkg(&["--remove", "xtprobe"]);
+    assert_eq!(
+        std::fs::read_link(r.join("etc/systemd/system/xtprobe-ensure.service")).unwrap(),
+        Path::new("/dev/null"),
+        "masked on removal"
+    );
+    assert!(r.join("etc/default/xtprobe").is_file(), "a conffile stays until purge");
     dpkg(&["--purge", "xtprobe"]);
-    let left: Vec<PathBuf> = walk(r).into_iter().filter(|p| !p.starts_with(r.join("var/lib/dpkg"))).collect();
+    let left: Vec<PathBuf> = walk(r)
+        .into_iter()
+        .filter(|p| !p.starts_with(r.join("var/lib/dpkg")))
+        .filter(|p| !std::fs::symlink_metadata(p).unwrap().is_dir())
+        .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
@@ -148,4 +176,28 @@ fn bash_completion_offers_the_commands() {
     }
     let options = lines.next().unwrap_or_default();
     assert!(options.contains("--backend"), "check's options: {options}");
+}
+
+/// The package builds to the same bytes twice from the same inputs (a
+/// second apart: nothing depends on the clock).
+#[test]
+fn the_package_builds_to_the_same_bytes_twice() {
+    let (Some(payload), Some(man), Some(comp)) =
+        (artefact("XTPROBE_PAYLOAD"), artefact("XTPROBE_MAN"), artefact("XTPROBE_COMPLETIONS"))
+    else {
+        return;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/deb/build.sh");
+    let build = |out: &Path| {
+        let o = run(Command::new(&script).arg(payload.join("xtprobe")).arg(&man).arg(&comp).arg(out));
+        let (stdout, stderr) = text(&o);
+        assert_eq!(code(&o), 0, "{stdout}{stderr}");
+        std::fs::read(stdout.trim()).unwrap()
+    };
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let first = build(a.path());
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = build(b.path());
+    assert!(first == second, "two builds differ ({} and {} bytes)", first.len(), second.len());
 }

@@ -32,7 +32,7 @@ fn sets_of(text: &str) -> BTreeSet<(String, &'static str)> {
 fn builtin_names() -> Vec<String> {
     let out = run(Command::new(bin()).args(["profiles", "--json"]));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    doc.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_string()).collect()
+    doc["profiles"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_string()).collect()
 }
 
 #[test]
@@ -45,7 +45,9 @@ fn builtin_rules_load_exactly_where_xtprobe_says_so() {
         for (backend, restore) in [("nft", "iptables-nft-restore"), ("legacy", "iptables-legacy-restore")] {
             let out = run(Command::new(bin()).args(["profiles", "--json", "--backend", backend, &name]));
             let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            let Some(rules) = doc[0]["rules"].as_array().filter(|r| !r.is_empty()) else { continue };
+            let Some(rules) = doc["profiles"][0]["rules"].as_array().filter(|r| !r.is_empty()) else {
+                continue;
+            };
             let dir = tempfile::tempdir().unwrap();
             let mut script = String::from("set -u\n");
             let mut all = String::new();

@@ -18,3 +18,4 @@ mod netns;
 mod nftables;
 mod package;
 mod profiles;
+mod schema;

@@ -181,7 +181,7 @@ pub fn run(opts: &IndexOptions) -> IndexReport {
     report
 }
 
-/// Whether `s` can stand as one word of an index line.
+/// Whether `s` can stand as a path in modules.dep (`PATH: DEPS`).
 fn writable(s: &str) -> bool {
     !s.is_empty() && !s.chars().any(|c| c == ':' || c.is_whitespace() || c.is_control())
 }
@@ -264,7 +264,7 @@ pub fn build(
     for (i, (name, _)) in modules.iter().enumerate() {
         let Ok(info) = &infos[i] else { continue };
         for a in &info.aliases {
-            if writable(a) {
+            if !a.is_empty() && !a.chars().any(|c| c.is_whitespace() || c.is_control()) {
                 alias.push_str(&format!("alias {a} {name}\n"));
             } else {
                 warnings

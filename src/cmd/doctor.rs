@@ -40,6 +40,13 @@ pub fn run(args: DoctorArgs) -> Outcome {
     if let Some(value) = &args.emit_kconfig {
         return emit_kconfig(&args, &report, value == "y", &deadline, &privileges);
     }
+    if args.brief {
+        let printed = match args.output.mode() {
+            crate::cli::OutputMode::Quiet => Ok(()),
+            _ => output::print(&report::doctor::to_brief(&report)),
+        };
+        return Ok(output::status(report.exit_code(), printed));
+    }
     let printed = output::report(
         &args.output,
         || report::doctor::to_json(&report, Some(&privileges)),

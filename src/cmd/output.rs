@@ -99,7 +99,7 @@ pub fn bounded_loads<T: Send + 'static>(
                 budget_seconds: f64,
                 pending: String,
                 loaded: Vec<&'a str>,
-                persisted: Option<Result<xtprobe::kmod::persist::Persisted, String>>,
+                persisted: Option<serde_json::Value>,
                 exit_code: i32,
             }
             let doc = TimedOut {
@@ -108,7 +108,11 @@ pub fn bounded_loads<T: Send + 'static>(
                 budget_seconds: deadline.budget().as_secs_f64(),
                 pending: deadline.pending(),
                 loaded: names,
-                persisted,
+                // As the load document writes it: the record, or {"error": …}.
+                persisted: persisted.map(|p| match p {
+                    Ok(p) => serde_json::to_value(p).unwrap_or(serde_json::Value::Null),
+                    Err(e) => serde_json::json!({ "error": e }),
+                }),
                 exit_code: (*code).code(),
             };
             let _ = print_json(&xtprobe::report::json(&doc));

@@ -21,7 +21,10 @@ pub fn run(args: ProfilesArgs) -> Outcome {
         None => (profile::builtins(client), false),
     };
     let printed = if args.json {
-        output::print_json(&report::json(&profiles))
+        output::print_json(&report::json(&report::ProfilesDocument {
+            schema_version: report::SCHEMA_VERSION,
+            profiles: &profiles,
+        }))
     } else {
         let style = Style::detect();
         output::print_styled(&report::profiles::to_text(&profiles, detailed, &style), &style)

@@ -87,8 +87,15 @@ pub fn needs_within(
     backend: Option<Backend>,
     deadline: &xtprobe::system::deadline::Deadline,
 ) -> Result<Result<Target, Usage>, xtprobe::app::exit::ExitCode> {
+    // Only files take time to read: EXT arguments and built-in profiles
+    // are answered at once, without a thread.
+    let files = !args.rules.is_empty()
+        || args.profile.as_deref().is_some_and(|p| p.contains('/') || p.ends_with(".toml"));
+    if !files {
+        return Ok(needs(args, backend));
+    }
     let args = args.clone();
-    deadline.doing("xtprobe was reading the --rules files (not waiting for the kernel)");
+    deadline.doing("xtprobe was reading the profile or --rules files (not waiting for the kernel)");
     xtprobe::system::deadline::within(deadline, move || needs(&args, backend)).map_err(|pending| {
         super::output::error(&format!(
             "gave up after {} s (--timeout): {pending}",

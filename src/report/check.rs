@@ -195,6 +195,9 @@ pub fn to_table(report: &CheckReport, style: &Style) -> String {
         });
         if let Some(e) = first {
             if rows.iter().all(|r| matches!(&r.outcome, Outcome::Failed(x) if x == e)) {
+                // The errors that say "cannot probe:" themselves say it once.
+                let e = e.to_string();
+                let e = e.strip_prefix("cannot probe: ").unwrap_or(&e);
                 out.push_str(&format!(
                     "{}: {e}\n",
                     style.paint(Tone::Warn, &format!("cannot probe ({backend})"), 0)

@@ -51,6 +51,31 @@ pub fn to_json(report: &DoctorReport, privileges: Option<&crate::system::privile
     )
 }
 
+/// `doctor --brief`: one line per required or optional requirement that
+/// is not there, `REQUIREMENT (FAMILIES): VERDICT: REMEDY`; or one line
+/// saying all are.
+pub fn to_brief(report: &DoctorReport) -> String {
+    let mut out = String::new();
+    for d in &report.extensions {
+        if matches!(d.verdict, Verdict::Supported | Verdict::NotApplicable) {
+            continue;
+        }
+        let families: Vec<String> = d.missing.iter().map(|f| f.to_string()).collect();
+        out.push_str(&format!(
+            "{}{} ({}): {}: {}\n",
+            super::one_line(&d.requirement),
+            if d.optional { " [optional]" } else { "" },
+            families.join(","),
+            verdict_word(d.verdict).0,
+            super::one_line(&d.remedy)
+        ));
+    }
+    if out.is_empty() {
+        out.push_str("every requirement is supported\n");
+    }
+    out
+}
+
 fn verdict_word(v: Verdict) -> (&'static str, Tone) {
     match v {
         Verdict::Supported => ("supported", Tone::Good),
@@ -59,6 +84,7 @@ fn verdict_word(v: Verdict) -> (&'static str, Tone) {
         Verdict::BuiltInNotRegistered => ("built in, not registered", Tone::Bad),
         Verdict::LoadedNotRegistered => ("loaded, not registered", Tone::Bad),
         Verdict::TreeUnusable => ("modules index broken", Tone::Warn),
+        Verdict::NoModulesDir => ("no modules directory here", Tone::Warn),
         Verdict::CannotProbe => ("cannot probe", Tone::Warn),
         Verdict::ModuleNotLoaded => ("module not loaded", Tone::Bad),
         Verdict::CannotLoadHere => ("cannot load here", Tone::Bad),

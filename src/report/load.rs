@@ -148,10 +148,16 @@ pub fn to_text(report: &LoadReport, style: &Style) -> String {
     }
     let Some(plan) = &report.plan else { return out };
     let name_w = plan.steps.iter().map(|s| s.module.as_str().len()).max().unwrap_or(6).max(6);
+    // As wide as the widest result ("alternative, failed (EKEYREJECTED)").
+    let result_w = (0..plan.steps.len())
+        .filter_map(|i| report.outcomes.get(i).map(|o| outcome_word(o).0.chars().count()))
+        .max()
+        .unwrap_or(6)
+        .max(6);
     out.push('\n');
     out.push_str(&style.paint(
         Tone::Strong,
-        &format!("{:<name_w$}  {:<7}  {:<16}  {:<22}  FILE", "MODULE", "ACTION", "METHOD", "RESULT"),
+        &format!("{:<name_w$}  {:<7}  {:<16}  {:<result_w$}  FILE", "MODULE", "ACTION", "METHOD", "RESULT"),
         0,
     ));
     out.push('\n');
@@ -179,7 +185,7 @@ pub fn to_text(report: &LoadReport, style: &Style) -> String {
         out.push_str(&format!(
             "{:<name_w$}  {action:<7}  {method:<16}  {}  {file}{mark}\n",
             super::one_line(step.module.as_str()),
-            style.paint(tone, &word, 22)
+            style.paint(tone, &word, result_w)
         ));
     }
     if let Some(f) = report.failure() {

@@ -18,7 +18,19 @@ pub use style::{Style, Tone, json_safe, one_line, terminal_safe};
 /// a field is removed or changes meaning; new fields may appear any time.
 /// 3: requirements of the nf_tables and ipset kinds (`kind` expr, chain,
 /// family, set, ipset; `backend` nftables, ipset; families inet, netdev).
-pub const SCHEMA_VERSION: u32 = 3;
+/// 4: `profiles --json` is an object (`schema_version`, `profiles`), not a
+/// bare array; doctor's verdict `no-modules-dir`. Each document's JSON
+/// Schema is shipped in `contrib/schema/` (`/usr/share/xtprobe/schema/`).
+pub const SCHEMA_VERSION: u32 = 4;
+
+/// `xtprobe profiles --json`: the built-in profiles, versioned.
+#[derive(serde::Serialize)]
+pub struct ProfilesDocument<'a, P: serde::Serialize> {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The profiles.
+    pub profiles: &'a [P],
+}
 
 /// Serializes a report document as pretty JSON with a final newline.
 pub fn json(doc: &impl serde::Serialize) -> String {

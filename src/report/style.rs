@@ -5,6 +5,30 @@
 use std::borrow::Cow;
 use std::io::IsTerminal;
 
+/// `--color`: when text output is coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorWhen {
+    /// On a terminal that can show colour, unless NO_COLOR is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+static COLOR: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Whether to colour: `always` and `never` decide; `auto` colours a
+/// terminal unless NO_COLOR is set (no-color.org) or TERM is `dumb` (or
+/// unset), which cannot show it.
+pub fn use_color(when: ColorWhen, no_color: bool, term: &str, tty: bool) -> bool {
+    match when {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto => tty && !no_color && !term.is_empty() && term != "dumb",
+    }
+}
+
 /// Whether and how to colour output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Style {
@@ -58,7 +82,23 @@ impl Style {
     /// Colour if stdout is a terminal and `NO_COLOR` is unset or empty.
     pub fn detect() -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Self { color: !no_color && std::io::stdout().is_terminal() }
+        let term = std::env::var("TERM").unwrap_or_default();
+        let when = match COLOR.load(std::sync::atomic::Ordering::Relaxed) {
+            1 => ColorWhen::Always,
+            2 => ColorWhen::Never,
+            _ => ColorWhen::Auto,
+        };
+        Self { color: use_color(when, no_color, &term, std::io::stdout().is_terminal()) }
+    }
+
+    /// Sets `--color` for every later [`Style::detect`] in this process.
+    pub fn set_color(when: ColorWhen) {
+        let v = match when {
+            ColorWhen::Auto => 0,
+            ColorWhen::Always => 1,
+            ColorWhen::Never => 2,
+        };
+        COLOR.store(v, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Never colour.
@@ -175,6 +215,23 @@ fn is_bidi(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn when_to_colour() {
+        use ColorWhen::*;
+        let table = [
+            (Auto, false, "xterm-256color", true, true),
+            (Auto, false, "dumb", true, false),
+            (Auto, false, "", true, false),
+            (Auto, true, "xterm", true, false),
+            (Auto, false, "xterm", false, false),
+            (Always, true, "dumb", false, true),
+            (Never, false, "xterm", true, false),
+        ];
+        for (when, no_color, term, tty, want) in table {
+            assert_eq!(use_color(when, no_color, term, tty), want, "{when:?} {no_color} {term:?} {tty}");
+        }
+    }
     use super::*;
 
     #[test]

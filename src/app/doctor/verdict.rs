@@ -34,6 +34,9 @@ pub enum Verdict {
     CannotLoadHere,
     /// The modules directory's index is broken, so the module cannot be found.
     TreeUnusable,
+    /// There is no modules directory here (an initramfs before the real
+    /// root is mounted), so whether a module exists cannot be told.
+    NoModulesDir,
     /// The kernel was built with it as a module, but no module file is installed.
     ModuleNotInstalled,
     /// The kernel was built without it.
@@ -244,6 +247,7 @@ pub fn decide(f: &Facts) -> Decision {
                 _ => "run again; if it persists, `dmesg` says what the kernel is waiting for".to_string(),
             },
             _ => match f.blocked.iter().find(|b| !b.module_found) {
+                Some(b) if matches!(f.module, ModuleState::NoTree(_)) => no_tree_remedy(f, b.name),
                 Some(b) => format!(
                     "the kernel lacks {}: rebuild it with {}=m (or =y), or install the package that ships the module",
                     b.name, b.symbol
@@ -428,6 +432,11 @@ pub fn decide(f: &Facts) -> Decision {
             remedy: format!("`{ensure}` (add --persist to keep it across reboots)"),
         };
     }
+    if let (ModuleState::NoTree(_), false) =
+        (&f.module, matches!(f.config, ConfigState::Known(_, Value::NotSet)))
+    {
+        return Decision { verdict: Verdict::NoModulesDir, causes, remedy: no_tree_remedy(f, &spec) };
+    }
     match &f.config {
         ConfigState::Known(_, Value::Module) => Decision {
             verdict: Verdict::ModuleNotInstalled,
@@ -453,6 +462,20 @@ pub fn decide(f: &Facts) -> Decision {
             ),
         },
     }
+}
+
+/// Where there is no modules directory: not "rebuild", but where to look.
+fn no_tree_remedy(f: &Facts, what: &str) -> String {
+    let dirs = match &f.module {
+        ModuleState::NoTree(d) => d.join(", "),
+        _ => String::new(),
+    };
+    format!(
+        "cannot tell whether a module provides {what}: there is no modules directory for kernel {} here ({dirs}); \
+         in an initramfs before the real root is mounted there is none yet: give --modules-dir (the real \
+         root's, e.g. $rootmnt/lib/modules/{0}), or run doctor after boot",
+        f.release
+    )
 }
 
 fn built_in_not_registered(causes: Vec<String>, missing: &[Family]) -> Decision {
