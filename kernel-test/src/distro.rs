@@ -68,21 +68,54 @@ pub fn newest_package(spec: &DistroSpec) -> Result<String> {
 /// Fetches (or finds in the cache) the newest kernel of `spec`.
 pub fn fetch(spec: &DistroSpec) -> Result<DistroKernel> {
     let package = newest_package(spec)?;
-    let entry = cache::root().join("distro").join(&package);
-    build_atomically(&entry, |tmp| {
-        progress(&format!("{}: fetching {package}", spec.name));
-        cache::run(Command::new("apt-get").args(["download", "-q", &package]).current_dir(tmp))?;
-        let deb = std::fs::read_dir(tmp)
+    package_kernel(&spec.name, &package)
+}
+
+/// Fetches (or finds in the cache) the kernel package `package` by name
+/// (`apt-get download`), known as `name`.
+pub fn package_kernel(name: &str, package: &str) -> Result<DistroKernel> {
+    unpacked(name, package, &|tmp| {
+        progress(&format!("{name}: fetching {package}"));
+        cache::run(Command::new("apt-get").args(["download", "-q", package]).current_dir(tmp))?;
+        std::fs::read_dir(tmp)
             .map_err(|e| e.to_string())?
             .flatten()
             .map(|e| e.path())
             .find(|p| p.extension().is_some_and(|x| x == "deb"))
-            .ok_or("apt-get download produced no .deb")?;
+            .ok_or_else(|| "apt-get download produced no .deb".to_string())
+    })
+}
+
+/// A kernel package file (`linux-image-*.deb`), unpacked into the cache
+/// under its package name and version.
+pub fn deb_kernel(deb: &Path) -> Result<DistroKernel> {
+    let field = |f: &str| -> Result<String> {
+        Ok(cache::run(Command::new("dpkg-deb").arg("-f").arg(deb).arg(f))?.trim().to_string())
+    };
+    let (package, version) = (field("Package")?, field("Version")?);
+    if !package.starts_with("linux-image") {
+        return Err(format!("{}: package {package} is not a kernel image (linux-image-*)", deb.display()));
+    }
+    let key = format!("{package}_{version}").replace(['/', ':'], "_");
+    let deb = deb.canonicalize().map_err(|e| format!("{}: {e}", deb.display()))?;
+    unpacked(&package, &key, &|_| Ok(deb.clone()))
+}
+
+/// A kernel package unpacked into the cache entry `key`: `root/` as
+/// shipped and `depmod/` indexed, from the `.deb` `get` gives (in `tmp`).
+fn unpacked(name: &str, key: &str, get: &dyn Fn(&Path) -> Result<PathBuf>) -> Result<DistroKernel> {
+    let package = key.to_string();
+    let spec_name = name.to_string();
+    let entry = cache::root().join("distro").join(key);
+    build_atomically(&entry, |tmp| {
+        let deb = get(tmp)?;
         let root = tmp.join("root");
         cache::run(Command::new("dpkg").arg("-x").arg(&deb).arg(&root))?;
-        std::fs::remove_file(&deb).map_err(|e| e.to_string())?;
+        if deb.starts_with(tmp) {
+            std::fs::remove_file(&deb).map_err(|e| e.to_string())?;
+        }
         let release = release_of(&root)?;
-        progress(&format!("{}: depmod {release}", spec.name));
+        progress(&format!("{spec_name}: depmod {release}"));
         let depmod = tmp.join("depmod");
         cache::run(Command::new("cp").arg("-al").arg(&root).arg(&depmod))?;
         cache::run(Command::new("depmod").arg("-b").arg(&depmod).arg(&release))?;
@@ -91,7 +124,7 @@ pub fn fetch(spec: &DistroSpec) -> Result<DistroKernel> {
     let root = entry.join("root");
     let release = release_of(&root)?;
     Ok(DistroKernel {
-        name: spec.name.clone(),
+        name: spec_name,
         package,
         bzimage: root.join(format!("boot/vmlinuz-{release}")),
         modules_shipped: root.join("lib/modules").join(&release),

@@ -231,6 +231,11 @@ pub enum Client {
     /// `iptables`, `iptables-nft`, `ip6tables-nft` and their `-restore` and
     /// `-save` names.
     Iptables,
+    /// iptables-legacy (`xtables-legacy-multi`) and every extension plugin,
+    /// as `iptables-legacy`, `ip6tables-legacy` and their `-restore` and
+    /// `-save` names.
+    #[serde(rename = "iptables-legacy")]
+    IptablesLegacy,
     /// nft (package nftables).
     Nft,
     /// ipset (package ipset).
@@ -242,6 +247,7 @@ impl Client {
     pub fn parse(s: &str) -> Option<Client> {
         match s {
             "iptables" => Some(Client::Iptables),
+            "iptables-legacy" => Some(Client::IptablesLegacy),
             "nft" => Some(Client::Nft),
             "ipset" => Some(Client::Ipset),
             _ => None,
@@ -265,6 +271,19 @@ impl Client {
                     "usr/sbin/ip6tables-nft-restore",
                     "usr/sbin/iptables-nft-save",
                     "usr/sbin/ip6tables-nft-save",
+                ],
+            ),
+            Client::IptablesLegacy => (
+                "/usr/sbin/xtables-legacy-multi",
+                "iptables",
+                &[PLUGIN_DIR],
+                &[
+                    "usr/sbin/iptables-legacy",
+                    "usr/sbin/ip6tables-legacy",
+                    "usr/sbin/iptables-legacy-restore",
+                    "usr/sbin/ip6tables-legacy-restore",
+                    "usr/sbin/iptables-legacy-save",
+                    "usr/sbin/ip6tables-legacy-save",
                 ],
             ),
             Client::Nft => ("/usr/sbin/nft", "nftables", &[], &[]),

@@ -26,6 +26,7 @@ pub mod kbuild;
 pub mod kernels;
 pub mod matrix;
 pub mod pool;
+pub mod preflight;
 pub mod protocol;
 pub mod prune;
 pub mod qemu;

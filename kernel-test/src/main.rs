@@ -104,6 +104,11 @@ enum Cmd {
     /// host (fresh netns) and in guests booted with Debian's modular kernels.
     #[command(after_help = CONFORMANCE_HELP)]
     Conformance(ConformanceArgs),
+    /// Will today's rules load on the next kernel? Boot each candidate once, ensure what the
+    /// rules need, restore every file with its real client, and name each rule that does not
+    /// load, with the client's message and xtprobe's cause.
+    #[command(after_help = PREFLIGHT_HELP)]
+    Preflight(PreflightArgs),
     /// Show the kernel cache (size, and what the kernel list no longer uses), or prune it.
     Cache {
         #[command(subcommand)]
@@ -212,6 +217,69 @@ struct ConformanceArgs {
     #[arg(long, short)]
     verbose: bool,
 }
+
+/// `kernel-test preflight`'s request.
+#[derive(Debug, clap::Args)]
+struct PreflightArgs {
+    /// A saved ruleset (repeatable): iptables-save / ip6tables-save output (nf_tables or
+    /// legacy, from its header), `nft list ruleset` text or `nft -j` JSON, `ipset save`.
+    #[arg(long = "rules", value_name = "FILE")]
+    rules: Vec<PathBuf>,
+    /// A profile `xtprobe capture` wrote (repeatable): ensured and checked.
+    #[arg(long = "profile", value_name = "FILE")]
+    profiles: Vec<PathBuf>,
+    /// A candidate kernel (repeatable): a name from the kernel list, or a kernel image (with
+    /// --modules).
+    #[arg(long = "kernel", value_name = "NAME|IMAGE")]
+    kernels: Vec<String>,
+    /// The modules directory (lib/modules/<release>, with modules.dep) of a --kernel IMAGE.
+    #[arg(long, value_name = "DIR")]
+    modules: Option<PathBuf>,
+    /// A candidate kernel package file (linux-image-*.deb; repeatable).
+    #[arg(long = "deb", value_name = "FILE")]
+    debs: Vec<PathBuf>,
+    /// A candidate Debian kernel package, fetched with apt-get download (repeatable).
+    #[arg(long = "debian", value_name = "PACKAGE")]
+    debian: Vec<String>,
+    /// Remove this netfilter module from each candidate's tree first (repeatable): the kernel
+    /// as a build without it would ship.
+    #[arg(long = "without", value_name = "MODULE")]
+    without: Vec<String>,
+    /// Guests at once [default: the number of CPUs].
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// How to report each kernel: text, tap (TAP 13) or json (a line per kernel).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Also write a JUnit XML report (a testcase per kernel).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Seconds before a guest is given up.
+    #[arg(long, default_value_t = 1800)]
+    timeout: u64,
+    /// Print every serial line as it arrives.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+const PREFLIGHT_HELP: &str = "\
+Each candidate kernel boots once, with its netfilter modules as shipped (and
+no /sbin/modprobe, as on a minimal host). In the guest, xtprobe ensure loads
+what the rules need; then each file is restored with its own client
+(iptables-nft-restore, ip6tables-legacy-restore, … from the header; nft -f;
+nft -j -f; ipset restore). A file that fails is restored again rule by rule
+(iptables: each rule with its table's chains; nft: each rule with its table,
+chain and sets; ipset: each set with its elements), and for each rule that
+fails alone, xtprobe doctor --brief says what is missing for it.
+
+Examples:
+  kernel-test preflight --rules rules.v4 --rules ruleset.nft --debian linux-image-6.12.118+deb12-amd64
+  kernel-test preflight --rules rules.v4 --deb linux-image-6.13.0-1-amd64_6.13.2-1_amd64.deb
+  kernel-test preflight --rules rules.v4 --kernel debian-6.12 --without xt_recent --format json
+  kernel-test preflight --profile node.toml --kernel bzImage --modules /srv/lib/modules/6.13.0
+
+Exit status: 0 every rule loads on every kernel, 1 some rules do not, 2 a bad
+request, 125 a guest gave no result.";
 
 /// A backend of the suite (`--variant`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -325,6 +393,7 @@ fn main() {
                 0
             }),
         Cmd::Conformance(a) => run_conformance(&cli, a),
+        Cmd::Preflight(a) => run_preflight(&cli, a),
         Cmd::Cache { action, kernels_file } => {
             let path = kernels_file.clone().unwrap_or_else(|| cli.images.join("kernels.toml"));
             cache_command(action, &path)
@@ -716,7 +785,7 @@ fn parse_file(s: &str) -> Result<(PathBuf, String), String> {
 }
 
 fn parse_client(s: &str) -> Result<Client, String> {
-    Client::parse(s).ok_or_else(|| format!("unknown client `{s}`: iptables, nft or ipset"))
+    Client::parse(s).ok_or_else(|| format!("unknown client `{s}`: iptables, iptables-legacy, nft or ipset"))
 }
 
 /// What `kernel-test run` boots.
@@ -1052,4 +1121,223 @@ fn save_transcript(
     let path = dir.join(format!("{name}.json"));
     std::fs::write(&path, serde_json::to_string_pretty(&steps).map_err(|e| e.to_string())?)
         .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `kernel-test preflight`.
+fn run_preflight(cli: &Cli, a: &PreflightArgs) -> Result<i32, String> {
+    use kernel_test::kernels::{Kernel, PrebuiltKernel};
+    use kernel_test::preflight::{self, input};
+    if a.rules.is_empty() && a.profiles.is_empty() {
+        return Err("nothing to check: give --rules FILE and/or --profile FILE".into());
+    }
+    if a.kernels.is_empty() && a.debs.is_empty() && a.debian.is_empty() {
+        return Err("no candidate: give --kernel NAME|IMAGE, --deb FILE or --debian PACKAGE".into());
+    }
+    let files: Vec<input::File> = a.rules.iter().map(|p| input::read(p)).collect::<Result<_, _>>()?;
+    let profiles: Vec<(String, String)> = a
+        .profiles
+        .iter()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .map(|t| (p.display().to_string(), t))
+                .map_err(|e| format!("{}: {e}", p.display()))
+        })
+        .collect::<Result<_, _>>()?;
+    // The candidates.
+    let mut kernels: Vec<Kernel> = Vec::new();
+    let (named, images): (Vec<&String>, Vec<&String>) =
+        a.kernels.iter().partition(|k| !std::path::Path::new(k.as_str()).is_file());
+    if !named.is_empty() {
+        let list = kernel_list(cli)?;
+        for n in &named {
+            if !list.names().contains(n) {
+                return Err(format!(
+                    "--kernel {n}: neither a file nor a kernel of the list ({})",
+                    list.names().join(", ")
+                ));
+            }
+        }
+        kernels.extend(kernels::prepare(&list, &cli.images.join("fragments"), |_, name| {
+            named.iter().any(|k| *k == name)
+        })?);
+    }
+    for image in images {
+        let modules = a
+            .modules
+            .clone()
+            .ok_or(format!("--kernel {image}: give --modules DIR (its lib/modules/<release>)"))?;
+        let release = modules.file_name().and_then(|n| n.to_str()).unwrap_or("unknown").to_string();
+        kernels.push(Kernel::Prebuilt(PrebuiltKernel {
+            name: std::path::Path::new(image)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            bzimage: PathBuf::from(image).canonicalize().map_err(|e| format!("{image}: {e}"))?,
+            modules: modules.canonicalize().map_err(|e| format!("{}: {e}", modules.display()))?,
+            release,
+            small: false,
+        }));
+    }
+    for deb in &a.debs {
+        kernels.push(Kernel::Debian(kernel_test::distro::deb_kernel(deb)?));
+    }
+    for p in &a.debian {
+        kernels.push(Kernel::Debian(kernel_test::distro::package_kernel(p, p)?));
+    }
+    let payload = payload(cli)?;
+    let (plan, order) = preflight::plan(&files, &profiles, "xtprobe");
+    let work = matrix::tempdir()?;
+    let mut runs: Vec<(Kernel, ModuleSet)> = Vec::new();
+    for k in kernels {
+        let set = if k.modules().as_os_str().is_empty() {
+            ModuleSet::None
+        } else {
+            let p =
+                kernel_test::prune::tree_without(k.modules(), k.release(), &a.without, &work.join(k.name()))?;
+            ModuleSet::All(p.modules)
+        };
+        runs.push((k, set));
+    }
+    let jobs =
+        a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let queue = std::sync::Mutex::new(runs.iter().collect::<Vec<_>>());
+    let start = Instant::now();
+    type Done = (String, Result<(preflight::Verdict, kernel_test::qemu::VmRun), String>, f64);
+    let done: Vec<Done> = std::thread::scope(|s| {
+        let mut handles = Vec::new();
+        for _ in 0..jobs.min(runs.len()) {
+            handles.push(s.spawn(|| {
+                let mut out: Vec<Done> = Vec::new();
+                while let Some((k, set)) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+                    let name = k.name().to_string();
+                    cache::progress(&format!("{name}: booting once for {} files", files.len()));
+                    let t0 = Instant::now();
+                    let mut echo = |l: &str| {
+                        if a.verbose {
+                            errln!("[{name}] {l}");
+                        }
+                    };
+                    let r = kernel_test::replay::boot(
+                        k,
+                        set.clone(),
+                        &plan,
+                        &payload,
+                        Duration::from_secs(a.timeout),
+                        &mut echo,
+                    )
+                    .and_then(|(t, run)| {
+                        if !t.done {
+                            return Err(format!(
+                                "the guest gave no result (timed out: {}); last lines:\n{}",
+                                run.timed_out,
+                                run.serial
+                                    .iter()
+                                    .rev()
+                                    .take(20)
+                                    .rev()
+                                    .cloned()
+                                    .collect::<Vec<_>>()
+                                    .join("\n")
+                            ));
+                        }
+                        Ok((preflight::judge(&files, &profiles, &order, &plan.results(&t)), run))
+                    });
+                    out.push((name, r, t0.elapsed().as_secs_f64()));
+                }
+                out
+            }));
+        }
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    });
+    let _ = std::fs::remove_dir_all(&work);
+    let mut code = 0;
+    let mut cases = Vec::new();
+    if a.format == Format::Tap {
+        outp!("{}", results::tap_header(done.len()));
+    }
+    for (i, (name, r, seconds)) in done.iter().enumerate() {
+        let (failures, run) = match r {
+            Ok((v, run)) => {
+                if !v.ok() && code == 0 {
+                    code = 1;
+                }
+                let mut f: Vec<String> = v
+                    .failing
+                    .iter()
+                    .map(|x| {
+                        format!(
+                            "{}:{}: {} — xtprobe: {}",
+                            x.file,
+                            x.line,
+                            x.client
+                                .iter()
+                                .map(|l| l.trim())
+                                .filter(|l| !l.is_empty())
+                                .collect::<Vec<_>>()
+                                .join(" / "),
+                            x.cause.join(" / ")
+                        )
+                    })
+                    .collect();
+                f.extend(v.files.iter().map(|(file, o)| format!("{file}: did not load: {}", o.join(" / "))));
+                f.extend(v.profiles.iter().map(|(p, m)| format!("{p}: missing: {}", m.join(", "))));
+                match a.format {
+                    Format::Text => outp!("{}", preflight::text(name, v, *seconds)),
+                    Format::Json => outln!("{}", preflight_json(name, Some(v), None, *seconds)),
+                    Format::Tap => {}
+                }
+                (f, Some(run.clone()))
+            }
+            Err(e) => {
+                code = 125;
+                match a.format {
+                    Format::Text => outln!("ERROR {seconds:>6.2} s  preflight on {name}: {e}"),
+                    Format::Json => outln!("{}", preflight_json(name, None, Some(e), *seconds)),
+                    Format::Tap => {}
+                }
+                (vec![e.clone()], None)
+            }
+        };
+        let case = matrix::CaseResult {
+            name: format!("preflight on {name}"),
+            failures,
+            run,
+            seconds: *seconds,
+            kept: Vec::new(),
+            kernel: name.clone(),
+            steps: Vec::new(),
+        };
+        if a.format == Format::Tap {
+            outp!("{}", results::tap(i + 1, &case));
+        }
+        cases.push(case);
+    }
+    if let Some(path) = &a.junit {
+        std::fs::write(path, results::junit(&cases, start.elapsed().as_secs_f64()))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(code)
+}
+
+/// One JSON line for one kernel's preflight.
+fn preflight_json(
+    kernel: &str,
+    v: Option<&kernel_test::preflight::Verdict>,
+    error: Option<&String>,
+    seconds: f64,
+) -> String {
+    let status = match (v, error) {
+        (Some(v), _) if v.ok() => "pass",
+        (Some(_), _) => "fail",
+        _ => "error",
+    };
+    serde_json::json!({
+        "kernel": kernel,
+        "status": status,
+        "boots": 1,
+        "seconds": (seconds * 1000.0).round() / 1000.0,
+        "verdict": v,
+        "error": error,
+    })
+    .to_string()
 }

@@ -99,15 +99,49 @@ fn closure_of(base: &Path, release: &str, src: &Path, module: &str) -> Result<Ve
 /// with it (libcrc32c's soft dependency on crc32c included).
 pub fn tree(src: &Path, release: &str, seed: u64, percent: u32, out: &Path) -> Result<Pruned> {
     let dep = deps(src)?;
-    let netfilter: Vec<&String> = dep.keys().filter(|m| PARTS.iter().any(|p| m.starts_with(p))).collect();
-    let candidates: Vec<String> = netfilter
-        .iter()
+    let candidates = candidates(&dep);
+    let removed = if percent == 0 { BTreeSet::new() } else { choose(&candidates, seed, percent) };
+    build(src, release, &dep, removed, out)
+}
+
+/// The netfilter modules of a tree that may be removed.
+fn candidates(dep: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+    dep.keys()
+        .filter(|m| PARTS.iter().any(|p| m.starts_with(p)))
         .map(|m| name_of(m))
         .filter(|n| !KEEP.contains(&n.as_str()))
         .collect::<BTreeSet<_>>()
         .into_iter()
-        .collect();
-    let removed = if percent == 0 { BTreeSet::new() } else { choose(&candidates, seed, percent) };
+        .collect()
+}
+
+/// [`tree`] with exactly `without` removed (netfilter modules of the
+/// tree, by name: a name the tree does not have is an error).
+pub fn tree_without(src: &Path, release: &str, without: &[String], out: &Path) -> Result<Pruned> {
+    let dep = deps(src)?;
+    let candidates = candidates(&dep);
+    let mut removed = BTreeSet::new();
+    for w in without {
+        let n = w.replace('-', "_");
+        if !candidates.contains(&n) {
+            return Err(format!(
+                "--without {w}: the tree has no netfilter module of that name (or it is one the probe needs)"
+            ));
+        }
+        removed.insert(n);
+    }
+    build(src, release, &dep, removed, out)
+}
+
+fn build(
+    src: &Path,
+    release: &str,
+    dep: &BTreeMap<String, Vec<String>>,
+    removed: BTreeSet<String>,
+    out: &Path,
+) -> Result<Pruned> {
+    let netfilter: Vec<&String> = dep.keys().filter(|m| PARTS.iter().any(|p| m.starts_with(p))).collect();
+    let candidates = candidates(dep);
     // dir = <base>/lib/modules/<release>
     let base = src.parent().and_then(Path::parent).and_then(Path::parent).ok_or("modules dir too short")?;
     let mut wanted: BTreeSet<String> = BTreeSet::new();

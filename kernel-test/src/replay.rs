@@ -33,6 +33,8 @@ pub enum Loader {
     Ip6tablesLegacy,
     /// `nft -f`.
     Nft,
+    /// `nft -j -f` (`nft -j list ruleset` documents).
+    NftJson,
     /// `ipset restore -exist -file`.
     Ipset,
 }
@@ -47,6 +49,7 @@ impl Loader {
             Loader::IptablesLegacy => v(&["iptables-legacy-restore", "--noflush"]),
             Loader::Ip6tablesLegacy => v(&["ip6tables-legacy-restore", "--noflush"]),
             Loader::Nft => v(&["nft", "-f"]),
+            Loader::NftJson => v(&["nft", "-j", "-f"]),
             Loader::Ipset => v(&["ipset", "restore", "-exist", "-file"]),
         }
     }
@@ -58,7 +61,7 @@ impl Loader {
             Loader::Ip6tablesNft => "ip6tables-nft",
             Loader::IptablesLegacy => "iptables-legacy",
             Loader::Ip6tablesLegacy => "ip6tables-legacy",
-            Loader::Nft => "nft",
+            Loader::Nft | Loader::NftJson => "nft",
             Loader::Ipset => "ipset",
         }
     }
@@ -66,8 +69,9 @@ impl Loader {
     /// The binaries the guest needs for this loader.
     pub fn client(self) -> crate::image::Client {
         match self {
-            Loader::Nft => crate::image::Client::Nft,
+            Loader::Nft | Loader::NftJson => crate::image::Client::Nft,
             Loader::Ipset => crate::image::Client::Ipset,
+            Loader::IptablesLegacy | Loader::Ip6tablesLegacy => crate::image::Client::IptablesLegacy,
             _ => crate::image::Client::Iptables,
         }
     }
@@ -85,6 +89,9 @@ pub struct Unit {
     pub text: String,
     /// Each rule alone: its line in `text`, and how to load only it.
     pub singles: Vec<Single>,
+    /// Who loads the singles, where not `loader` (nft text whose rules
+    /// alone are JSON).
+    pub single_loader: Option<Loader>,
     /// Commands before the file (setup lines of a test).
     pub before: Vec<Vec<String>>,
     /// Commands after it (flush what it added).
@@ -116,6 +123,8 @@ enum Role {
     Whole(usize, usize),
     /// One rule of a unit: (round, unit, line).
     Single(usize, usize, u32),
+    /// What xtprobe says of a rule that failed alone: (round, unit, line).
+    Explain(usize, usize, u32),
 }
 
 /// Builds the steps of one run.
@@ -181,6 +190,18 @@ impl Builder {
     /// Adds unit `u` (its index in the caller's list) as round `round`:
     /// setup, the whole file, each rule alone if that failed, teardown.
     pub fn unit(&mut self, round: usize, u: usize, unit: &Unit) {
+        self.unit_explained(round, u, unit, &|_, _| None);
+    }
+
+    /// [`Builder::unit`], and after each rule that failed alone, the
+    /// command `explain(single, its file)` gives (xtprobe's account of it).
+    pub fn unit_explained(
+        &mut self,
+        round: usize,
+        u: usize,
+        unit: &Unit,
+        explain: &dyn Fn(&Single, &str) -> Option<Vec<String>>,
+    ) {
         let path = self.path(u, unit);
         for c in &unit.before {
             self.steps.push(GuestStep { commands: vec![c.clone()], if_failed: None });
@@ -190,12 +211,18 @@ impl Builder {
         self.steps.push(GuestStep { commands: vec![unit.loader.restore(&path)], if_failed: None });
         self.roles.push(Role::Whole(round, u));
         for single in &unit.singles {
+            let file = format!("{}/u{u}-{}.rules", self.root, single.line);
             let command = match &single.command {
                 Some(c) => c.clone(),
-                None => unit.loader.restore(&format!("{}/u{u}-{}.rules", self.root, single.line)),
+                None => unit.single_loader.unwrap_or(unit.loader).restore(&file),
             };
+            let alone = self.steps.len();
             self.steps.push(GuestStep { commands: vec![command], if_failed: Some(whole) });
             self.roles.push(Role::Single(round, u, single.line));
+            if let Some(c) = explain(single, &file) {
+                self.steps.push(GuestStep { commands: vec![c], if_failed: Some(alone) });
+                self.roles.push(Role::Explain(round, u, single.line));
+            }
         }
         for c in &unit.after {
             self.steps.push(GuestStep { commands: vec![c.clone()], if_failed: None });
@@ -239,6 +266,8 @@ pub struct Results {
     pub whole: BTreeMap<(usize, usize), Ran>,
     /// Each (round, unit, line) restored alone (only where the whole failed).
     pub single: BTreeMap<(usize, usize, u32), Ran>,
+    /// Each (round, unit, line) that failed alone: what xtprobe said of it.
+    pub explain: BTreeMap<(usize, usize, u32), Ran>,
 }
 
 impl Results {
@@ -272,6 +301,9 @@ impl Plan {
                 }
                 Role::Single(round, u, line) => {
                     r.single.insert((*round, *u, *line), ran);
+                }
+                Role::Explain(round, u, line) => {
+                    r.explain.insert((*round, *u, *line), ran);
                 }
             }
         }
@@ -331,6 +363,7 @@ pub fn boot(
             let c = match cmd.first().map(String::as_str) {
                 Some("nft") => crate::image::Client::Nft,
                 Some("ipset") => crate::image::Client::Ipset,
+                Some(t) if t.contains("tables-legacy") => crate::image::Client::IptablesLegacy,
                 Some(t) if t.contains("tables") => crate::image::Client::Iptables,
                 _ => continue,
             };
@@ -441,6 +474,7 @@ mod tests {
                 Single { line: 2, text: "*filter\n-A INPUT -j ACCEPT\nCOMMIT\n".into(), command: None },
                 Single { line: 3, text: "*filter\n-A INPUT -j DROP\nCOMMIT\n".into(), command: None },
             ],
+            single_loader: None,
             before: vec![argv(&["true"])],
             after: vec![flush(Loader::IptablesNft, "filter")],
         }

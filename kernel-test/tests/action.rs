@@ -127,7 +127,8 @@ print('options', ' '.join(sorted(opts)))
         let out = Command::new(env!("CARGO_BIN_EXE_kernel-test")).args(sub).arg("--help").output().unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let known = format!("{}{}{}", help(&["matrix"]), help(&["cache", "key"]), help(&[]));
+    let known =
+        format!("{}{}{}{}", help(&["matrix"]), help(&["preflight"]), help(&["cache", "key"]), help(&[]));
     let apt = ["--no-install-recommends", "--locked", "--release"];
     for opt in options.split(' ').filter(|o| !apt.contains(o)) {
         assert!(

@@ -32,6 +32,7 @@ pub fn run(args: DoctorArgs) -> Outcome {
         deadline: deadline.clone(),
         modules_dir: args.modules.modules_dir.clone(),
         kernel_config: args.kernel_config.clone(),
+        backends: args.backend.backends(),
     };
     let report = match output::bounded(&deadline, move || doctor(&opts, &Host::system(), &KernelSyscalls)) {
         Ok(r) => r,

@@ -132,6 +132,7 @@ pub fn layout(tests: Vec<TestFile>, variant: Variant, version: &str) -> Layout {
             }
             text.push_str("COMMIT\n");
             l.units.push(Unit {
+                single_loader: None,
                 name: tf.name.clone(),
                 loader: load,
                 text,

@@ -50,6 +50,10 @@ pub struct DoctorOptions {
     pub modules_dir: Option<PathBuf>,
     /// The kernel config [default: searched].
     pub kernel_config: Option<PathBuf>,
+    /// The backends xtables questions go through (`--backend`; the first
+    /// is the one diagnosed), unless a need says its own (`--rules` of
+    /// iptables-legacy: legacy).
+    pub backends: Vec<Backend>,
 }
 
 /// The option that would provide an extension, and its value.
@@ -213,10 +217,11 @@ impl Context {
 
 /// Runs the probe, gathers the facts and decides.
 pub fn run(opts: &DoctorOptions, host: &Host, sys: &impl ModuleSyscalls) -> DoctorReport {
+    let backends = if opts.backends.is_empty() { vec![Backend::Nft] } else { opts.backends.clone() };
     let report = check::run(&CheckOptions {
         needs: opts.needs.clone(),
         profile: opts.profile.clone(),
-        backends: vec![Backend::Nft],
+        backends: backends.clone(),
         deadline: opts.deadline.clone(),
     });
     let other_kind = other_kind(opts, &report);
@@ -261,7 +266,8 @@ pub fn run(opts: &DoctorOptions, host: &Host, sys: &impl ModuleSyscalls) -> Doct
             };
             let theirs = others.get(&flipped).map(Vec::as_slice).unwrap_or(&[]);
             ctx.doing(&opts.deadline, need);
-            diagnose(need, mine, theirs, &prerequisites, &mut ctx, dir.is_some(), proc_mounted)
+            let xt = need.via.unwrap_or(backends[0]);
+            diagnose(need, xt, mine, theirs, &prerequisites, &mut ctx, dir.is_some(), proc_mounted)
         })
         .collect();
     DoctorReport {
@@ -385,8 +391,10 @@ fn prerequisites(report: &CheckReport, ctx: &mut Context) -> Vec<Prerequisite> {
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn diagnose(
     need: &Need,
+    xt: Backend,
     results: &[&check::CheckResult],
     other: &[&check::CheckResult],
     prereqs: &[Prerequisite],
@@ -395,8 +403,8 @@ fn diagnose(
     proc_mounted: bool,
 ) -> Diagnosis {
     let ext = &need.requirement.extension;
-    // Doctor asks xtables through nft; the other kinds have one backend.
-    let backends = Backend::for_kind(ext.kind, &[Backend::Nft]);
+    // xtables through the need's backend; the other kinds have one.
+    let backends = Backend::for_kind(ext.kind, &[xt]);
     let results: Vec<_> = results
         .iter()
         .filter(|r| backends.contains(&r.backend) && !matches!(r.outcome, Outcome::NotApplicable(_)))
@@ -642,7 +650,7 @@ mod tests {
     fn facts_from_a_tree_and_a_config_reach_the_verdict() {
         let (_d, mut ctx) = context("CONFIG_NETFILTER_XT_MATCH_COMMENT=m\n", true, false);
         let (need, r) = report("comment", Outcome::NotRegistered);
-        let d = diagnose(&need, &refs(&r), &[], &[], &mut ctx, true, true);
+        let d = diagnose(&need, Backend::Nft, &refs(&r), &[], &[], &mut ctx, true, true);
         assert_eq!(d.verdict, Verdict::ModuleNotLoaded, "{d:#?}");
         assert!(d.causes.iter().any(|c| c.contains("module file present, not loaded")), "{:?}", d.causes);
         assert!(d.causes.iter().any(|c| c.contains("CONFIG_NETFILTER_XT_MATCH_COMMENT=m (a module)")));
@@ -653,7 +661,7 @@ mod tests {
     fn a_broken_index_is_a_fact_not_no_module() {
         let (_d, mut ctx) = context("CONFIG_NETFILTER_XT_MATCH_COMMENT=m\n", true, true);
         let (need, r) = report("comment", Outcome::NotRegistered);
-        let d = diagnose(&need, &refs(&r), &[], &[], &mut ctx, true, true);
+        let d = diagnose(&need, Backend::Nft, &refs(&r), &[], &[], &mut ctx, true, true);
         assert_eq!(d.verdict, Verdict::TreeUnusable, "{d:#?}");
         assert!(d.causes.iter().any(|c| c.contains("modules.dep:1")), "{:?}", d.causes);
     }
@@ -665,7 +673,7 @@ mod tests {
         let (_, mut other) =
             report("target:MASQUERADE", Outcome::Registered(Revisions { supported: vec![0], best: Some(0) }));
         other.results[0].requirement = "target:MASQUERADE".parse().unwrap();
-        let d = diagnose(&need, &refs(&r), &refs(&other), &[], &mut ctx, true, true);
+        let d = diagnose(&need, Backend::Nft, &refs(&r), &refs(&other), &[], &mut ctx, true, true);
         assert_eq!(d.verdict, Verdict::WrongKind, "{d:#?}");
         assert!(d.remedy.contains("did you mean `target:MASQUERADE`?"), "{}", d.remedy);
         assert_eq!(d.other_kind, Some(vec![0]));
