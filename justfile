@@ -3,9 +3,9 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 target := "x86_64-unknown-linux-gnu"
-static_bin := "target/" + target + "/release/xtprobe"
 version := `sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1`
 deb_file := "target/deb/xtprobe_" + version + "_amd64.deb"
+deb_file_arm64 := "target/deb/xtprobe_" + version + "_arm64.deb"
 payload_dir := "target/" + target + "/release"
 tools_dir := "target/tools"
 suite_dir := "target/iptables-src"
@@ -15,13 +15,23 @@ suite_dir := "target/iptables-src"
 # module-tree tests; the harness's own tests (user kernels and cases, -j 2,
 # TAP/JUnit checked by real consumers, the action by its schema); the QEMU
 # matrix; a 20-second smoke run of every fuzz target.
-test: lint kernels deb payload tools suite
-    XTPROBE_REQUIRE_LIVE=1 XTPROBE_DEB="$PWD/{{deb_file}}" XTPROBE_MAN="$PWD/target/man" \
+test: lint kernels (deb "x86_64") (deb "aarch64") payload tools suite
+    XTPROBE_REQUIRE_LIVE=1 XTPROBE_DEB="$PWD/{{deb_file}}" XTPROBE_DEB_ARM64="$PWD/{{deb_file_arm64}}" XTPROBE_MAN="$PWD/target/man" \
         XTPROBE_COMPLETIONS="$PWD/target/completions" XTPROBE_PAYLOAD="$PWD/{{payload_dir}}" \
         XTPROBE_TOOLS="$PWD/{{tools_dir}}" XTPROBE_IPTABLES_SRC="$PWD/{{suite_dir}}" cargo test --workspace --locked
+    just test-aarch64
     just matrix
     just conformance
     just fuzz 20
+
+# The library's unit tests built for aarch64 (musl) and run under
+# qemu-aarch64 (qemu-user-static): the layouts and parsers on the other
+# architecture. (qemu-user does not carry netlink sockets; the arm64 guests
+# of the matrix run the binary on a real aarch64 kernel.)
+test-aarch64:
+    CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=aarch64-linux-gnu-gcc \
+        CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUNNER=qemu-aarch64-static \
+        RUSTFLAGS="-C target-feature=+crt-static" cargo test --locked --target aarch64-unknown-linux-musl --lib
 
 # Build and fetch the matrix's kernels (cached in ~/.cache/xtprobe).
 kernels:
@@ -61,12 +71,17 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# The stripped, statically linked xtprobe for minimal hosts and initramfs
-# images; prints its path as the last line.
-static:
-    RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --target {{target}} --bin xtprobe
-    @ls -l {{static_bin}} | awk '{print "size: " $5 " bytes"}'
-    @echo {{static_bin}}
+# The static xtprobe for minimal hosts and initramfs images: musl
+# static-pie, at most 1.5 MiB, built with the pinned nightly's build-std
+# (contrib/static/build.sh says how). ARCH: x86_64 or aarch64. Prints its
+# path as the last line.
+static ARCH="x86_64":
+    contrib/static/build.sh {{ARCH}} small
+
+# The same with stable Rust and its prebuilt std (about 2 MiB; on aarch64
+# static but not PIE): the fallback.
+static-stable ARCH="x86_64":
+    contrib/static/build.sh {{ARCH}} stable
 
 # What the VMs carry: the static xtprobe and the static guest runner.
 payload:
@@ -102,12 +117,12 @@ completions:
 # The Debian package (target/deb/xtprobe_<version>_amd64.deb): the static
 # binary, man pages, completions, systemd units, dracut and initramfs-tools
 # files, the NPD config. Prints its path as the last line.
-deb: static man completions
-    contrib/deb/build.sh {{static_bin}} target/man target/completions target/deb
+deb ARCH="x86_64": man completions
+    contrib/deb/build.sh "$(contrib/static/build.sh {{ARCH}} small | tail -n1)" target/man target/completions target/deb {{ARCH}}
 
 # Speed goals, measured side by side in one run (needs root and iptables).
-bench: static
-    XTPROBE_BENCH_BIN={{static_bin}} cargo bench --bench check
+bench:
+    XTPROBE_BENCH_BIN="$PWD/$(contrib/static/build.sh x86_64 small | tail -n1)" cargo bench --bench check
 
 # The harness's speed goals, side by side in one run: a tiny kernel's boot to
 # verdict on the PC (bzImage) and on microvm (PVH vmlinux), N boots each;

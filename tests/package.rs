@@ -201,3 +201,54 @@ fn the_package_builds_to_the_same_bytes_twice() {
     let second = build(b.path());
     assert!(first == second, "two builds differ ({} and {} bytes)", first.len(), second.len());
 }
+
+/// The arm64 package: lintian-clean, installed into a throwaway root as a
+/// foreign architecture, its binary run there under qemu-aarch64, purged
+/// leaving nothing.
+#[test]
+fn the_arm64_package_installs_runs_under_qemu_and_purges() {
+    let Some(deb) = artefact("XTPROBE_DEB_ARM64") else { return };
+    let out = run(Command::new("lintian").args(["--tag-display-limit", "0"]).arg(&deb));
+    let errors: Vec<String> =
+        text(&out).0.lines().filter(|l| l.starts_with("E:")).map(String::from).collect();
+    assert!(errors.is_empty(), "lintian errors: {errors:?}");
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    for d in ["var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers"] {
+        std::fs::create_dir_all(r.join(d)).unwrap();
+    }
+    for f in ["var/lib/dpkg/status", "var/lib/dpkg/available"] {
+        std::fs::write(r.join(f), "").unwrap();
+    }
+    let dpkg = |args: &[&str]| {
+        let out = run(Command::new("dpkg")
+            .arg(format!("--root={}", r.display()))
+            .arg("--log=/dev/null")
+            .arg("--force-script-chrootless")
+            .args(args));
+        let (stdout, stderr) = text(&out);
+        assert_eq!(code(&out), 0, "dpkg {args:?}:\n{stdout}\n{stderr}");
+    };
+    dpkg(&["--add-architecture", "arm64"]);
+    dpkg(&["-i", deb.to_str().unwrap()]);
+    let bin = r.join("usr/bin/xtprobe");
+    let file = run(Command::new("file").arg("-b").arg(&bin));
+    assert!(
+        text(&file).0.contains("ARM aarch64") && text(&file).0.contains("static-pie"),
+        "{:?}",
+        text(&file)
+    );
+    let out = run(Command::new("qemu-aarch64-static").arg(&bin).arg("--version"));
+    assert_eq!(code(&out), 0, "{:?}", text(&out));
+    assert!(text(&out).0.starts_with("xtprobe "));
+    let out = run(Command::new("qemu-aarch64-static").arg(&bin).args(["profiles", "--json"]));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["profiles"].as_array().unwrap().len() > 5);
+    dpkg(&["--purge", "xtprobe"]);
+    let left: Vec<PathBuf> = walk(r)
+        .into_iter()
+        .filter(|p| !p.starts_with(r.join("var/lib/dpkg")))
+        .filter(|p| !std::fs::symlink_metadata(p).unwrap().is_dir())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

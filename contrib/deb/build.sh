@@ -1,12 +1,17 @@
 #!/bin/sh
-# Builds xtprobe_<version>_amd64.deb from the static binary, the man pages
+# Builds xtprobe_<version>_<arch>.deb from the static binary, the man pages
 # and completions generated from the clap definitions, and contrib/.
-#   contrib/deb/build.sh BINARY MANDIR COMPLETIONDIR OUTDIR
+#   contrib/deb/build.sh BINARY MANDIR COMPLETIONDIR OUTDIR [x86_64|aarch64]
 # Reproducible: every time and timestamp is SOURCE_DATE_EPOCH (default: the
 # last commit's time), files are added in sorted order, gzip keeps no name
 # or time: the same inputs give the same bytes.
 set -eu
 bin=$1 man=$2 comp=$3 out=$4
+case "${5:-x86_64}" in
+x86_64) debarch=amd64 ;;
+aarch64) debarch=arm64 ;;
+*) echo "deb: the architecture is x86_64 or aarch64, not $5" >&2; exit 2 ;;
+esac
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/Cargo.toml" | head -n1)
 root=$(mktemp -d)
@@ -63,7 +68,7 @@ chmod 0644 "$root/usr/share/doc/xtprobe/changelog.gz"
 
 install -d "$root/DEBIAN"
 size=$(du -sk --apparent-size --exclude=DEBIAN "$root" | cut -f1)
-sed -e "s/@VERSION@/$version/" -e "s/@SIZE@/$size/" "$repo/contrib/deb/control" > "$root/DEBIAN/control"
+sed -e "s/@VERSION@/$version/" -e "s/@SIZE@/$size/" -e "s/@ARCH@/$debarch/" "$repo/contrib/deb/control" > "$root/DEBIAN/control"
 (cd "$root" && find . -type f ! -path './DEBIAN/*' ! -path './etc/*' -printf '%P\0' | sort -z | xargs -0 md5sum) > "$root/DEBIAN/md5sums"
 for f in postinst prerm postrm; do
     install -m 0755 "$repo/contrib/deb/$f" "$root/DEBIAN/$f"
@@ -76,6 +81,6 @@ chmod 0644 "$root/DEBIAN/control" "$root/DEBIAN/md5sums"
 # clamps to SOURCE_DATE_EPOCH.
 find "$root" -depth -exec touch --no-dereference --date="@$SOURCE_DATE_EPOCH" {} +
 mkdir -p "$out"
-deb="$out/xtprobe_${version}_amd64.deb"
+deb="$out/xtprobe_${version}_${debarch}.deb"
 dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null
 echo "$deb"

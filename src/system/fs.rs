@@ -207,8 +207,9 @@ fn fstat(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {
 }
 
 /// How many names an open file has.
+#[allow(clippy::useless_conversion)] // u32 on aarch64, u64 on x86_64
 pub fn link_count(file: &impl AsFd) -> io::Result<u64> {
-    Ok(fstat(file.as_fd())?.st_nlink)
+    Ok(u64::from(fstat(file.as_fd())?.st_nlink))
 }
 
 /// The owner and permission bits of an open file.

@@ -95,7 +95,8 @@ pub fn recv_many<const N: usize>(owner: &impl AsRawFd, bufs: &mut [[u8; N]]) -> 
             owner.as_raw_fd(),
             headers.as_mut_ptr(),
             headers.len() as libc::c_uint,
-            libc::MSG_WAITFORONE,
+            // c_int on glibc, c_uint on musl: the same bits either way.
+            libc::MSG_WAITFORONE as _,
             std::ptr::null_mut(),
         )
     };

@@ -8,12 +8,12 @@
 use crate::probe::Kind;
 
 /// `offsetof(struct xt_string_info, algo)`.
-const STRING_ALGO: usize = 4;
+const STRING_ALGO: usize = super::abi::STRING_ALGO;
 /// `XT_STRING_MAX_ALGO_NAME_SIZE`.
 const STRING_ALGO_LEN: usize = 16;
 /// `offsetof(struct xt_ct_target_info{,_v1}, helper)`: flags, zone,
 /// ct_events, exp_events come first.
-const CT_HELPER: usize = 12;
+const CT_HELPER: usize = super::abi::CT_HELPER;
 /// The helper field's size.
 const CT_HELPER_LEN: usize = 16;
 

@@ -51,11 +51,11 @@ pub struct Layout {
 }
 
 /// `struct *_get_entries` header: `name[32]`, `size`, padded to 8.
-pub const GET_ENTRIES_HEADER: usize = 40;
+pub const GET_ENTRIES_HEADER: usize = super::abi::GET_ENTRIES_HEADER;
 /// `XT_TABLE_MAXNAMELEN`.
 pub const XT_TABLE_MAXNAMELEN: usize = 32;
 /// `sizeof(struct xt_entry_match)` = `sizeof(struct xt_entry_target)`.
-pub const XT_ENTRY_HEADER: usize = 32;
+pub const XT_ENTRY_HEADER: usize = super::abi::XT_ENTRY_HEADER;
 
 /// The layout of `family`'s tables, if it has legacy tables.
 pub fn layout(family: Family) -> Option<Layout> {
@@ -64,27 +64,27 @@ pub fn layout(family: Family) -> Option<Layout> {
             get_info: 64,
             get_entries: 65,
             level: libc::IPPROTO_IP,
-            info_size: 84,
-            entry_size: 112,
-            target_offset_at: 88,
+            info_size: super::abi::IPT_GETINFO_SIZE,
+            entry_size: super::abi::IPT_ENTRY_SIZE,
+            target_offset_at: super::abi::IPT_TARGET_OFFSET_AT,
             names_file: "net/ip_tables_names",
         }),
         Family::Ipv6 => Some(Layout {
             get_info: 64,
             get_entries: 65,
             level: libc::IPPROTO_IPV6,
-            info_size: 84,
-            entry_size: 168,
-            target_offset_at: 140,
+            info_size: super::abi::IPT_GETINFO_SIZE,
+            entry_size: super::abi::IP6T_ENTRY_SIZE,
+            target_offset_at: super::abi::IP6T_TARGET_OFFSET_AT,
             names_file: "net/ip6_tables_names",
         }),
         Family::Arp => Some(Layout {
             get_info: 96,
             get_entries: 97,
             level: libc::IPPROTO_IP,
-            info_size: 68,
-            entry_size: 192,
-            target_offset_at: 164,
+            info_size: super::abi::ARPT_GETINFO_SIZE,
+            entry_size: super::abi::ARPT_ENTRY_SIZE,
+            target_offset_at: super::abi::ARPT_TARGET_OFFSET_AT,
             names_file: "net/arp_tables_names",
         }),
         _ => None,

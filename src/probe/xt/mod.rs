@@ -14,6 +14,7 @@
 //! a module (`ipt_<name>`) when the name is unknown. [`walk`] decides which
 //! revisions to ask so that the answer is exact for any registry.
 
+pub mod abi;
 pub mod beneath;
 pub mod compat;
 pub mod entries;
