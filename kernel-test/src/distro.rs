@@ -20,6 +20,10 @@ pub struct DistroSpec {
     pub name: String,
     /// The package name template.
     pub package: String,
+    /// Its architecture (default x86_64; arm64 needs `dpkg
+    /// --add-architecture arm64` and `apt-get update`).
+    #[serde(default)]
+    pub arch: crate::arch::Arch,
 }
 
 /// A fetched Debian kernel.
@@ -37,6 +41,9 @@ pub struct DistroKernel {
     pub modules_shipped: PathBuf,
     /// The modules directory after depmod.
     pub modules_depmod: PathBuf,
+    /// Its architecture.
+    #[serde(default)]
+    pub arch: crate::arch::Arch,
 }
 
 /// Whether `name` fits `template` (`{N}` standing for digits); returns the number.
@@ -68,22 +75,35 @@ pub fn newest_package(spec: &DistroSpec) -> Result<String> {
 /// Fetches (or finds in the cache) the newest kernel of `spec`.
 pub fn fetch(spec: &DistroSpec) -> Result<DistroKernel> {
     let package = newest_package(spec)?;
-    package_kernel(&spec.name, &package)
+    let mut k = package_kernel_arch(&spec.name, &package, spec.arch)?;
+    k.arch = spec.arch;
+    Ok(k)
 }
 
 /// Fetches (or finds in the cache) the kernel package `package` by name
 /// (`apt-get download`), known as `name`.
 pub fn package_kernel(name: &str, package: &str) -> Result<DistroKernel> {
-    unpacked(name, package, &|tmp| {
-        progress(&format!("{name}: fetching {package}"));
-        cache::run(Command::new("apt-get").args(["download", "-q", package]).current_dir(tmp))?;
+    package_kernel_arch(name, package, crate::arch::Arch::X86_64)
+}
+
+/// [`package_kernel`] of another architecture's package (`NAME:arm64`).
+pub fn package_kernel_arch(name: &str, package: &str, arch: crate::arch::Arch) -> Result<DistroKernel> {
+    let wanted = match arch {
+        crate::arch::Arch::X86_64 => package.to_string(),
+        a => format!("{package}:{}", a.debian()),
+    };
+    let mut k = unpacked(name, package, &|tmp| {
+        progress(&format!("{name}: fetching {wanted}"));
+        cache::run(Command::new("apt-get").args(["download", "-q", &wanted]).current_dir(tmp))?;
         std::fs::read_dir(tmp)
             .map_err(|e| e.to_string())?
             .flatten()
             .map(|e| e.path())
             .find(|p| p.extension().is_some_and(|x| x == "deb"))
             .ok_or_else(|| "apt-get download produced no .deb".to_string())
-    })
+    })?;
+    k.arch = arch;
+    Ok(k)
 }
 
 /// A kernel package file (`linux-image-*.deb`), unpacked into the cache
@@ -130,6 +150,7 @@ fn unpacked(name: &str, key: &str, get: &dyn Fn(&Path) -> Result<PathBuf>) -> Re
         modules_shipped: root.join("lib/modules").join(&release),
         modules_depmod: entry.join("depmod/lib/modules").join(&release),
         release,
+        arch: crate::arch::Arch::X86_64,
     })
 }
 

@@ -56,6 +56,9 @@ pub struct ImageSpec<'a> {
     pub clients: &'a [Client],
     /// The case to run.
     pub case: &'a GuestCase,
+    /// The guest's architecture: which clients to pack. Another
+    /// architecture's come from its sysroot ([`crate::foreign`]).
+    pub arch: crate::arch::Arch,
 }
 
 /// The busybox applets a case with `shell = true` gets.
@@ -154,7 +157,10 @@ pub fn build(spec: &ImageSpec<'_>) -> Result<Vec<u8>> {
         }
     }
     for client in spec.clients {
-        add_client(&mut b, *client)?;
+        match spec.arch {
+            crate::arch::Arch::X86_64 => add_client(&mut b, *client)?,
+            arch => add_foreign_client(&mut b, *client, arch)?,
+        }
     }
     Ok(b.archive.finish())
 }
@@ -337,6 +343,46 @@ fn add_client(b: &mut Builder, client: Client) -> Result<()> {
     for (path, fallback) in NAME_FILES {
         let host = Path::new("/").join(path);
         match std::fs::read(&host) {
+            Ok(bytes) => b.file(path, 0o644, &bytes),
+            Err(_) => b.file(path, 0o644, fallback.as_bytes()),
+        }
+    }
+    Ok(())
+}
+
+/// `client` for another architecture's guest, from its sysroot: the
+/// binary, its plugins, and the libraries they need (read from their ELF
+/// headers: ldd cannot run them).
+fn add_foreign_client(b: &mut Builder, client: Client, arch: crate::arch::Arch) -> Result<()> {
+    let (binary, _, extra, links) = client.parts();
+    if !matches!(client, Client::Iptables | Client::IptablesLegacy) {
+        return Err(format!("{arch} guests carry iptables only (not {client:?})"));
+    }
+    let root = crate::foreign::sysroot(arch)?;
+    let rel_bin = binary.trim_start_matches('/');
+    let mut objects = vec![root.join(rel_bin)];
+    let host_lib = crate::arch::Arch::X86_64.multiarch_lib();
+    for e in extra {
+        let rel = e.trim_start_matches('/').replace(host_lib, arch.multiarch_lib());
+        let dir = root.join(&rel);
+        for f in std::fs::read_dir(&dir).map_err(|err| format!("{}: {err}", dir.display()))?.flatten() {
+            if f.path().extension().is_some_and(|x| x == "so") {
+                let name = f.file_name().to_string_lossy().into_owned();
+                b.host_file(&format!("{rel}/{name}"), &f.path())?;
+                objects.push(f.path());
+            }
+        }
+    }
+    b.host_file(rel_bin, &root.join(rel_bin))?;
+    for (rel, real) in crate::foreign::closure(&root, arch, &objects)? {
+        b.host_file(&rel, &real)?;
+    }
+    let name = Path::new(binary).file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    for link in links {
+        b.symlink(link, name);
+    }
+    for (path, fallback) in NAME_FILES {
+        match std::fs::read(Path::new("/").join(path)) {
             Ok(bytes) => b.file(path, 0o644, &bytes),
             Err(_) => b.file(path, 0o644, fallback.as_bytes()),
         }

@@ -69,6 +69,10 @@ pub struct TinySpec {
     /// dependencies are missing is dropped silently by olddefconfig).
     #[serde(default)]
     pub expect: Vec<String>,
+    /// The architecture (default x86_64); aarch64 is cross-built with
+    /// `aarch64-linux-gnu-gcc` and adds `fragments/arch-aarch64.config`.
+    #[serde(default)]
+    pub arch: crate::arch::Arch,
     /// The extra fragments may change the variant's option (a fragment
     /// that builds comment into the `n` kernel): its line is not required.
     #[serde(skip)]
@@ -94,6 +98,9 @@ pub struct TinyKernel {
     pub config: PathBuf,
     /// Wall seconds the build took (0 when cached).
     pub build_seconds: f64,
+    /// The architecture.
+    #[serde(default)]
+    pub arch: crate::arch::Arch,
 }
 
 fn package_version(source: &str) -> Result<String> {
@@ -101,8 +108,16 @@ fn package_version(source: &str) -> Result<String> {
         .map_err(|_| format!("{source} is not installed (apt-get install {source})"))
 }
 
-fn compiler_version() -> Result<String> {
-    Ok(cache::run(Command::new("gcc").arg("--version"))?.lines().next().unwrap_or("").to_string())
+fn compiler_version(arch: crate::arch::Arch) -> Result<String> {
+    let gcc = format!("{}gcc", arch.cross_compile());
+    let out = cache::run(Command::new(&gcc).arg("--version")).map_err(|e| {
+        if arch == crate::arch::Arch::Aarch64 {
+            format!("{e} (apt-get install gcc-aarch64-linux-gnu)")
+        } else {
+            e
+        }
+    })?;
+    Ok(out.lines().next().unwrap_or("").to_string())
 }
 
 /// The cache key of `spec` with the given fragment texts.
@@ -123,7 +138,7 @@ fn read(path: &Path) -> Result<String> {
 /// source package version it builds from.
 pub fn entry_name(spec: &TinySpec, fragments: &Path) -> Result<(String, String)> {
     let version = package_version(&spec.source)?;
-    let compiler = compiler_version()?;
+    let compiler = compiler_version(spec.arch)?;
     let needed = |e: String| {
         format!(
             "{e} (a [[tiny]] kernel is built from base.config and comment-{{y,m,n}}.config in the \
@@ -135,6 +150,11 @@ pub fn entry_name(spec: &TinySpec, fragments: &Path) -> Result<(String, String)>
     // Extra fragments join the variant's text in the key (a kernel without
     // any keeps the key it always had).
     for f in &spec.fragments {
+        variant.push_str(&read(&fragments.join(f))?);
+    }
+    // Another architecture's kernel: its fragment joins the key (an x86_64
+    // kernel keeps the key it always had).
+    if let Some(f) = spec.arch.fragment() {
         variant.push_str(&read(&fragments.join(f))?);
     }
     let key = key(&spec.source, &version, &compiler, &base, &variant);
@@ -163,6 +183,7 @@ pub fn build(spec: &TinySpec, fragments: &Path) -> Result<TinyKernel> {
         config: entry.join("config"),
         release,
         build_seconds: seconds,
+        arch: spec.arch,
     })
 }
 
@@ -180,11 +201,23 @@ fn compile(spec: &TinySpec, version: &str, fragments: &Path, out_entry: &Path) -
         )?;
         Ok(())
     })?;
-    let out = work.join("out");
+    // One build tree per architecture, shared by its kernels: a variant
+    // after another rebuilds what changed, not everything.
+    let out = match spec.arch {
+        crate::arch::Arch::X86_64 => work.join("out"),
+        a => work.join(format!("out-{}", a.name())),
+    };
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     let make = |args: &[&str]| {
         let mut c = Command::new("make");
-        c.arg("-C").arg(&src).arg(format!("O={}", out.display())).arg("ARCH=x86_64").args(args);
+        c.arg("-C")
+            .arg(&src)
+            .arg(format!("O={}", out.display()))
+            .arg(format!("ARCH={}", spec.arch.kernel_arch()));
+        if !spec.arch.cross_compile().is_empty() {
+            c.arg(format!("CROSS_COMPILE={}", spec.arch.cross_compile()));
+        }
+        c.args(args);
         c
     };
     progress(&format!("{}: configuring (tinyconfig + fragments, {})", spec.name, spec.variant.config_line()));
@@ -196,6 +229,7 @@ fn compile(spec: &TinySpec, version: &str, fragments: &Path, out_entry: &Path) -
             .arg(&out)
             .arg(out.join(".config"))
             .arg(fragments.join("base.config"))
+            .args(spec.arch.fragment().map(|f| fragments.join(f)))
             .arg(fragments.join(spec.variant.fragment()))
             .args(spec.fragments.iter().map(|f| fragments.join(f)))
             .current_dir(&src),
@@ -217,7 +251,9 @@ fn compile(spec: &TinySpec, version: &str, fragments: &Path, out_entry: &Path) -
     let modules = out_entry.join("modules");
     cache::run(&mut make(&["-s", "modules_install", &format!("INSTALL_MOD_PATH={}", modules.display())]))?;
     let release = read(&out.join("include/config/kernel.release"))?.trim().to_string();
-    std::fs::copy(out.join("arch/x86/boot/bzImage"), out_entry.join("bzImage")).map_err(|e| e.to_string())?;
+    // The cache calls the boot image bzImage whatever the architecture.
+    std::fs::copy(out.join(spec.arch.image_in_tree()), out_entry.join("bzImage"))
+        .map_err(|e| e.to_string())?;
     if config.lines().any(|l| l == "CONFIG_PVH=y") {
         std::fs::copy(out.join("vmlinux"), out_entry.join("vmlinux")).map_err(|e| e.to_string())?;
     }

@@ -40,6 +40,9 @@ pub struct PrebuiltSpec {
     /// Boot it as a small kernel (256 MiB, 60 s) rather than a distribution one.
     #[serde(default = "yes")]
     pub small: bool,
+    /// Its architecture (default x86_64).
+    #[serde(default)]
+    pub arch: crate::arch::Arch,
 }
 
 fn yes() -> bool {
@@ -59,6 +62,9 @@ pub struct PrebuiltKernel {
     pub release: String,
     /// Booted like a tiny kernel.
     pub small: bool,
+    /// Its architecture.
+    #[serde(default)]
+    pub arch: crate::arch::Arch,
 }
 
 /// Checks a prebuilt kernel's files, relative to `base`.
@@ -77,7 +83,14 @@ pub fn prebuilt(spec: &PrebuiltSpec, base: &Path) -> Result<PrebuiltKernel> {
         None => (PathBuf::new(), "unknown".to_string()),
     };
     let bzimage = image.canonicalize().map_err(|e| e.to_string())?;
-    Ok(PrebuiltKernel { name: spec.name.clone(), bzimage, modules, release, small: spec.small })
+    Ok(PrebuiltKernel {
+        name: spec.name.clone(),
+        bzimage,
+        modules,
+        release,
+        small: spec.small,
+        arch: spec.arch,
+    })
 }
 
 impl KernelList {
@@ -132,12 +145,22 @@ impl Kernel {
         }
     }
 
-    /// What to boot and on which machine: a tiny kernel's vmlinux on
-    /// microvm (PVH entry) when it has one; a prebuilt image as its first
-    /// bytes say (a vmlinux there is booted the same way); else the bzImage
-    /// on the PC.
+    /// Its architecture.
+    pub fn arch(&self) -> crate::arch::Arch {
+        match self {
+            Kernel::Tiny(k) => k.arch,
+            Kernel::Debian(k) => k.arch,
+            Kernel::Prebuilt(k) => k.arch,
+        }
+    }
+
+    /// What to boot and on which machine: an arm64 kernel's Image on virt;
+    /// a tiny kernel's vmlinux on microvm (PVH entry) when it has one; a
+    /// prebuilt image as its first bytes say (a vmlinux there is booted the
+    /// same way); else the bzImage on the PC.
     pub fn boot_image(&self) -> (&Path, Machine) {
         match self {
+            k if k.arch() == crate::arch::Arch::Aarch64 => (k.bzimage(), Machine::Virt),
             Kernel::Tiny(TinyKernel { vmlinux: Some(v), .. }) => (v, Machine::Microvm),
             Kernel::Prebuilt(k) => (&k.bzimage, Machine::for_file(&k.bzimage)),
             _ => (self.bzimage(), Machine::Pc),

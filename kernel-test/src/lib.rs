@@ -16,11 +16,13 @@
 //! A case passes only if QEMU exited, the guest's final marker carrying this
 //! run's nonce was seen, and every step met its expectation.
 
+pub mod arch;
 pub mod cache;
 pub mod conformance;
 pub mod cpio;
 pub mod distro;
 pub mod edit;
+pub mod foreign;
 pub mod image;
 pub mod kbuild;
 pub mod kernels;

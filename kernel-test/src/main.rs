@@ -60,6 +60,12 @@ struct Cli {
     /// The static guest runner [default: build it].
     #[arg(long, global = true)]
     guest: Option<PathBuf>,
+    /// The static aarch64 xtprobe, for arm64 guests [default: build it].
+    #[arg(long, global = true, value_name = "FILE")]
+    aarch64_xtprobe: Option<PathBuf>,
+    /// The static aarch64 guest runner [default: build it].
+    #[arg(long, global = true, value_name = "FILE")]
+    aarch64_guest: Option<PathBuf>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -131,6 +137,9 @@ enum Cmd {
         /// A modules directory (lib/modules/<release>) to include.
         #[arg(long)]
         modules: Option<PathBuf>,
+        /// The kernel's architecture: x86_64, or aarch64 (booted on QEMU's virt machine).
+        #[arg(long, default_value = "x86_64", value_parser = parse_arch)]
+        arch: kernel_test::arch::Arch,
         /// Include the real iptables-nft.
         #[arg(long)]
         iptables: bool,
@@ -344,6 +353,39 @@ Exit status: 0 every case passed, 1 a case failed, 2 the matrix could not run.";
 /// The static xtprobe and guest runner: given, or built with +crt-static
 /// in the xtprobe checkout this kernel-test was built from (whatever the
 /// current directory).
+/// The payload for guests of `arches` (x86_64 always; aarch64 built and
+/// fetched only when asked).
+fn payload_for(cli: &Cli, arches: &[kernel_test::arch::Arch]) -> Result<Payload, String> {
+    use kernel_test::arch::Arch;
+    let mut p = payload(cli)?;
+    if arches.contains(&Arch::Aarch64) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let target =
+            std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+        let dir = target.join(Arch::Aarch64.rust_target()).join("release");
+        if cli.aarch64_xtprobe.is_none() || cli.aarch64_guest.is_none() {
+            cache::progress("building the static aarch64 xtprobe and guest-init");
+            cache::run(
+                Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                    .current_dir(&root)
+                    .args(["build", "--release", "--target", Arch::Aarch64.rust_target()])
+                    .args(["-p", "xtprobe", "--bin", "xtprobe", "-p", "kernel-test", "--bin", "guest-init"])
+                    .env("RUSTFLAGS", "-C target-feature=+crt-static")
+                    .env("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER", "aarch64-linux-gnu-gcc"),
+            )
+            .map_err(|e| format!("{e} (rustup target add aarch64-unknown-linux-musl; apt-get install gcc-aarch64-linux-gnu)"))?;
+        }
+        let sysroot = kernel_test::foreign::sysroot(Arch::Aarch64)?;
+        p.aarch64 = Some(Box::new(Payload {
+            xtprobe: cli.aarch64_xtprobe.clone().unwrap_or_else(|| dir.join("xtprobe")),
+            guest: cli.aarch64_guest.clone().unwrap_or_else(|| dir.join("guest-init")),
+            busybox: sysroot.join("bin/busybox"),
+            aarch64: None,
+        }));
+    }
+    Ok(p)
+}
+
 fn payload(cli: &Cli) -> Result<Payload, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let target =
@@ -370,6 +412,7 @@ fn payload(cli: &Cli) -> Result<Payload, String> {
         xtprobe: cli.xtprobe.clone().unwrap_or_else(|| dir.join("xtprobe")),
         guest: cli.guest.clone().unwrap_or_else(|| dir.join("guest-init")),
         busybox,
+        aarch64: None,
     })
 }
 
@@ -416,6 +459,7 @@ fn main() {
         Cmd::Run {
             kernel,
             modules,
+            arch,
             iptables,
             clients,
             files,
@@ -445,6 +489,7 @@ fn main() {
             commands.and_then(|commands| {
                 let vm = OneVm {
                     kernel,
+                    arch: *arch,
                     modules: modules.as_deref(),
                     clients: &clients,
                     files,
@@ -584,13 +629,18 @@ fn run_matrix(cli: &Cli, a: &MatrixArgs<'_>) -> Result<i32, String> {
             }
         }
     }
-    qemu::check_installed()?;
     // Every kernel the cases need is ready before the first VM boots: never
     // boot while a kernel builds (2 cores; TCG guests slow down and time out).
     let kernels = kernels::prepare(&list, &fragments, |_, name| {
         cases.iter().any(|c| c.kernel == name || c.make.iter().any(|m| m.kernel.as_deref() == Some(name)))
     })?;
-    let payload = payload(cli)?;
+    let mut arches: Vec<kernel_test::arch::Arch> = kernels.iter().map(|k| k.arch()).collect();
+    arches.sort();
+    arches.dedup();
+    for a in &arches {
+        qemu::check_installed(*a)?;
+    }
+    let payload = payload_for(cli, &arches)?;
     let history: BTreeMap<String, f64> = std::fs::read(durations_path())
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -630,8 +680,14 @@ fn run_matrix(cli: &Cli, a: &MatrixArgs<'_>) -> Result<i32, String> {
                 let kernel = match own.get(&i) {
                     Some(Ok(k)) => k,
                     Some(Err(e)) => {
+                        let arch = kernels
+                            .iter()
+                            .find(|k| k.name() == case.kernel)
+                            .map(|k| k.arch())
+                            .unwrap_or_default();
                         return CaseResult::failed(
                             case,
+                            arch,
                             format!("rebuilding {} with its fragment: {e}", case.kernel),
                         );
                     }
@@ -784,6 +840,10 @@ fn parse_file(s: &str) -> Result<(PathBuf, String), String> {
     Ok((src, dst.to_string()))
 }
 
+fn parse_arch(s: &str) -> Result<kernel_test::arch::Arch, String> {
+    kernel_test::arch::Arch::parse(s).ok_or_else(|| format!("unknown architecture `{s}`: x86_64 or aarch64"))
+}
+
 fn parse_client(s: &str) -> Result<Client, String> {
     Client::parse(s).ok_or_else(|| format!("unknown client `{s}`: iptables, iptables-legacy, nft or ipset"))
 }
@@ -791,6 +851,7 @@ fn parse_client(s: &str) -> Result<Client, String> {
 /// What `kernel-test run` boots.
 struct OneVm<'a> {
     kernel: &'a Path,
+    arch: kernel_test::arch::Arch,
     modules: Option<&'a Path>,
     clients: &'a [Client],
     files: &'a [(PathBuf, String)],
@@ -828,7 +889,8 @@ fn run_one(cli: &Cli, vm: &OneVm<'_>, commands: &[Vec<String>]) -> Result<i32, S
     if !kernel.is_file() {
         return Err(format!("{}: no such kernel image", kernel.display()));
     }
-    let payload = payload(cli)?;
+    let all = payload_for(cli, &[vm.arch])?;
+    let payload = all.for_arch(vm.arch)?;
     let release = match modules {
         Some(m) => m
             .canonicalize()
@@ -848,6 +910,7 @@ fn run_one(cli: &Cli, vm: &OneVm<'_>, commands: &[Vec<String>]) -> Result<i32, S
         shell: vm.shell,
     };
     let spec = ImageSpec {
+        arch: vm.arch,
         guest: &payload.guest,
         xtprobe: &payload.xtprobe,
         release: &release,
@@ -865,7 +928,10 @@ fn run_one(cli: &Cli, vm: &OneVm<'_>, commands: &[Vec<String>]) -> Result<i32, S
     std::fs::write(&initrd, image::build(&spec)?).map_err(|e| e.to_string())?;
     let cfg = VmConfig {
         kernel: kernel.to_path_buf(),
-        machine: qemu::Machine::for_file(kernel),
+        machine: match vm.arch {
+            kernel_test::arch::Arch::Aarch64 => qemu::Machine::Virt,
+            kernel_test::arch::Arch::X86_64 => qemu::Machine::for_file(kernel),
+        },
         initrd,
         memory_mib: memory,
         nonce: qemu::nonce(),
@@ -1176,6 +1242,7 @@ fn run_preflight(cli: &Cli, a: &PreflightArgs) -> Result<i32, String> {
             modules: modules.canonicalize().map_err(|e| format!("{}: {e}", modules.display()))?,
             release,
             small: false,
+            arch: kernel_test::arch::Arch::X86_64,
         }));
     }
     for deb in &a.debs {
@@ -1184,7 +1251,10 @@ fn run_preflight(cli: &Cli, a: &PreflightArgs) -> Result<i32, String> {
     for p in &a.debian {
         kernels.push(Kernel::Debian(kernel_test::distro::package_kernel(p, p)?));
     }
-    let payload = payload(cli)?;
+    let mut arches: Vec<kernel_test::arch::Arch> = kernels.iter().map(|k| k.arch()).collect();
+    arches.sort();
+    arches.dedup();
+    let payload = payload_for(cli, &arches)?;
     let (plan, order) = preflight::plan(&files, &profiles, "xtprobe");
     let work = matrix::tempdir()?;
     let mut runs: Vec<(Kernel, ModuleSet)> = Vec::new();
@@ -1202,7 +1272,12 @@ fn run_preflight(cli: &Cli, a: &PreflightArgs) -> Result<i32, String> {
         a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
     let queue = std::sync::Mutex::new(runs.iter().collect::<Vec<_>>());
     let start = Instant::now();
-    type Done = (String, Result<(preflight::Verdict, kernel_test::qemu::VmRun), String>, f64);
+    type Done = (
+        String,
+        kernel_test::arch::Arch,
+        Result<(preflight::Verdict, kernel_test::qemu::VmRun), String>,
+        f64,
+    );
     let done: Vec<Done> = std::thread::scope(|s| {
         let mut handles = Vec::new();
         for _ in 0..jobs.min(runs.len()) {
@@ -1242,7 +1317,7 @@ fn run_preflight(cli: &Cli, a: &PreflightArgs) -> Result<i32, String> {
                         }
                         Ok((preflight::judge(&files, &profiles, &order, &plan.results(&t)), run))
                     });
-                    out.push((name, r, t0.elapsed().as_secs_f64()));
+                    out.push((name, k.arch(), r, t0.elapsed().as_secs_f64()));
                 }
                 out
             }));
@@ -1255,7 +1330,7 @@ fn run_preflight(cli: &Cli, a: &PreflightArgs) -> Result<i32, String> {
     if a.format == Format::Tap {
         outp!("{}", results::tap_header(done.len()));
     }
-    for (i, (name, r, seconds)) in done.iter().enumerate() {
+    for (i, (name, arch, r, seconds)) in done.iter().enumerate() {
         let (failures, run) = match r {
             Ok((v, run)) => {
                 if !v.ok() && code == 0 {
@@ -1305,6 +1380,7 @@ fn run_preflight(cli: &Cli, a: &PreflightArgs) -> Result<i32, String> {
             seconds: *seconds,
             kept: Vec::new(),
             kernel: name.clone(),
+            arch: *arch,
             steps: Vec::new(),
         };
         if a.format == Format::Tap {

@@ -284,6 +284,21 @@ pub struct Payload {
     pub xtprobe: PathBuf,
     /// busybox-static, for cases with `modprobe = true`.
     pub busybox: PathBuf,
+    /// The same for aarch64 guests, when some are booted.
+    pub aarch64: Option<Box<Payload>>,
+}
+
+impl Payload {
+    /// The binaries for a guest of `arch`.
+    pub fn for_arch(&self, arch: crate::arch::Arch) -> std::result::Result<&Payload, String> {
+        match arch {
+            crate::arch::Arch::X86_64 => Ok(self),
+            crate::arch::Arch::Aarch64 => self
+                .aarch64
+                .as_deref()
+                .ok_or_else(|| "no aarch64 payload (static xtprobe and guest-init for aarch64)".to_string()),
+        }
+    }
 }
 
 /// The outcome of one case.
@@ -301,6 +316,8 @@ pub struct CaseResult {
     pub kept: Vec<(String, Vec<u8>)>,
     /// The kernel it booted.
     pub kernel: String,
+    /// That kernel's architecture.
+    pub arch: crate::arch::Arch,
     /// Each command: its id, argv, exit status (if it ended) and the one expected.
     pub steps: Vec<StepResult>,
 }
@@ -320,7 +337,7 @@ pub struct StepResult {
 
 impl CaseResult {
     /// A result for a case that never booted.
-    pub fn failed(case: &Case, why: String) -> Self {
+    pub fn failed(case: &Case, arch: crate::arch::Arch, why: String) -> Self {
         CaseResult {
             name: case.name.clone(),
             failures: vec![why],
@@ -328,6 +345,7 @@ impl CaseResult {
             seconds: 0.0,
             kept: Vec::new(),
             kernel: case.kernel.clone(),
+            arch,
             steps: Vec::new(),
         }
     }
@@ -463,7 +481,7 @@ pub fn run_case(
     let mut made = match made_files(case, kernel, kernels) {
         Ok(m) => m,
         Err(e) => {
-            return CaseResult::failed(case, e);
+            return CaseResult::failed(case, kernel.arch(), e);
         }
     };
     // Outputs earlier cases kept go in as made files.
@@ -476,7 +494,7 @@ pub fn run_case(
                     let why = format!(
                         "needs @{name}, which the case that keeps it did not produce (it failed or did not run)"
                     );
-                    return CaseResult::failed(case, why);
+                    return CaseResult::failed(case, kernel.arch(), why);
                 }
             },
             None => files.push((src.clone(), dest.clone())),
@@ -486,7 +504,12 @@ pub fn run_case(
     if case.iptables && !clients.contains(&image::Client::Iptables) {
         clients.push(image::Client::Iptables);
     }
+    let payload = match payload.for_arch(kernel.arch()) {
+        Ok(p) => p,
+        Err(e) => return CaseResult::failed(case, kernel.arch(), e),
+    };
     let spec = ImageSpec {
+        arch: kernel.arch(),
         guest: &payload.guest,
         xtprobe: &payload.xtprobe,
         release: kernel.release(),
@@ -499,7 +522,7 @@ pub fn run_case(
         clients: &clients,
         case: &guest_case,
     };
-    let fail = |msg: String| CaseResult::failed(case, msg);
+    let fail = |msg: String| CaseResult::failed(case, kernel.arch(), msg);
     let image = match image::build(&spec) {
         Ok(i) => i,
         Err(e) => return fail(format!("building the initramfs: {e}")),
@@ -539,6 +562,7 @@ pub fn run_case(
                 run: Some(run),
                 kept,
                 kernel: kernel.name().to_string(),
+                arch: kernel.arch(),
                 steps: step_results(case, &transcript),
             }
         }

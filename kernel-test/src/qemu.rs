@@ -23,9 +23,20 @@ pub enum Machine {
     /// `microvm`, started at an ELF vmlinux's PVH entry: no firmware, no
     /// decompression. TCG guests hang without the PIT and PIC, so they stay.
     Microvm,
+    /// arm64's `virt` (GICv3, a Cortex-A57), started at the Image's entry
+    /// (QEMU takes a gzip-compressed Image, as Debian ships it, too).
+    Virt,
 }
 
 impl Machine {
+    /// The architecture it emulates.
+    pub fn arch(self) -> crate::arch::Arch {
+        match self {
+            Machine::Pc | Machine::Microvm => crate::arch::Arch::X86_64,
+            Machine::Virt => crate::arch::Arch::Aarch64,
+        }
+    }
+
     /// The machine for a kernel file: an ELF image (vmlinux) can only be
     /// booted through its PVH entry, on microvm; a bzImage on the PC.
     pub fn for_image(head: &[u8]) -> Machine {
@@ -78,6 +89,7 @@ pub fn machine_args(machine: Machine, memory_mib: u32, cpus: u32) -> Vec<OsStrin
     let mut a: Vec<&str> = match machine {
         Machine::Pc => Vec::new(),
         Machine::Microvm => vec!["-M", "microvm,pit=on,pic=on,rtc=on,isa-serial=on"],
+        Machine::Virt => vec!["-M", "virt,gic-version=3", "-cpu", "cortex-a57"],
     };
     a.extend(["-m", &m, "-smp", &smp, "-nodefaults", "-no-user-config", "-display", "none", "-nic", "none"]);
     a.iter().map(OsString::from).collect()
@@ -95,10 +107,10 @@ pub fn exit_args() -> Vec<OsString> {
 }
 
 /// The kernel command line.
-pub fn kernel_cmdline(nonce: &str, append: &str) -> String {
+pub fn kernel_cmdline(arch: crate::arch::Arch, nonce: &str, append: &str) -> String {
     let loglevel = std::env::var("XTPROBE_VM_LOGLEVEL").unwrap_or_else(|_| "1".to_string());
     [
-        "console=ttyS0".to_string(),
+        format!("console={}", arch.console()),
         // A panic (e.g. init died) reboots at once, and -no-reboot ends QEMU.
         "panic=-1".to_string(),
         // Reboot by triple fault: at once on every machine (microvm has no
@@ -124,7 +136,7 @@ pub fn boot_args(cfg: &VmConfig) -> Vec<OsString> {
         "-initrd".into(),
         cfg.initrd.clone().into(),
         "-append".into(),
-        kernel_cmdline(&cfg.nonce, &cfg.append).into(),
+        kernel_cmdline(cfg.machine.arch(), &cfg.nonce, &cfg.append).into(),
     ]
 }
 
@@ -148,7 +160,7 @@ pub fn command_line(cfg: &VmConfig) -> String {
             format!("'{}'", s.replace('\'', "'\\''"))
         }
     };
-    std::iter::once("qemu-system-x86_64".to_string())
+    std::iter::once(cfg.machine.arch().qemu().to_string())
         .chain(args(cfg).iter().map(quote))
         .collect::<Vec<_>>()
         .join(" ")
@@ -162,10 +174,8 @@ pub fn interactive(cfg: &VmConfig) -> Result<i32, String> {
     a.extend(["-serial".into(), "mon:stdio".into()]);
     a.extend(exit_args());
     a.extend(boot_args(cfg));
-    let status = Command::new("qemu-system-x86_64")
-        .args(a)
-        .status()
-        .map_err(|e| format!("qemu-system-x86_64: {e}"))?;
+    let qemu = cfg.machine.arch().qemu();
+    let status = Command::new(qemu).args(a).status().map_err(|e| format!("{qemu}: {e}"))?;
     Ok(status.code().unwrap_or(125))
 }
 
@@ -186,26 +196,27 @@ pub struct VmRun {
 
 /// QEMU is there (asked before a matrix boots anything: without it every
 /// case would fail, and the run could not run at all).
-pub fn check_installed() -> Result<(), String> {
-    Command::new("qemu-system-x86_64")
+pub fn check_installed(arch: crate::arch::Arch) -> Result<(), String> {
+    Command::new(arch.qemu())
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .map(|_| ())
-        .map_err(|e| format!("qemu-system-x86_64: {e} (apt-get install qemu-system-x86)"))
+        .map_err(|e| format!("{}: {e} (apt-get install {})", arch.qemu(), arch.qemu_package()))
 }
 
 /// Boots, calling `on_line` for each serial line as it arrives.
 pub fn boot(cfg: &VmConfig, mut on_line: impl FnMut(&str)) -> Result<VmRun, String> {
     let start = Instant::now();
-    let mut child = Command::new("qemu-system-x86_64")
+    let arch = cfg.machine.arch();
+    let mut child = Command::new(arch.qemu())
         .args(args(cfg))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("qemu-system-x86_64: {e} (apt-get install qemu-system-x86)"))?;
+        .map_err(|e| format!("{}: {e} (apt-get install {})", arch.qemu(), arch.qemu_package()))?;
     let stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
     let (tx, rx) = mpsc::channel::<String>();

@@ -374,7 +374,9 @@ pub fn boot(
     }
     let made: Vec<(String, u32, Vec<u8>)> =
         plan.files.iter().map(|(p, b)| (p.clone(), 0o644, b.clone())).collect();
+    let payload = payload.for_arch(kernel.arch())?;
     let spec = crate::image::ImageSpec {
+        arch: kernel.arch(),
         guest: &payload.guest,
         xtprobe: &payload.xtprobe,
         release: kernel.release(),

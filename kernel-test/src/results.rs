@@ -5,6 +5,7 @@
 //!
 //! Every function is pure: results in, text out.
 
+use crate::arch::Arch;
 use crate::matrix::CaseResult;
 
 /// `--format`.
@@ -24,7 +25,12 @@ pub const TAIL: usize = 40;
 /// The text block of one case.
 pub fn text(r: &CaseResult) -> String {
     let word = if r.failures.is_empty() { "PASS" } else { "FAIL" };
-    let mut out = format!("{word}  {:>6.2} s  {}\n", r.seconds, r.name);
+    // x86_64 is the default; another architecture is named.
+    let arch = match r.arch {
+        Arch::X86_64 => String::new(),
+        a => format!("  [{}]", a.name()),
+    };
+    let mut out = format!("{word}  {:>6.2} s  {}{arch}\n", r.seconds, r.name);
     if r.failures.is_empty() {
         return out;
     }
@@ -79,7 +85,12 @@ pub fn tap(n: usize, r: &CaseResult) -> String {
         return format!("ok {n} - {name}\n");
     }
     let mut out = format!("not ok {n} - {name}\n  ---\n");
-    out.push_str(&format!("  kernel: {}\n  seconds: {:.2}\n  failures:\n", yaml(&r.kernel), r.seconds));
+    out.push_str(&format!(
+        "  kernel: {}\n  arch: {}\n  seconds: {:.2}\n  failures:\n",
+        yaml(&r.kernel),
+        r.arch.name(),
+        r.seconds
+    ));
     for f in &r.failures {
         out.push_str(&format!("    - {}\n", yaml(f)));
     }
@@ -98,6 +109,7 @@ pub fn tap(n: usize, r: &CaseResult) -> String {
 struct JsonCase<'a> {
     case: &'a str,
     kernel: &'a str,
+    arch: &'static str,
     status: &'static str,
     seconds: f64,
     steps: &'a [crate::matrix::StepResult],
@@ -116,6 +128,7 @@ pub fn json(r: &CaseResult) -> String {
     let doc = JsonCase {
         case: &r.name,
         kernel: &r.kernel,
+        arch: r.arch.name(),
         status: if r.failures.is_empty() { "pass" } else { "fail" },
         seconds: (r.seconds * 1000.0).round() / 1000.0,
         steps: &r.steps,
@@ -146,7 +159,8 @@ fn xml(s: &str) -> String {
 }
 
 /// All results as a JUnit XML report: one testsuite, a testcase per case
-/// (classname = its kernel), a failure element with the reasons and the
+/// (classname = `ARCH/KERNEL`; Jenkins' junit-10.xsd allows no properties
+/// on a testcase), a failure element with the reasons and the
 /// serial log's tail for each failed case.
 pub fn junit(results: &[CaseResult], wall: f64) -> String {
     let failures = results.iter().filter(|r| !r.failures.is_empty()).count();
@@ -161,16 +175,16 @@ pub fn junit(results: &[CaseResult], wall: f64) -> String {
     ));
     for r in results {
         out.push_str(&format!(
-            "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
+            "    <testcase classname=\"{}/{}\" name=\"{}\" time=\"{:.3}\">\n",
+            r.arch.name(),
             xml(&r.kernel),
             xml(&r.name),
             r.seconds
         ));
         if r.failures.is_empty() {
-            out.push_str("/>\n");
+            out.push_str("    </testcase>\n");
             continue;
         }
-        out.push_str(">\n");
         let mut body = r.failures.join("\n");
         if let Some(run) = &r.run {
             body.push_str("\n\nserial log (tail):\n");
@@ -205,6 +219,7 @@ mod tests {
             seconds: 1.5,
             kept: Vec::new(),
             kernel: "tiny-6.12-m".into(),
+            arch: Arch::X86_64,
             steps: Vec::new(),
         }
     }
@@ -217,6 +232,20 @@ mod tests {
         assert!(t.contains("    - \"step 0: exit 1, expected 0\"\n"));
         assert!(t.contains("\\x1b[0m"), "control characters escaped: {t}");
         assert!(t.ends_with("  ...\n"));
+        assert!(t.contains("  arch: x86_64\n"));
+    }
+
+    #[test]
+    fn every_format_names_the_arch() {
+        let mut r = result("c", &["x"]);
+        r.arch = Arch::Aarch64;
+        assert!(text(&r).starts_with("FAIL    1.50 s  c  [aarch64]\n"), "{}", text(&r));
+        assert!(!text(&result("c", &[])).contains('['));
+        assert!(tap(1, &r).contains("  arch: aarch64\n"));
+        let v: serde_json::Value = serde_json::from_str(&json(&r)).unwrap();
+        assert_eq!(v["arch"], "aarch64");
+        let x = junit(&[r], 1.0);
+        assert!(x.contains("classname=\"aarch64/tiny-6.12-m\""), "{x}");
     }
 
     #[test]

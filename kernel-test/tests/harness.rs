@@ -164,6 +164,7 @@ fn a_user_matrix_on_two_vms_keeps_outputs_apart_and_agrees_with_one() {
     assert_eq!(got, want, "JSON results in file order");
     for d in &docs {
         assert_eq!(d["kernel"], "mine");
+        assert_eq!(d["arch"], "x86_64", "a kernel list entry without `arch` is x86_64");
         assert!(d["seconds"].as_f64().unwrap() > 0.0);
         let step = &d["steps"][0];
         assert_eq!(step["command"][0], "xtprobe", "{d}");
@@ -229,6 +230,7 @@ fn a_user_matrix_on_two_vms_keeps_outputs_apart_and_agrees_with_one() {
     xmllint(&tools, &junit);
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert_eq!(xml.matches("<testcase ").count(), 4, "{xml}");
+    assert_eq!(xml.matches("classname=\"x86_64/mine\"").count(), 4, "{xml}");
     assert_eq!(xml.matches("<failure ").count(), 2, "{xml}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -211,19 +211,25 @@ pub fn parse_alias(path: &Path, text: &str) -> Result<Vec<(String, ModuleName)>,
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let mut words = line.split_whitespace();
-        match (words.next(), words.next(), words.next(), words.next()) {
-            (Some("alias"), Some(pattern), Some(_), None) if pattern.len() > MAX_ALIAS_PATTERN => {
+        // depmod writes `alias %s %s` with the alias as the module declared
+        // it, spaces included (arm64's `mt8183_mt6358_ts3a227_max98357 soc
+        // card`): the module is the last word, the pattern all before it.
+        let split = line
+            .strip_prefix("alias")
+            .filter(|rest| rest.starts_with(char::is_whitespace))
+            .and_then(|rest| rest.trim().rsplit_once(char::is_whitespace));
+        match split {
+            Some((pattern, _)) if pattern.trim_end().len() > MAX_ALIAS_PATTERN => {
                 return Err(IndexError::Malformed {
                     path: path.to_path_buf(),
                     line: n + 1,
                     why: "alias pattern longer than 1024 bytes",
                 });
             }
-            (Some("alias"), Some(pattern), Some(module), None) => {
-                out.push((normalize_alias(pattern), ModuleName::new(module)))
+            Some((pattern, module)) => {
+                out.push((normalize_alias(pattern.trim_end()), ModuleName::new(module)))
             }
-            _ => {
+            None => {
                 return Err(IndexError::Malformed {
                     path: path.to_path_buf(),
                     line: n + 1,
@@ -323,6 +329,20 @@ mod tests {
                 .unwrap();
         assert_eq!(a[1], ("crc32c_intel".to_string(), ModuleName::new("crc32c_intel")));
         assert!(matches!(parse_alias(&p(), "alias onlyone\n"), Err(IndexError::Malformed { line: 1, .. })));
+        assert!(matches!(parse_alias(&p(), "aliasx a b\n"), Err(IndexError::Malformed { line: 1, .. })));
+        // A line from Debian 6.12 arm64's depmod output: the pattern has spaces.
+        let spaced = parse_alias(
+            &p(),
+            "alias mt8183_mt6358_ts3a227_max98357 soc card mt8183_mt6358_ts3a227_max98357\n",
+        )
+        .unwrap();
+        assert_eq!(
+            spaced,
+            vec![(
+                "mt8183_mt6358_ts3a227_max98357 soc card".to_string(),
+                ModuleName::new("mt8183_mt6358_ts3a227_max98357")
+            )]
+        );
         let s =
             parse_softdeps(&p(), "softdep libcrc32c pre: crc32c\nsoftdep cifs gcm\nsoftdep cifs post: aes\n")
                 .unwrap();

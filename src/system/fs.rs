@@ -969,23 +969,27 @@ impl Dir {
             return Err(FsError::Io { path: shown, op: "create", errno: Errno(libc::ENAMETOOLONG) });
         }
         self.sweep();
-        let (tmp_name, fd) = loop {
+        let (tmp_name, fd, armed) = loop {
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
             // Short whatever the name (a 255-byte name still has room).
             let tmp_name = format!(".xtprobe.{}.{n}.tmp", std::process::id());
             let c = c_name(OsStr::new(&tmp_name), &shown)?;
+            // Registered before it exists: a signal between the create and
+            // the registration would leave it (an unlink of a name not yet
+            // created fails harmlessly; one of ours that exists is a dead
+            // process's with our PID).
+            let armed = super::cleanup::arm(self.fd.as_raw_fd(), &c);
             match openat_raw(
                 self.fd.as_raw_fd(),
                 &c,
                 libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW,
                 mode,
             ) {
-                Ok(fd) => break (c, fd),
+                Ok(fd) => break (c, fd, armed),
                 Err(e) if e.raw_os_error() == Some(libc::EEXIST) && n < 1000 => continue,
                 Err(e) => return Err(io_error(&self.shown(Path::new(&tmp_name)), "create", &e)),
             }
         };
-        let armed = super::cleanup::arm(self.fd.as_raw_fd(), &tmp_name);
         let staged = Staged { dir: self, tmp_name, dest, shown, committed: false, _armed: armed };
         let file = File::from(fd);
         let written = (|| -> Result<(), (&'static str, io::Error)> {

@@ -54,7 +54,8 @@ pub fn isolate() -> ProbeNamespace {
 fn caller_note(e: nix::Error) -> String {
     format!(
         "probes ran in this network namespace: a fresh one could not be made (unshare: {}{}); \
-         while asked, ct, connlimit, nat, masquerade, redirect and synproxy registered conntrack hooks here",
+         the probes of ct, connlimit, nat, masquerade, redirect and synproxy register conntrack hooks here \
+         while they run",
         e.desc(),
         match e {
             nix::Error::EPERM => ", no CAP_SYS_ADMIN",
