@@ -51,6 +51,7 @@ fn boot(kernel: &Path, machine: Machine, initrd: &Path) -> (f64, f64) {
         timeout: Duration::from_secs(60),
         append: String::new(),
         cpus: 1,
+        silence: Duration::from_secs(60),
     };
     let start = Instant::now();
     let mut verdict = None;
@@ -77,6 +78,7 @@ fn boots(payload: &Path) -> bool {
         steps: vec![GuestStep {
             commands: vec![vec!["xtprobe".into(), "check".into(), "comment".into()]],
             if_failed: None,
+            expect: None,
         }],
         sysctl: Vec::new(),
         unmount_proc: false,

@@ -71,6 +71,39 @@ pub fn run(cmd: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// [`run`] for a long step (a cargo build, a kernel build): says what it
+/// does when it starts, every 15 s how long so far, and how long it took.
+pub fn run_timed(what: &str, cmd: &mut Command) -> Result<String> {
+    run_reporting(what, cmd, std::time::Duration::from_secs(15), &|m| progress(&m))
+}
+
+fn run_reporting(
+    what: &str,
+    cmd: &mut Command,
+    every: std::time::Duration,
+    report: &(dyn Fn(String) + Sync),
+) -> Result<String> {
+    use std::sync::mpsc::{RecvTimeoutError, channel};
+    report(what.to_string());
+    let start = Instant::now();
+    let (done, wait) = channel::<()>();
+    let out = std::thread::scope(|s| {
+        s.spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = wait.recv_timeout(every) {
+                report(format!("{what}: {} s so far", start.elapsed().as_secs()));
+            }
+        });
+        let out = run(cmd);
+        drop(done);
+        out
+    });
+    let secs = start.elapsed().as_secs_f64();
+    if out.is_ok() && secs >= 2.0 {
+        report(format!("{what}: done in {secs:.0} s"));
+    }
+    out
+}
+
 /// An exclusive lock on the cache, held while kernels are built or fetched:
 /// two harness runs on one machine never build into the same directory at
 /// once (the second waits). Released when dropped.
@@ -79,15 +112,8 @@ pub struct Lock(#[allow(dead_code)] std::fs::File);
 /// Takes the cache lock, waiting for another run to release it.
 pub fn lock() -> Result<Lock> {
     use std::os::fd::AsRawFd;
-    let dir = root();
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let path = dir.join(".lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let path = root().join(".lock");
+    let file = open_lock(".lock")?;
     // SAFETY: flock on an open descriptor.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         progress("waiting for another kernel-test run to finish building kernels");
@@ -97,6 +123,42 @@ pub fn lock() -> Result<Lock> {
         }
     }
     Ok(Lock(file))
+}
+
+/// A shared hold on the cache, kept while a run boots from it: prune
+/// ([`exclusive_use`]) refuses while any is held. Released when dropped.
+pub fn using() -> Result<Lock> {
+    let file = open_lock(".use")?;
+    // SAFETY: flock on an open descriptor; waits only for a prune.
+    if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_SH) } != 0 {
+        return Err(format!("{}/.use: {}", root().display(), std::io::Error::last_os_error()));
+    }
+    Ok(Lock(file))
+}
+
+/// The hold prune takes: refused at once while a run uses the cache.
+pub fn exclusive_use() -> Result<Lock> {
+    let file = open_lock(".use")?;
+    // SAFETY: as above.
+    if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(format!(
+            "a kernel-test run is using the cache {} (it holds .use); prune when it ends",
+            root().display()
+        ));
+    }
+    Ok(Lock(file))
+}
+
+fn open_lock(name: &str) -> Result<std::fs::File> {
+    let dir = root();
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(name);
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The bytes a directory tree takes (files' sizes; hard links counted once).
@@ -123,4 +185,26 @@ pub fn size_of(dir: &Path) -> u64 {
 pub fn progress(msg: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "kernel-test: {msg}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_step_says_how_long_so_far() {
+        let lines = std::sync::Mutex::new(Vec::new());
+        let out = run_reporting(
+            "waiting",
+            Command::new("sleep").arg("2.2"),
+            std::time::Duration::from_millis(1000),
+            &|m| lines.lock().unwrap().push(m),
+        );
+        assert!(out.is_ok());
+        let lines = lines.into_inner().unwrap();
+        assert_eq!(lines.first().map(String::as_str), Some("waiting"), "{lines:?}");
+        let ticks = lines.iter().filter(|l| l.starts_with("waiting: ") && l.ends_with(" s so far")).count();
+        assert!(ticks >= 1, "{lines:?}");
+        assert!(lines.last().unwrap().starts_with("waiting: done in "), "{lines:?}");
+    }
 }

@@ -62,8 +62,10 @@ pub struct ImageSpec<'a> {
 }
 
 /// The busybox applets a case with `shell = true` gets.
-const SHELL_APPLETS: [&str; 12] =
-    ["sh", "cat", "uname", "echo", "sleep", "grep", "head", "wc", "cp", "rm", "mkdir", "ls"];
+const SHELL_APPLETS: [&str; 20] = [
+    "sh", "cat", "uname", "echo", "sleep", "grep", "head", "tail", "wc", "cp", "rm", "mkdir", "ls", "true",
+    "false", "test", "env", "dmesg", "id", "sed",
+];
 
 /// depmod's output files, left out by `without_modules_dep`.
 const DEPMOD_OUTPUT: [&str; 11] = [

@@ -246,8 +246,10 @@ fn compile(spec: &TinySpec, version: &str, fragments: &Path, out_entry: &Path) -
         }
     }
     let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).to_string();
-    progress(&format!("{}: make -j{jobs} (a few minutes on a cold build tree)", spec.name));
-    cache::run(&mut make(&["-s", &format!("-j{jobs}")]))?;
+    cache::run_timed(
+        &format!("{}: make -j{jobs} (a few minutes on a cold build tree)", spec.name),
+        &mut make(&["-s", &format!("-j{jobs}")]),
+    )?;
     let modules = out_entry.join("modules");
     cache::run(&mut make(&["-s", "modules_install", &format!("INSTALL_MOD_PATH={}", modules.display())]))?;
     let release = read(&out.join("include/config/kernel.release"))?.trim().to_string();

@@ -9,12 +9,18 @@ use serde::{Deserialize, Serialize};
 use crate::cache::{self, Result};
 use crate::distro::{self, DistroKernel, DistroSpec};
 use crate::kbuild::{self, TinyKernel, TinySpec};
+use crate::owners;
 use crate::qemu::Machine;
 
 /// `vm-images/kernels.toml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KernelList {
+    /// The list's name in the cache's record of owners ([`crate::owners`]);
+    /// by default its file's canonical path. Give one when several clones
+    /// of a repository (CI checkouts) share one cache.
+    #[serde(default)]
+    pub name: Option<String>,
     /// Kernels built from source.
     #[serde(default)]
     pub tiny: Vec<TinySpec>,
@@ -24,6 +30,10 @@ pub struct KernelList {
     /// Kernels someone else built: an image and, optionally, its modules.
     #[serde(default)]
     pub prebuilt: Vec<PrebuiltSpec>,
+    /// Who this list is in the cache's record of owners
+    /// ([`crate::owners`]): its `name`, else its file's canonical path.
+    #[serde(skip)]
+    pub origin: String,
 }
 
 /// A kernel built elsewhere (a user's own): `bzimage` and `modules`
@@ -107,7 +117,12 @@ impl KernelList {
     /// Reads and checks the list: names must be unique.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let list: KernelList = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut list: KernelList = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        list.origin = match &list.name {
+            Some(n) if !n.trim().is_empty() => n.clone(),
+            Some(_) => return Err(format!("{}: name is empty", path.display())),
+            None => path.canonicalize().unwrap_or_else(|_| path.to_path_buf()).to_string_lossy().into_owned(),
+        };
         let mut names: Vec<&str> = list
             .tiny
             .iter()
@@ -220,12 +235,20 @@ pub fn prepare(
     // One run builds at a time: another waits here.
     let _lock = cache::lock()?;
     let mut out = Vec::new();
+    let root = cache::root();
+    let mut owned = Vec::new();
     for spec in list.tiny.iter().filter(|s| wanted("tiny", &s.name)) {
-        out.push(Kernel::Tiny(kbuild::build(spec, fragments)?));
+        let k = kbuild::build(spec, fragments)?;
+        owned.extend(owners::entry_of(&root, &k.bzimage));
+        owned.push(format!("kbuild/{}-{}", spec.source, kbuild::entry_name(spec, fragments)?.1));
+        out.push(Kernel::Tiny(k));
     }
     for spec in list.debian.iter().filter(|s| wanted("debian", &s.name)) {
-        out.push(Kernel::Debian(distro::fetch(spec)?));
+        let k = distro::fetch(spec)?;
+        owned.extend(owners::entry_of(&root, &k.bzimage));
+        out.push(Kernel::Debian(k));
     }
+    owners::record(&list.origin, &owned)?;
     let base = fragments.parent().unwrap_or(Path::new("."));
     for spec in list.prebuilt.iter().filter(|s| wanted("prebuilt", &s.name)) {
         out.push(Kernel::Prebuilt(prebuilt(spec, base)?));
@@ -257,11 +280,14 @@ pub fn read_index() -> Vec<Kernel> {
 pub struct Entry {
     /// Its directory.
     pub path: PathBuf,
+    /// Its name in the record of owners (`kernels/NAME`).
+    pub rel: String,
     /// `kernel`, `distro`, `build tree`.
     pub kind: &'static str,
     /// Bytes.
     pub size: u64,
-    /// Why it is stale, if it is (`None`: the kernel list still uses it).
+    /// Why the list's own keys call it stale (`None`: the list uses it);
+    /// whether it is the list's to remove is [`owners::judge`]'s answer.
     pub stale: Option<String>,
 }
 
@@ -290,7 +316,8 @@ pub fn cache_entries(list: &KernelList, fragments: &Path) -> Result<Vec<Entry>> 
         v.sort();
         for path in v {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-            out.push(Entry { size: cache::size_of(&path), stale: stale(&name), kind, path });
+            let rel = format!("{dir}/{name}");
+            out.push(Entry { size: cache::size_of(&path), stale: stale(&name), kind, path, rel });
         }
     };
     let listed: Vec<String> = list.tiny.iter().map(|t| t.name.clone()).collect();

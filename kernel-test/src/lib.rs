@@ -27,6 +27,7 @@ pub mod image;
 pub mod kbuild;
 pub mod kernels;
 pub mod matrix;
+pub mod owners;
 pub mod pool;
 pub mod preflight;
 pub mod protocol;

@@ -13,7 +13,7 @@ use kernel_test::kernels::{self, KernelList};
 use kernel_test::matrix::CaseResult;
 use kernel_test::matrix::{self, Matrix, Payload};
 use kernel_test::pool;
-use kernel_test::protocol::{self, Event, GuestCase, GuestStep};
+use kernel_test::protocol::{self, Event, Expect, GuestCase, GuestStep};
 use kernel_test::qemu::{self, VmConfig};
 use kernel_test::results::{self, Format};
 use std::collections::BTreeMap;
@@ -54,6 +54,10 @@ struct Cli {
     /// The vm-images directory (kernels.toml, fragments/, matrix.toml).
     #[arg(long, global = true, default_value = "vm-images")]
     images: PathBuf,
+    /// The kernel list, for every subcommand [default: IMAGES/kernels.toml]; fragments are
+    /// read from its directory's fragments/.
+    #[arg(long = "kernels", value_name = "FILE", global = true)]
+    kernels_file: Option<PathBuf>,
     /// The static xtprobe to put in images [default: build it].
     #[arg(long, global = true)]
     xtprobe: Option<PathBuf>,
@@ -102,9 +106,6 @@ enum Cmd {
         /// The cases [default: IMAGES/matrix.toml].
         #[arg(long = "matrix", value_name = "FILE")]
         matrix_file: Option<PathBuf>,
-        /// The kernels [default: IMAGES/kernels.toml]; fragments are read from its directory's fragments/.
-        #[arg(long = "kernels", value_name = "FILE")]
-        kernels_file: Option<PathBuf>,
     },
     /// Judge xtprobe by iptables' own extension tests: the real client and xtprobe on the
     /// host (fresh netns) and in guests booted with Debian's modular kernels.
@@ -115,13 +116,11 @@ enum Cmd {
     /// load, with the client's message and xtprobe's cause.
     #[command(after_help = PREFLIGHT_HELP)]
     Preflight(PreflightArgs),
-    /// Show the kernel cache (size, and what the kernel list no longer uses), or prune it.
+    /// Show the kernel cache (each entry: in use by this list, built by it and no longer used,
+    /// or another list's), or prune what this list no longer uses.
     Cache {
         #[command(subcommand)]
         action: CacheAction,
-        /// The kernel list [default: IMAGES/kernels.toml].
-        #[arg(long = "kernels", value_name = "FILE", global = true)]
-        kernels_file: Option<PathBuf>,
     },
     /// Boot KERNEL, run COMMAND inside (xtprobe is on PATH), stream its
     /// output and exit with its status (125 if the VM gave no result, 2 if
@@ -168,6 +167,10 @@ enum Cmd {
         /// An interactive busybox shell on this terminal (Ctrl-A X quits QEMU).
         #[arg(long, conflicts_with = "command")]
         shell: bool,
+        /// Leave busybox out: no sh, cat, uname, true... in the guest, as on a minimal host
+        /// (by default its applets are on PATH).
+        #[arg(long, conflicts_with = "shell")]
+        no_busybox: bool,
         /// How to report: text (the output as it comes), tap or json (a result per command).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -183,6 +186,14 @@ enum Cmd {
         /// Print the QEMU command line and keep its initramfs; boot nothing.
         #[arg(long)]
         show_command: bool,
+        /// The machine: pc (a bzImage, or a vmlinux with a PVH entry) or microvm (a PVH
+        /// vmlinux) [default: microvm for a vmlinux, pc for a bzImage; virt on aarch64].
+        #[arg(long, value_parser = parse_machine)]
+        machine: Option<qemu::Machine>,
+        /// Seconds the guest may print nothing; then it is killed and booted again with every
+        /// kernel message on an early console, to say why [default: 30, or $XTPROBE_VM_SILENCE].
+        #[arg(long, value_name = "SECONDS")]
+        silence: Option<u64>,
         /// The command and its arguments.
         #[arg(last = true, required_unless_present_any = ["script", "shell"])]
         command: Vec<String>,
@@ -326,11 +337,15 @@ enum CacheAction {
     List,
     /// One hash of every kernel the list names (their cache keys): a CI cache key.
     Key,
-    /// Remove the stale entries.
+    /// Remove the entries this list built and no longer uses (never another
+    /// list's, never while a run uses the cache).
     Prune {
         /// Say what would be removed; remove nothing.
-        #[arg(long, short = 'n')]
+        #[arg(long, short = 'n', conflicts_with = "yes")]
         dry_run: bool,
+        /// Remove them (prune removes nothing without it).
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
 }
 
@@ -364,8 +379,8 @@ fn payload_for(cli: &Cli, arches: &[kernel_test::arch::Arch]) -> Result<Payload,
             std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
         let dir = target.join(Arch::Aarch64.rust_target()).join("release");
         if cli.aarch64_xtprobe.is_none() || cli.aarch64_guest.is_none() {
-            cache::progress("building the static aarch64 xtprobe and guest-init");
-            cache::run(
+            cache::run_timed(
+                "building the static aarch64 xtprobe and guest-init (cargo build --release; minutes the first time)",
                 Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
                     .current_dir(&root)
                     .args(["build", "--release", "--target", Arch::Aarch64.rust_target()])
@@ -398,8 +413,8 @@ fn payload(cli: &Cli) -> Result<Payload, String> {
                 root.display()
             ));
         }
-        cache::progress("building the static xtprobe and guest-init");
-        cache::run(
+        cache::run_timed(
+            "building the static xtprobe and guest-init (cargo build --release; minutes the first time)",
             Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
                 .current_dir(&root)
                 .args(["build", "--release", "--target", TARGET, "-p", "xtprobe", "--bin", "xtprobe"])
@@ -416,16 +431,40 @@ fn payload(cli: &Cli) -> Result<Payload, String> {
     })
 }
 
+impl Cli {
+    /// The kernel list's file.
+    fn kernels_path(&self) -> PathBuf {
+        self.kernels_file.clone().unwrap_or_else(|| self.images.join("kernels.toml"))
+    }
+
+    /// The fragments beside it.
+    fn fragments(&self) -> PathBuf {
+        self.kernels_path().parent().unwrap_or(Path::new(".")).join("fragments")
+    }
+}
+
 fn kernel_list(cli: &Cli) -> Result<KernelList, String> {
-    KernelList::load(&cli.images.join("kernels.toml"))
+    KernelList::load(&cli.kernels_path())
 }
 
 fn main() {
     let cli = Cli::parse();
+    // Runs that boot from the cache hold it shared: prune never removes
+    // what one is using.
+    let _using = match &cli.command {
+        Cmd::Cache { .. } => None,
+        _ => match cache::using() {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("kernel-test: {e}");
+                std::process::exit(2);
+            }
+        },
+    };
     let result = match &cli.command {
         Cmd::Kernels { only } => kernel_list(&cli)
             .and_then(|list| {
-                kernels::prepare(&list, &cli.images.join("fragments"), |kind, name| {
+                kernels::prepare(&list, &cli.fragments(), |kind, name| {
                     only.as_deref().is_none_or(|o| o == kind || o == name)
                 })
             })
@@ -437,11 +476,8 @@ fn main() {
             }),
         Cmd::Conformance(a) => run_conformance(&cli, a),
         Cmd::Preflight(a) => run_preflight(&cli, a),
-        Cmd::Cache { action, kernels_file } => {
-            let path = kernels_file.clone().unwrap_or_else(|| cli.images.join("kernels.toml"));
-            cache_command(action, &path)
-        }
-        Cmd::Matrix { case, kernel, verbose, jobs, format, junit, matrix_file, kernels_file } => {
+        Cmd::Cache { action } => cache_command(action, &cli.kernels_path()),
+        Cmd::Matrix { case, kernel, verbose, jobs, format, junit, matrix_file } => {
             let a = MatrixArgs {
                 filter: case.as_deref(),
                 kernel,
@@ -452,7 +488,7 @@ fn main() {
                 format: *format,
                 junit: junit.as_deref(),
                 matrix: matrix_file.clone().unwrap_or_else(|| cli.images.join("matrix.toml")),
-                kernels: kernels_file.clone().unwrap_or_else(|| cli.images.join("kernels.toml")),
+                kernels: cli.kernels_path(),
             };
             run_matrix(&cli, &a)
         }
@@ -469,11 +505,14 @@ fn main() {
             script,
             keep_going,
             shell,
+            no_busybox,
             format,
             memory,
             cpus,
             timeout,
             show_command,
+            machine,
+            silence,
             command,
         } => {
             let mut clients = clients.clone();
@@ -484,7 +523,9 @@ fn main() {
             }
             let commands = match script {
                 Some(path) => read_script(path),
-                None => Ok(if command.is_empty() { Vec::new() } else { vec![command.clone()] }),
+                None => {
+                    Ok(if command.is_empty() { Vec::new() } else { vec![(command.clone(), Expect::Success)] })
+                }
             };
             commands.and_then(|commands| {
                 let vm = OneVm {
@@ -498,9 +539,12 @@ fn main() {
                     cpus: *cpus,
                     timeout: *timeout,
                     shell: *shell,
+                    busybox: !*no_busybox,
                     stop_on_failure: script.is_some() && !*keep_going,
                     format: *format,
                     show_command: *show_command,
+                    machine: *machine,
+                    silence: *silence,
                 };
                 run_one(&cli, &vm, &commands)
             })
@@ -524,22 +568,40 @@ fn mib(bytes: u64) -> String {
 }
 
 fn cache_command(action: &CacheAction, kernels_file: &Path) -> Result<i32, String> {
+    use kernel_test::owners::{self, Verdict};
     let list = KernelList::load(kernels_file)?;
     let fragments = kernels_file.parent().unwrap_or(Path::new(".")).join("fragments");
     if matches!(action, CacheAction::Key) {
         outln!("{}", kernels::list_key(&list, &fragments)?);
         return Ok(0);
     }
+    if let CacheAction::Prune { dry_run: false, yes: false } = action {
+        return Err("cache prune removes directories: say --yes to remove, or -n to see what it would".into());
+    }
     let _lock = cache::lock()?;
+    let mut record = owners::read();
     let entries = kernels::cache_entries(&list, &fragments)?;
+    let judged: Vec<(&kernels::Entry, Verdict)> =
+        entries.iter().map(|e| (e, owners::judge(&e.rel, &record, &list.origin, e.stale.clone()))).collect();
     let total: u64 = entries.iter().map(|e| e.size).sum();
-    let stale: Vec<&kernels::Entry> = entries.iter().filter(|e| e.stale.is_some()).collect();
+    let stale: Vec<(&kernels::Entry, &str)> = judged
+        .iter()
+        .filter_map(|(e, v)| match v {
+            Verdict::Stale(why) => Some((*e, why.as_str())),
+            _ => None,
+        })
+        .collect();
+    let stale_size: u64 = stale.iter().map(|(e, _)| e.size).sum();
     match action {
         CacheAction::List => {
-            outln!("cache {}", cache::root().display());
-            for e in &entries {
-                let state =
-                    e.stale.as_deref().map(|s| format!("stale: {s}")).unwrap_or_else(|| "in use".into());
+            outln!("cache {} (as {})", cache::root().display(), list.origin);
+            for (e, v) in &judged {
+                let state = match v {
+                    Verdict::InUse => "in use".to_string(),
+                    Verdict::Stale(why) => format!("stale: {why}"),
+                    Verdict::Others(who) => format!("another list's: {}", who.join(", ")),
+                    Verdict::Unowned => "no list recorded; kept".to_string(),
+                };
                 outln!(
                     "  {:<11} {:>10}  {:<60} {state}",
                     e.kind,
@@ -547,32 +609,40 @@ fn cache_command(action: &CacheAction, kernels_file: &Path) -> Result<i32, Strin
                     e.path.file_name().and_then(|n| n.to_str()).unwrap_or_default()
                 );
             }
-            outln!(
-                "{} entries, {}; {} stale, {}",
-                entries.len(),
-                mib(total),
-                stale.len(),
-                mib(stale.iter().map(|e| e.size).sum())
-            );
+            outln!("{} entries, {}; {} stale, {}", entries.len(), mib(total), stale.len(), mib(stale_size));
         }
         CacheAction::Key => {}
-        CacheAction::Prune { dry_run } => {
-            for e in &stale {
+        CacheAction::Prune { dry_run, .. } => {
+            // A run booting from the cache holds it shared; prune waits for
+            // none, it refuses.
+            let _busy = if *dry_run { None } else { Some(cache::exclusive_use()?) };
+            let mut removed = Vec::new();
+            for (e, why) in &stale {
                 outln!(
-                    "{} {} ({}): {}",
+                    "{} {} ({}): {why}",
                     if *dry_run { "would remove" } else { "removing" },
                     e.path.display(),
                     mib(e.size),
-                    e.stale.as_deref().unwrap_or_default()
                 );
                 if !dry_run {
                     std::fs::remove_dir_all(&e.path).map_err(|err| format!("{}: {err}", e.path.display()))?;
+                    removed.push(e.rel.clone());
                 }
+            }
+            if !dry_run {
+                // LIST no longer claims what it does not use; others keep theirs.
+                let released: Vec<String> = judged
+                    .iter()
+                    .filter(|(e, v)| e.stale.is_some() && matches!(v, Verdict::Others(_)))
+                    .map(|(e, _)| e.rel.clone())
+                    .collect();
+                owners::forget(&mut record, &list.origin, &released, &removed);
+                owners::write(&record)?;
             }
             outln!(
                 "{} {} in {} entries",
                 if *dry_run { "would free" } else { "freed" },
-                mib(stale.iter().map(|e| e.size).sum()),
+                mib(stale_size),
                 stale.len()
             );
         }
@@ -776,7 +846,12 @@ fn rebuild(
     variant.override_variant = true;
     let built = {
         let _lock = cache::lock()?;
-        kernel_test::kbuild::build(&variant, &dir)
+        let built = kernel_test::kbuild::build(&variant, &dir);
+        if let Ok(k) = &built {
+            let entry = kernel_test::owners::entry_of(&cache::root(), &k.bzimage);
+            kernel_test::owners::record(&list.origin, &entry.into_iter().collect::<Vec<_>>())?;
+        }
+        built
     };
     let _ = std::fs::remove_dir_all(&dir);
     Ok(kernels::Kernel::Tiny(built?))
@@ -786,22 +861,29 @@ fn rebuild(
 /// after an earlier failure, is a TAP SKIP / `"status": "skipped"`).
 fn report_run(
     format: Format,
-    commands: &[Vec<String>],
+    commands: &[RunCommand],
     outputs: &BTreeMap<String, Vec<String>>,
     exits: &BTreeMap<String, i32>,
     done: bool,
 ) -> String {
     let mut out = if format == Format::Tap { results::tap_header(commands.len()) } else { String::new() };
-    for (i, argv) in commands.iter().enumerate() {
+    for (i, (argv, expect)) in commands.iter().enumerate() {
         let id = i.to_string();
         let exit = exits.get(&id).copied();
         let lines = outputs.get(&id).cloned().unwrap_or_default();
-        let name = results::description(&argv.join(" "));
+        let mut name = results::description(&argv.join(" "));
+        if *expect != Expect::Success {
+            name.push_str(&format!(" (expects {})", expect.describe()));
+        }
         match format {
             Format::Tap => match exit {
-                Some(0) => out.push_str(&format!("ok {} - {name}\n", i + 1)),
+                Some(code) if expect.accepts(code) => out.push_str(&format!("ok {} - {name}\n", i + 1)),
                 Some(code) => {
-                    out.push_str(&format!("not ok {} - {name}\n  ---\n  exit: {code}\n  output:\n", i + 1));
+                    out.push_str(&format!(
+                        "not ok {} - {name}\n  ---\n  exit: {code}\n  expected: {}\n  output:\n",
+                        i + 1,
+                        results::yaml(&expect.describe())
+                    ));
                     for l in lines.iter().rev().take(results::TAIL).rev() {
                         out.push_str(&format!("    - {}\n", results::yaml(l)));
                     }
@@ -814,18 +896,38 @@ fn report_run(
             },
             _ => {
                 let status = match exit {
-                    Some(0) => "pass",
+                    Some(code) if expect.accepts(code) => "pass",
                     Some(_) => "fail",
                     None if done => "skipped",
                     None => "fail",
                 };
-                let doc =
-                    serde_json::json!({"command": argv, "status": status, "exit": exit, "output": lines});
+                let doc = serde_json::json!({"command": argv, "status": status, "exit": exit,
+                    "expected": expect.describe(), "output": lines});
                 out.push_str(&format!("{doc}\n"));
             }
         }
     }
     out
+}
+
+/// `run`'s exit status: a single command's own; for a script, 0 when every
+/// command ended as expected, else the first unexpected one's status (1 if
+/// that was 0, a failure expected). `None`: no command ended.
+fn run_status(commands: &[RunCommand], exits: &BTreeMap<String, i32>) -> Option<i32> {
+    let ended: Vec<(i32, Expect)> = commands
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, e))| Some((*exits.get(&i.to_string())?, *e)))
+        .collect();
+    if ended.is_empty() {
+        return None;
+    }
+    match ended.iter().find(|(code, e)| !e.accepts(*code)) {
+        Some((0, _)) => Some(1),
+        Some((code, _)) => Some(*code),
+        None if commands.len() == 1 => Some(ended[0].0),
+        None => Some(0),
+    }
 }
 
 fn parse_file(s: &str) -> Result<(PathBuf, String), String> {
@@ -838,6 +940,15 @@ fn parse_file(s: &str) -> Result<(PathBuf, String), String> {
         return Err(format!("{} is not a file", src.display()));
     }
     Ok((src, dst.to_string()))
+}
+
+fn parse_machine(s: &str) -> Result<qemu::Machine, String> {
+    match s {
+        "pc" => Ok(qemu::Machine::Pc),
+        "microvm" => Ok(qemu::Machine::Microvm),
+        "virt" => Ok(qemu::Machine::Virt),
+        _ => Err(format!("unknown machine `{s}`: pc or microvm (virt for aarch64)")),
+    }
 }
 
 fn parse_arch(s: &str) -> Result<kernel_test::arch::Arch, String> {
@@ -860,13 +971,20 @@ struct OneVm<'a> {
     cpus: u32,
     timeout: u64,
     shell: bool,
+    busybox: bool,
     stop_on_failure: bool,
     format: Format,
     show_command: bool,
+    machine: Option<qemu::Machine>,
+    silence: Option<u64>,
 }
 
-/// The commands of a script: one per line, `#` comments, double quotes group words.
-fn read_script(path: &Path) -> Result<Vec<Vec<String>>, String> {
+/// A command of `run` and the status it must end with.
+type RunCommand = (Vec<String>, Expect);
+
+/// The commands of a script: one per line, `#` comments, double quotes
+/// group words; `! CMD` expects CMD to fail, `expect N CMD` to exit N.
+fn read_script(path: &Path) -> Result<Vec<RunCommand>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
@@ -874,9 +992,13 @@ fn read_script(path: &Path) -> Result<Vec<Vec<String>>, String> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let words =
-            xtprobe::ruleset::save::words(line).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
-        out.push(words.into_iter().map(|(w, _)| w).collect());
+        let at = |e: String| format!("{}:{}: {e}", path.display(), n + 1);
+        let words: Vec<String> = xtprobe::ruleset::save::words(line)
+            .map_err(|e| at(e.to_string()))?
+            .into_iter()
+            .map(|(w, _)| w)
+            .collect();
+        out.push(script_line(words).map_err(at)?);
     }
     if out.is_empty() {
         return Err(format!("{}: no commands", path.display()));
@@ -884,13 +1006,44 @@ fn read_script(path: &Path) -> Result<Vec<Vec<String>>, String> {
     Ok(out)
 }
 
-fn run_one(cli: &Cli, vm: &OneVm<'_>, commands: &[Vec<String>]) -> Result<i32, String> {
+/// One script line's words as a command and its expected status.
+fn script_line(mut words: Vec<String>) -> Result<RunCommand, String> {
+    let expect = match words.first().map(String::as_str) {
+        Some("!") => {
+            words.remove(0);
+            Expect::Failure
+        }
+        Some("expect") => {
+            let n = words.get(1).ok_or("`expect` needs a status and a command: expect N COMMAND")?;
+            let code = n
+                .parse::<i32>()
+                .ok()
+                .filter(|c| (0..=255).contains(c))
+                .ok_or_else(|| format!("`expect {n}`: the status is a number from 0 to 255"))?;
+            words.drain(..2);
+            Expect::Code(code)
+        }
+        _ => Expect::Success,
+    };
+    if words.is_empty() {
+        return Err("a status to expect, but no command".into());
+    }
+    Ok((words, expect))
+}
+
+fn run_one(cli: &Cli, vm: &OneVm<'_>, commands: &[RunCommand]) -> Result<i32, String> {
     let OneVm { kernel, modules, clients, files, memory, timeout, .. } = *vm;
     if !kernel.is_file() {
         return Err(format!("{}: no such kernel image", kernel.display()));
     }
     let all = payload_for(cli, &[vm.arch])?;
     let payload = all.for_arch(vm.arch)?;
+    if (vm.shell || vm.busybox) && !payload.busybox.is_file() {
+        return Err(format!(
+            "{} is missing: install busybox-static (for arm64 guests it comes with the arm64 clients), or pass --no-busybox",
+            payload.busybox.display()
+        ));
+    }
     let release = match modules {
         Some(m) => m
             .canonicalize()
@@ -903,7 +1056,10 @@ fn run_one(cli: &Cli, vm: &OneVm<'_>, commands: &[Vec<String>]) -> Result<i32, S
     };
     let case = GuestCase {
         env: Vec::new(),
-        steps: commands.iter().map(|c| GuestStep { commands: vec![c.clone()], if_failed: None }).collect(),
+        steps: commands
+            .iter()
+            .map(|(c, e)| GuestStep { commands: vec![c.clone()], if_failed: None, expect: Some(*e) })
+            .collect(),
         sysctl: Vec::new(),
         unmount_proc: false,
         stop_on_failure: vm.stop_on_failure,
@@ -917,7 +1073,7 @@ fn run_one(cli: &Cli, vm: &OneVm<'_>, commands: &[Vec<String>]) -> Result<i32, S
         modules: modules.map(|m| ModuleSet::All(m.to_path_buf())).unwrap_or(ModuleSet::None),
         without_modules_dep: false,
         modprobe: None,
-        shell: vm.shell.then_some(payload.busybox.as_path()),
+        shell: (vm.shell || vm.busybox).then_some(payload.busybox.as_path()),
         files,
         made: &[],
         clients,
@@ -928,9 +1084,10 @@ fn run_one(cli: &Cli, vm: &OneVm<'_>, commands: &[Vec<String>]) -> Result<i32, S
     std::fs::write(&initrd, image::build(&spec)?).map_err(|e| e.to_string())?;
     let cfg = VmConfig {
         kernel: kernel.to_path_buf(),
-        machine: match vm.arch {
-            kernel_test::arch::Arch::Aarch64 => qemu::Machine::Virt,
-            kernel_test::arch::Arch::X86_64 => qemu::Machine::for_file(kernel),
+        machine: match (vm.arch, vm.machine) {
+            (kernel_test::arch::Arch::Aarch64, _) => qemu::Machine::Virt,
+            (kernel_test::arch::Arch::X86_64, Some(m)) => m,
+            (kernel_test::arch::Arch::X86_64, None) => qemu::Machine::for_file(kernel),
         },
         initrd,
         memory_mib: memory,
@@ -938,7 +1095,14 @@ fn run_one(cli: &Cli, vm: &OneVm<'_>, commands: &[Vec<String>]) -> Result<i32, S
         timeout: Duration::from_secs(timeout),
         append: vm.append.to_string(),
         cpus: vm.cpus,
+        silence: vm
+            .silence
+            .map(Duration::from_secs)
+            .unwrap_or_else(|| qemu::silence(Duration::from_secs(timeout))),
     };
+    if cfg.machine.arch() != vm.arch {
+        return Err(format!("--machine {:?} is not a machine for {} kernels", cfg.machine, vm.arch.name()));
+    }
     if vm.show_command {
         outln!("{}", qemu::command_line(&cfg));
         return Ok(0);
@@ -968,11 +1132,7 @@ fn run_one(cli: &Cli, vm: &OneVm<'_>, commands: &[Vec<String>]) -> Result<i32, S
     });
     let _ = std::fs::remove_dir_all(&dir);
     let run = run?;
-    // The first command that failed decides, else the last.
-    let status = (0..commands.len())
-        .filter_map(|i| exits.get(&i.to_string()).copied())
-        .find(|&c| c != 0)
-        .or_else(|| exits.get(&(commands.len().saturating_sub(1)).to_string()).copied());
+    let status = run_status(commands, &exits);
     if !text {
         outp!("{}", report_run(vm.format, commands, &outputs, &exits, done));
     }
@@ -982,6 +1142,9 @@ fn run_one(cli: &Cli, vm: &OneVm<'_>, commands: &[Vec<String>]) -> Result<i32, S
             errln!("kernel-test: the VM gave no result (timed out: {}); serial log:", run.timed_out);
             for l in &run.serial {
                 errln!("| {l}");
+            }
+            for l in &run.diagnosis {
+                errln!("kernel-test: {l}");
             }
             Ok(125)
         }
@@ -1042,9 +1205,7 @@ fn run_conformance(cli: &Cli, a: &ConformanceArgs) -> Result<i32, String> {
     }
     if !a.kernels.is_empty() {
         let list = kernel_list(cli)?;
-        let ks = kernels::prepare(&list, &cli.images.join("fragments"), |_, name| {
-            a.kernels.iter().any(|k| k == name)
-        })?;
+        let ks = kernels::prepare(&list, &cli.fragments(), |_, name| a.kernels.iter().any(|k| k == name))?;
         let tests = suite::read_dir(&src, suite::Variant::Nft)?;
         let layout = conformance::layout(tests, suite::Variant::Nft, &version);
         let root = "/xtp/rules";
@@ -1223,9 +1384,8 @@ fn run_preflight(cli: &Cli, a: &PreflightArgs) -> Result<i32, String> {
                 ));
             }
         }
-        kernels.extend(kernels::prepare(&list, &cli.images.join("fragments"), |_, name| {
-            named.iter().any(|k| *k == name)
-        })?);
+        kernels
+            .extend(kernels::prepare(&list, &cli.fragments(), |_, name| named.iter().any(|k| *k == name))?);
     }
     for image in images {
         let modules = a
@@ -1416,4 +1576,60 @@ fn preflight_json(
         "error": error,
     })
     .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn script_lines_and_their_expectations() {
+        type Row<'a> = (&'a str, Result<(&'a str, Expect), &'a str>);
+        let rows: &[Row] = &[
+            ("xtprobe check comment", Ok(("xtprobe check comment", Expect::Success))),
+            ("! xtprobe check nosuch", Ok(("xtprobe check nosuch", Expect::Failure))),
+            ("expect 2 xtprobe check --nope", Ok(("xtprobe check --nope", Expect::Code(2)))),
+            ("expect 0 true", Ok(("true", Expect::Code(0)))),
+            ("!", Err("no command")),
+            ("expect", Err("needs a status")),
+            ("expect x true", Err("0 to 255")),
+            ("expect 256 true", Err("0 to 255")),
+            ("expect 3", Err("no command")),
+        ];
+        for (line, want) in rows {
+            let got = script_line(words(line));
+            match (got, want) {
+                (Ok((argv, e)), Ok((cmd, we))) => {
+                    assert_eq!((argv.join(" "), e), (cmd.to_string(), *we), "{line}")
+                }
+                (Err(e), Err(part)) => assert!(e.contains(part), "{line}: {e}"),
+                (got, want) => panic!("{line}: {got:?}, wanted {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn run_status_as_a_table() {
+        let cmd = |e| (vec!["x".to_string()], e);
+        let exits =
+            |v: &[(usize, i32)]| v.iter().map(|(i, c)| (i.to_string(), *c)).collect::<BTreeMap<_, _>>();
+        let (ok, fail, two) = (Expect::Success, Expect::Failure, Expect::Code(2));
+        type Row = (Vec<RunCommand>, BTreeMap<String, i32>, Option<i32>);
+        let rows: &[Row] = &[
+            (vec![cmd(ok)], exits(&[(0, 3)]), Some(3)),
+            (vec![cmd(ok)], exits(&[(0, 0)]), Some(0)),
+            (vec![cmd(ok)], exits(&[]), None),
+            (vec![cmd(ok), cmd(fail), cmd(two)], exits(&[(0, 0), (1, 1), (2, 2)]), Some(0)),
+            (vec![cmd(ok), cmd(fail)], exits(&[(0, 0), (1, 0)]), Some(1)),
+            (vec![cmd(ok), cmd(two)], exits(&[(0, 0), (1, 5)]), Some(5)),
+            (vec![cmd(ok), cmd(ok)], exits(&[(0, 4)]), Some(4)),
+        ];
+        for (commands, ex, want) in rows {
+            assert_eq!(run_status(commands, ex), *want, "{commands:?} {ex:?}");
+        }
+    }
 }

@@ -404,7 +404,9 @@ impl Transcript {
 /// Judges a boot against the case's steps.
 pub fn judge(case: &Case, run: &VmRun, transcript: &Transcript) -> Vec<String> {
     let mut failures = Vec::new();
-    if run.timed_out {
+    if run.silent {
+        failures.push("the guest printed nothing within the silence limit and was killed".to_string());
+    } else if run.timed_out {
         failures.push("the VM did not finish before the timeout and was killed".to_string());
     } else if run.exit_code != Some(0) {
         failures.push(format!("QEMU exited with {:?}", run.exit_code));
@@ -412,6 +414,8 @@ pub fn judge(case: &Case, run: &VmRun, transcript: &Transcript) -> Vec<String> {
     if !transcript.done {
         failures.push("the guest's final `done` line with this boot's nonce never came".to_string());
     }
+    // Nothing on the console: what a verbose boot showed, and what to try.
+    failures.extend(run.diagnosis.iter().cloned());
     for (i, step) in case.step.iter().enumerate() {
         let cmds = step.commands();
         for (j, argv) in cmds.iter().enumerate() {
@@ -467,7 +471,11 @@ pub fn run_case(
 ) -> CaseResult {
     let guest_case = GuestCase {
         env: Vec::new(),
-        steps: case.step.iter().map(|s| GuestStep { commands: s.commands(), if_failed: None }).collect(),
+        steps: case
+            .step
+            .iter()
+            .map(|s| GuestStep { commands: s.commands(), if_failed: None, expect: None })
+            .collect(),
         sysctl: case
             .sysctl
             .iter()
@@ -546,6 +554,7 @@ pub fn run_case(
         timeout: Duration::from_secs(case.timeout.unwrap_or(default_timeout)),
         append: case.append.clone(),
         cpus: 1,
+        silence: qemu::silence(Duration::from_secs(case.timeout.unwrap_or(default_timeout))),
     };
     let start = Instant::now();
     let run = qemu::boot(&cfg, |l| echo(l));
@@ -623,13 +632,7 @@ mod tests {
     }
 
     fn vm(exit: Option<i32>, timed_out: bool) -> VmRun {
-        VmRun {
-            exit_code: exit,
-            timed_out,
-            serial: Vec::new(),
-            stderr: String::new(),
-            elapsed: Duration::ZERO,
-        }
+        VmRun { timed_out, ..VmRun::ended(exit, Vec::new()) }
     }
 
     #[test]

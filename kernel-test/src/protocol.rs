@@ -58,6 +58,43 @@ pub struct GuestStep {
     /// failed as a whole is followed by its rules one by one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub if_failed: Option<usize>,
+    /// The status each command must end with for the case to go on
+    /// (`stop_on_failure`); unset: success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Expect>,
+}
+
+/// The exit status a command is expected to end with.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    /// 0.
+    #[default]
+    Success,
+    /// Anything but 0 (`!` in a `run --script` line).
+    Failure,
+    /// Exactly this (`expect N` in a `run --script` line).
+    Code(i32),
+}
+
+impl Expect {
+    /// Whether `code` is what was expected.
+    pub fn accepts(self, code: i32) -> bool {
+        match self {
+            Expect::Success => code == 0,
+            Expect::Failure => code != 0,
+            Expect::Code(c) => code == c,
+        }
+    }
+
+    /// How a report says it (`exit 0`, `exit non-zero`, `exit 2`).
+    pub fn describe(self) -> String {
+        match self {
+            Expect::Success => "exit 0".into(),
+            Expect::Failure => "exit non-zero".into(),
+            Expect::Code(c) => format!("exit {c}"),
+        }
+    }
 }
 
 /// A parsed protocol line.

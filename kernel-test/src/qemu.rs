@@ -73,6 +73,18 @@ pub struct VmConfig {
     pub append: String,
     /// vCPUs (`-smp`); one unless asked (under TCG a vCPU is a busy host thread).
     pub cpus: u32,
+    /// The longest the guest may print nothing at all ([`silence`]): then
+    /// it is killed and booted again to say why ([`diagnose`]).
+    pub silence: Duration,
+}
+
+/// The default silence limit: 30 s (a TCG guest's kernel prints nothing at
+/// `loglevel=1`, and guest-init's first line comes within a few seconds
+/// even for Debian's kernels), or `XTPROBE_VM_SILENCE` seconds; never more
+/// than the timeout.
+pub fn silence(timeout: Duration) -> Duration {
+    let secs = std::env::var("XTPROBE_VM_SILENCE").ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(30);
+    Duration::from_secs(secs).min(timeout)
 }
 
 /// `-accel tcg`, or `XTPROBE_VM_ACCEL` (e.g. `kvm` on runners where it works).
@@ -192,6 +204,27 @@ pub struct VmRun {
     pub stderr: String,
     /// Wall time from spawn to exit.
     pub elapsed: Duration,
+    /// Killed because the guest printed nothing within the silence limit.
+    pub silent: bool,
+    /// When the boot ended with nothing on the console: what a second,
+    /// verbose boot showed and what to try ([`diagnose`]).
+    pub diagnosis: Vec<String>,
+}
+
+impl VmRun {
+    /// A boot that ended with `exit_code` (`None`: killed at the timeout)
+    /// after printing `serial`: for reports made without QEMU.
+    pub fn ended(exit_code: Option<i32>, serial: Vec<String>) -> VmRun {
+        VmRun {
+            exit_code,
+            timed_out: exit_code.is_none(),
+            serial,
+            stderr: String::new(),
+            elapsed: Duration::ZERO,
+            silent: false,
+            diagnosis: Vec::new(),
+        }
+    }
 }
 
 /// QEMU is there (asked before a matrix boots anything: without it every
@@ -206,8 +239,23 @@ pub fn check_installed(arch: crate::arch::Arch) -> Result<(), String> {
         .map_err(|e| format!("{}: {e} (apt-get install {})", arch.qemu(), arch.qemu_package()))
 }
 
-/// Boots, calling `on_line` for each serial line as it arrives.
-pub fn boot(cfg: &VmConfig, mut on_line: impl FnMut(&str)) -> Result<VmRun, String> {
+/// Boots, calling `on_line` for each serial line as it arrives; a boot
+/// that ends with nothing on the console is diagnosed ([`diagnose`]).
+pub fn boot(cfg: &VmConfig, on_line: impl FnMut(&str)) -> Result<VmRun, String> {
+    let mut run = boot_raw(cfg, None, on_line)?;
+    if run.serial.iter().all(|l| l.trim().is_empty()) {
+        run.diagnosis = diagnose(cfg, &run);
+    }
+    Ok(run)
+}
+
+/// [`boot`] without the diagnosis; with `settle`, the VM is also stopped
+/// once it has printed something and then nothing for that long.
+fn boot_raw(
+    cfg: &VmConfig,
+    settle: Option<Duration>,
+    mut on_line: impl FnMut(&str),
+) -> Result<VmRun, String> {
     let start = Instant::now();
     let arch = cfg.machine.arch();
     let mut child = Command::new(arch.qemu())
@@ -233,17 +281,32 @@ pub fn boot(cfg: &VmConfig, mut on_line: impl FnMut(&str)) -> Result<VmRun, Stri
         s
     });
     let deadline = start + cfg.timeout;
+    let quiet_until = start + cfg.silence;
     let mut serial = Vec::new();
     let mut timed_out = false;
+    let mut silent = false;
+    let mut heard = false;
+    let mut last_line = start;
     loop {
         let now = Instant::now();
+        if settle.is_some_and(|s| heard && now >= last_line + s) {
+            let _ = child.kill();
+            break;
+        }
         if now >= deadline {
             timed_out = true;
             let _ = child.kill();
             break;
         }
+        if !heard && now >= quiet_until {
+            silent = true;
+            let _ = child.kill();
+            break;
+        }
         match rx.recv_timeout((deadline - now).min(Duration::from_millis(200))) {
             Ok(line) => {
+                heard = true;
+                last_line = Instant::now();
                 on_line(&line);
                 serial.push(line);
             }
@@ -263,12 +326,98 @@ pub fn boot(cfg: &VmConfig, mut on_line: impl FnMut(&str)) -> Result<VmRun, Stri
     }
     let stderr = err_reader.join().unwrap_or_default();
     Ok(VmRun {
-        exit_code: if timed_out { None } else { status.code() },
+        exit_code: if timed_out || silent { None } else { status.code() },
         timed_out,
         serial,
         stderr,
         elapsed: start.elapsed(),
+        silent,
+        diagnosis: Vec::new(),
     })
+}
+
+/// The kernel command line of a diagnosis boot: every kernel message, on
+/// an early console from the first instruction on.
+pub fn verbose_append(arch: crate::arch::Arch) -> &'static str {
+    match arch {
+        crate::arch::Arch::X86_64 => {
+            "loglevel=7 ignore_loglevel earlyprintk=serial,ttyS0,115200 keep_bootcon"
+        }
+        crate::arch::Arch::Aarch64 => "loglevel=7 ignore_loglevel earlycon=pl011,0x9000000 keep_bootcon",
+    }
+}
+
+/// What to try, from what a boot that printed nothing was and what the
+/// verbose boot showed.
+pub fn hints(machine: Machine, verbose: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let said = |s: &str| verbose.iter().any(|l| l.contains(s));
+    if verbose.iter().all(|l| l.trim().is_empty()) {
+        out.push(match machine.arch() {
+            crate::arch::Arch::X86_64 => "nothing even on the early console: is it a kernel for this machine (a bzImage, or a vmlinux with a PVH entry, CONFIG_PVH=y), with CONFIG_SERIAL_8250_CONSOLE and CONFIG_EARLY_PRINTK?".to_string(),
+            crate::arch::Arch::Aarch64 => "nothing even on the early console: is it an arm64 Image, with CONFIG_SERIAL_AMBA_PL011_CONSOLE and CONFIG_SERIAL_EARLYCON?".to_string(),
+        });
+    }
+    if machine == Machine::Microvm {
+        out.push("a PVH vmlinux on microvm can hang in ACPI or clock calibration on a busy host: try --append acpi=off, or --machine pc".into());
+    }
+    if verbose.iter().any(|l| l.contains("Run ") && l.contains(" as init process")) {
+        out.push("the kernel started init and then nothing came: is guest-init for this architecture, and does the kernel have the console device (CONFIG_TTY, the serial driver built in)?".into());
+    }
+    if said("Kernel panic") {
+        out.push("the kernel panicked: its message is above".into());
+    }
+    if said("Unable to mount root fs") || said("No working init found") {
+        out.push("no initramfs init: does the kernel have CONFIG_BLK_DEV_INITRD and the initramfs's compression (none: newc cpio)?".into());
+    }
+    out
+}
+
+/// How long a diagnosis boot may print nothing new before it is stopped:
+/// where a kernel stalls is where its messages stop.
+const SETTLE: Duration = Duration::from_secs(5);
+
+/// Boots `cfg` again with every kernel message on an early console, until
+/// it stalls ([`SETTLE`]) or its silence limit (at least 20 s) passes, and
+/// says what it showed and what to try.
+pub fn diagnose(cfg: &VmConfig, first: &VmRun) -> Vec<String> {
+    let why = if first.silent {
+        format!("the guest printed nothing in {} s and was killed", cfg.silence.as_secs())
+    } else if first.timed_out {
+        format!("the guest printed nothing before the {} s timeout", cfg.timeout.as_secs())
+    } else {
+        format!("QEMU exited ({:?}) with nothing on the console", first.exit_code)
+    };
+    let mut verbose_cfg = cfg.clone();
+    // Before the case's own (which may end in `-- ARGS` for init).
+    verbose_cfg.append = format!("{} {}", verbose_append(cfg.machine.arch()), cfg.append).trim().to_string();
+    verbose_cfg.timeout = cfg.silence.max(Duration::from_secs(20));
+    // The verbose boot has nothing to diagnose itself.
+    verbose_cfg.silence = verbose_cfg.timeout;
+    let mut out = vec![why, format!("QEMU: {}", command_line(cfg))];
+    let verbose = boot_raw(&verbose_cfg, Some(SETTLE), |_| ()).map(|r| r.serial);
+    match &verbose {
+        Ok(lines) => {
+            let tail = &lines[lines.len().saturating_sub(30)..];
+            out.push(format!(
+                "booted again with `{}` until {} s passed without a line (at most {} s): {} console lines{}",
+                verbose_append(cfg.machine.arch()),
+                SETTLE.as_secs(),
+                verbose_cfg.timeout.as_secs(),
+                lines.len(),
+                if tail.is_empty() { "" } else { "; the last:" }
+            ));
+            out.extend(tail.iter().map(|l| format!("  | {l}")));
+        }
+        Err(e) => out.push(format!("the diagnosis boot failed: {e}")),
+    }
+    if !first.stderr.trim().is_empty() {
+        out.push(format!("QEMU's stderr: {}", first.stderr.trim()));
+    }
+    out.extend(
+        hints(cfg.machine, verbose.as_deref().unwrap_or_default()).into_iter().map(|h| format!("hint: {h}")),
+    );
+    out
 }
 
 /// A fresh nonce: 16 hex digits from the kernel's random pool.
@@ -281,6 +430,26 @@ pub fn nonce() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hints_follow_what_the_verbose_boot_showed() {
+        let lines = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let rows: &[(Machine, Vec<String>, &[&str])] = &[
+            (Machine::Pc, lines(&[]), &["nothing even on the early console", "PVH"]),
+            (Machine::Virt, lines(&[""]), &["nothing even on the early console", "PL011"]),
+            (Machine::Microvm, lines(&["[0.1] ACPI: x"]), &["acpi=off", "--machine pc"]),
+            (Machine::Pc, lines(&["[1.0] Run /init as init process"]), &["started init"]),
+            (Machine::Pc, lines(&["Kernel panic - not syncing: x"]), &["panicked"]),
+            (Machine::Pc, lines(&["No working init found."]), &["CONFIG_BLK_DEV_INITRD"]),
+        ];
+        for (machine, verbose, want) in rows {
+            let h = hints(*machine, verbose).join("\n");
+            for w in *want {
+                assert!(h.contains(w), "{machine:?} {verbose:?}: {w} in {h}");
+            }
+        }
+        assert!(hints(Machine::Pc, &lines(&["booting"])).is_empty());
+    }
 
     #[test]
     fn the_image_decides_the_machine() {
@@ -306,6 +475,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             append: "lockdown=integrity".into(),
             cpus: 1,
+            silence: Duration::from_secs(1),
         };
         let a: Vec<String> = args(&cfg).iter().map(|s| s.to_string_lossy().into_owned()).collect();
         let joined = a.join(" ");

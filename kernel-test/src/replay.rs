@@ -183,7 +183,7 @@ impl Builder {
 
     /// Adds a command whose exit status and output come back under `tag`.
     pub fn command(&mut self, tag: &str, command: Vec<String>) {
-        self.steps.push(GuestStep { commands: vec![command], if_failed: None });
+        self.steps.push(GuestStep { commands: vec![command], if_failed: None, expect: None });
         self.roles.push(Role::Command(tag.to_string()));
     }
 
@@ -204,11 +204,15 @@ impl Builder {
     ) {
         let path = self.path(u, unit);
         for c in &unit.before {
-            self.steps.push(GuestStep { commands: vec![c.clone()], if_failed: None });
+            self.steps.push(GuestStep { commands: vec![c.clone()], if_failed: None, expect: None });
             self.roles.push(Role::Aside);
         }
         let whole = self.steps.len();
-        self.steps.push(GuestStep { commands: vec![unit.loader.restore(&path)], if_failed: None });
+        self.steps.push(GuestStep {
+            commands: vec![unit.loader.restore(&path)],
+            if_failed: None,
+            expect: None,
+        });
         self.roles.push(Role::Whole(round, u));
         for single in &unit.singles {
             let file = format!("{}/u{u}-{}.rules", self.root, single.line);
@@ -217,15 +221,15 @@ impl Builder {
                 None => unit.single_loader.unwrap_or(unit.loader).restore(&file),
             };
             let alone = self.steps.len();
-            self.steps.push(GuestStep { commands: vec![command], if_failed: Some(whole) });
+            self.steps.push(GuestStep { commands: vec![command], if_failed: Some(whole), expect: None });
             self.roles.push(Role::Single(round, u, single.line));
             if let Some(c) = explain(single, &file) {
-                self.steps.push(GuestStep { commands: vec![c], if_failed: Some(alone) });
+                self.steps.push(GuestStep { commands: vec![c], if_failed: Some(alone), expect: None });
                 self.roles.push(Role::Explain(round, u, single.line));
             }
         }
         for c in &unit.after {
-            self.steps.push(GuestStep { commands: vec![c.clone()], if_failed: None });
+            self.steps.push(GuestStep { commands: vec![c.clone()], if_failed: None, expect: None });
             self.roles.push(Role::Aside);
         }
     }
@@ -403,6 +407,7 @@ pub fn boot(
         timeout,
         append: String::new(),
         cpus: 1,
+        silence: crate::qemu::silence(timeout),
     };
     let run = crate::qemu::boot(&cfg, |l| echo(l));
     let _ = std::fs::remove_dir_all(&dir);

@@ -56,12 +56,16 @@ pub fn tap_header(count: usize) -> String {
 
 /// A YAML double-quoted scalar: only YAML's printable characters stay
 /// raw (C0, DEL, C1 and U+FFFE/FFFF are escaped; a parser rejects them).
+/// `:` is written `\x3a`: Perl's `TAP::Parser` (so `prove`) reads a list
+/// item with `WORD:` in it as a hash, even inside quotes, and stops; both
+/// it and full YAML parsers read `\x3a` back as `:`.
 pub fn yaml(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
+            ':' => out.push_str("\\x3a"),
             c if (c as u32) < 0x20 || ('\u{7f}'..='\u{9f}').contains(&c) => {
                 out.push_str(&format!("\\x{:02x}", c as u32))
             }
@@ -209,13 +213,10 @@ mod tests {
         CaseResult {
             name: name.into(),
             failures: failures.iter().map(|s| s.to_string()).collect(),
-            run: Some(VmRun {
-                exit_code: Some(0),
-                timed_out: false,
-                serial: vec!["boot".into(), "XTP n out 0 a \"quoted\" <line> & \u{1b}[0m".into()],
-                stderr: String::new(),
-                elapsed: std::time::Duration::from_secs(1),
-            }),
+            run: Some(VmRun::ended(
+                Some(0),
+                vec!["boot".into(), "XTP n out 0 a \"quoted\" <line> & \u{1b}[0m".into()],
+            )),
             seconds: 1.5,
             kept: Vec::new(),
             kernel: "tiny-6.12-m".into(),
@@ -229,7 +230,7 @@ mod tests {
         assert_eq!(tap(1, &result("a # not a directive", &[])), "ok 1 - a   not a directive\n");
         let t = tap(2, &result("b", &["step 0: exit 1, expected 0"]));
         assert!(t.starts_with("not ok 2 - b\n  ---\n"), "{t}");
-        assert!(t.contains("    - \"step 0: exit 1, expected 0\"\n"));
+        assert!(t.contains("    - \"step 0\\x3a exit 1, expected 0\"\n"), "{t}");
         assert!(t.contains("\\x1b[0m"), "control characters escaped: {t}");
         assert!(t.ends_with("  ...\n"));
         assert!(t.contains("  arch: x86_64\n"));
@@ -253,6 +254,7 @@ mod tests {
         assert_eq!(yaml("a\"b\\c"), "\"a\\\"b\\\\c\"");
         assert_eq!(yaml("\u{1b}[0m\t\u{7f}\u{85}\u{9f}"), "\"\\x1b[0m\\x09\\x7f\\x85\\x9f\"");
         assert_eq!(yaml("\u{fffe}\u{ffff}é→"), "\"\\ufffe\\uffffé→\"");
+        assert_eq!(yaml("reboot: Restarting"), "\"reboot\\x3a Restarting\"");
         assert_eq!(description("a # b\r\nc"), "a   b  c");
     }
 

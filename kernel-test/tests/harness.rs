@@ -12,6 +12,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "support/prove.rs"]
+mod prove;
+
 const BIN: &str = env!("CARGO_BIN_EXE_kernel-test");
 
 /// The payload and tools directories, or None (skip) when absent.
@@ -218,6 +221,8 @@ fn a_user_matrix_on_two_vms_keeps_outputs_apart_and_agrees_with_one() {
     std::fs::write(&tap_file, &tap.stdout).unwrap();
     let read = tap_py(&tools, &tap_file);
     assert_eq!(read.lines().next(), Some("plan 1..4 version 13 errors 0"), "{read}");
+    prove::prove_reads(&tap_file);
+    assert!(!prove::perl_reads(&tap_file).lines().any(|l| l.starts_with("error ")), "{}", text(&tap.stdout));
     for (n, (case, status)) in VERDICTS.iter().enumerate() {
         let want = format!("{} {} {case}", if *status == "pass" { "ok" } else { "not ok" }, n + 1);
         assert!(read.lines().any(|l| l.starts_with(&want)), "{want} in\n{read}");
@@ -306,6 +311,8 @@ fn run_script_reports_each_command_and_carries_files_and_the_command_line() {
     let tap_file = dir.join("run.tap");
     std::fs::write(&tap_file, &tap.stdout).unwrap();
     let read = tap_py(&tools, &tap_file);
+    prove::prove_reads(&tap_file);
+    assert!(!prove::perl_reads(&tap_file).lines().any(|l| l.starts_with("error ")), "{}", text(&tap.stdout));
     let mut lines = read.lines();
     assert_eq!(lines.next(), Some("plan 1..3 version 13 errors 0"), "{read}");
     assert_eq!(lines.next(), Some("ok 1 busybox cat /proc/cmdline"), "{read}");
@@ -452,4 +459,109 @@ fn the_readme_examples_parse() {
     assert_eq!(matrix.case.len(), 2);
     let names = list.names();
     assert!(matrix.case.iter().all(|c| names.contains(&c.kernel)));
+}
+
+/// `run --script` lines that expect a status (`!`, `expect N`), busybox's
+/// applets on PATH by default, and `--no-busybox` for a bare guest.
+#[test]
+fn run_scripts_expect_statuses_with_busybox_by_default() {
+    let Some((payload, tools)) = setup() else { return };
+    let dir = tempdir("expect");
+    let kernel = tiny_y();
+    let k = kernel.to_str().unwrap();
+    let script = dir.join("script");
+    std::fs::write(
+        &script,
+        "uname -r\n! xtprobe check match:ZZZZ\nexpect 2 xtprobe check --no-such-option\ntrue\n",
+    )
+    .unwrap();
+    let out = kernel_test(
+        &payload,
+        &["run", "--kernel", k, "--script", script.to_str().unwrap(), "--format", "tap"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let tap_file = dir.join("expect.tap");
+    std::fs::write(&tap_file, &out.stdout).unwrap();
+    let read = tap_py(&tools, &tap_file);
+    let lines: Vec<&str> = read.lines().collect();
+    assert_eq!(lines[0], "plan 1..4 version 13 errors 0", "{read}");
+    assert_eq!(lines[2], "ok 2 xtprobe check match:ZZZZ (expects exit non-zero)", "{read}");
+    assert_eq!(lines[3], "ok 3 xtprobe check --no-such-option (expects exit 2)", "{read}");
+    assert!(lines[1..].iter().all(|l| l.starts_with("ok ")), "{read}");
+    prove::prove_reads(&tap_file);
+
+    // An expectation not met stops the script; its status is the run's
+    // (1: the command succeeded where a failure was expected).
+    std::fs::write(&script, "! true\nuname -r\n").unwrap();
+    let out = kernel_test(
+        &payload,
+        &["run", "--kernel", k, "--script", script.to_str().unwrap(), "--format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let docs: Vec<serde_json::Value> =
+        text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(docs[0]["status"], "fail", "{docs:?}");
+    assert_eq!(docs[0]["expected"], "exit non-zero", "{docs:?}");
+    assert_eq!(docs[1]["status"], "skipped", "{docs:?}");
+
+    // Without busybox there is no uname: the guest says it cannot run it.
+    let out = kernel_test(&payload, &["run", "--kernel", k, "--no-busybox", "--", "uname", "-r"]);
+    assert_eq!(out.status.code(), Some(127), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("cannot run"), "{}", text(&out.stdout));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A guest that prints nothing (init is `sleep 600`, the kernel quiet) is
+/// killed at the silence limit instead of the timeout and booted again with
+/// every kernel message on an early console: the report shows where it
+/// stopped, the QEMU command and what to try.
+#[test]
+fn a_silent_guest_gets_a_diagnosis_instead_of_an_empty_log() {
+    let Some((payload, _)) = setup() else { return };
+    let kernel = tiny_y();
+    let k = kernel.to_str().unwrap();
+    let start = std::time::Instant::now();
+    let out = kernel_test(
+        &payload,
+        &[
+            "run",
+            "--kernel",
+            k,
+            "--silence",
+            "5",
+            "--timeout",
+            "170",
+            "--append",
+            "rdinit=/bin/sleep -- 600",
+            "--",
+            "true",
+        ],
+    );
+    let secs = start.elapsed().as_secs();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(secs < 90, "killed at the silence limit, not the timeout: {secs} s\n{err}");
+    assert!(err.contains("the guest printed nothing in 5 s and was killed"), "{err}");
+    assert!(err.contains("QEMU: qemu-system-x86_64 "), "{err}");
+    assert!(err.contains("Run /bin/sleep as init process"), "the verbose boot's kernel messages: {err}");
+    assert!(err.contains("hint: the kernel started init and then nothing came"), "{err}");
+}
+
+/// `--machine pc` boots the PVH vmlinux that microvm boots by default.
+#[test]
+fn any_vmlinux_boots_on_either_machine() {
+    let Some((payload, _)) = setup() else { return };
+    let vmlinux = tiny_y().with_file_name("vmlinux");
+    let v = vmlinux.to_str().unwrap();
+    for machine in ["pc", "microvm"] {
+        let out = kernel_test(
+            &payload,
+            &["run", "--kernel", v, "--machine", machine, "--", "xtprobe", "check", "comment"],
+        );
+        assert_eq!(out.status.code(), Some(0), "{machine}: {}{}", text(&out.stdout), text(&out.stderr));
+    }
+    let out =
+        kernel_test(&payload, &["run", "--kernel", v, "--machine", "virt", "--show-command", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("not a machine for x86_64"), "{}", text(&out.stderr));
 }

@@ -112,12 +112,15 @@ fn run_case(case: &GuestCase, nonce: &str, out: &Arc<Mutex<std::io::Stdout>>) {
                 std::thread::spawn(move || run_command(&id, &argv, &env, &nonce, &out))
             })
             .collect();
-        let mut failed = false;
+        let (mut failed, mut unexpected) = (false, false);
+        let expect = step.expect.unwrap_or_default();
         for h in handles {
-            failed |= h.join().map(|code| code != 0).unwrap_or(true);
+            let code = h.join().unwrap_or(-1);
+            failed |= code != 0;
+            unexpected |= !expect.accepts(code);
         }
         failed_steps.push(failed);
-        if failed && case.stop_on_failure {
+        if unexpected && case.stop_on_failure {
             break;
         }
     }
