@@ -66,6 +66,8 @@ fn the_package_installs_and_removes_cleanly_in_a_throwaway_root() {
         "usr/share/xtprobe/schema/check.schema.json",
         "usr/share/doc/xtprobe/copyright",
         "usr/share/doc/xtprobe/README.md.gz",
+        "usr/share/doc/xtprobe/boot.md.gz",
+        "usr/share/doc/xtprobe/ARCHITECTURE.md.gz",
         "etc/default/xtprobe",
     ] {
         assert!(r.join(f).is_file(), "{f} is not installed");

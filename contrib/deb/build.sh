@@ -55,11 +55,11 @@ done
 inst 0644 "$repo/contrib/deb/copyright" usr/share/doc/xtprobe/copyright
 inst 0644 "$repo/contrib/deb/lintian-overrides" usr/share/lintian/overrides/xtprobe
 install -d "$root/usr/share/doc/xtprobe"
-for doc in README.md GUIDE.md; do
-    if [ -f "$repo/$doc" ]; then
-        gzip -9n < "$repo/$doc" > "$root/usr/share/doc/xtprobe/$doc.gz"
-        chmod 0644 "$root/usr/share/doc/xtprobe/$doc.gz"
-    fi
+# README.md and the guides of docs/ (boot.md, commands.md, …), side by side.
+for doc in "$repo/README.md" "$repo"/docs/*.md; do
+    name=$(basename "$doc")
+    gzip -9n < "$doc" > "$root/usr/share/doc/xtprobe/$name.gz"
+    chmod 0644 "$root/usr/share/doc/xtprobe/$name.gz"
 done
 date=$(date -u -R -d "@$SOURCE_DATE_EPOCH")
 printf 'xtprobe (%s) unstable; urgency=medium\n\n  * Built from the xtprobe repository.\n\n -- xtprobe developers <xtprobe@xtprobe.dev>  %s\n' \

@@ -11,7 +11,8 @@
 //! modprobe = false            # true: busybox as /sbin/modprobe (kernel autoload works)
 //! iptables = false            # true: the real iptables-nft client
 //! clients = ["nft", "ipset"]  # real clients: iptables, nft, ipset
-//! shell = false               # true: busybox as /bin/sh, cat, uname
+//! shell = true                # busybox's applets (sh, cat, uname, true…) on PATH;
+//!                             # false: none, a minimal host
 //! files = [["../contrib/x", "/x"]]       # files to copy in, relative to this file; "@NAME": the
 //!                                         # output an earlier case kept with `keep = "NAME"`
 //! append = "module.sig_enforce=1"         # more kernel command line
@@ -97,8 +98,9 @@ pub struct Case {
     /// The real clients to include.
     #[serde(default)]
     pub clients: Vec<image::Client>,
-    /// busybox as /bin/sh, cat, uname (for shell scripts).
-    #[serde(default)]
+    /// busybox's applets on PATH (sh, cat, uname, true…); `false` for a
+    /// minimal host without them.
+    #[serde(default = "yes")]
     pub shell: bool,
     /// Files from the repository to copy in: [source, destination].
     #[serde(default)]

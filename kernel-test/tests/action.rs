@@ -44,7 +44,7 @@ fn validate(tools: &Path, schema: &str, file: &Path) -> Result<(), String> {
 
 /// The README's workflow example: the yaml block after its marker.
 fn readme_workflow() -> String {
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(repo().join("kernel-test/README.md")).unwrap();
     let (_, after) =
         readme.split_once("<!-- workflow: checked by kernel-test/tests/action.rs -->").expect("the marker");
     let body = after.split_once("```yaml\n").unwrap().1;

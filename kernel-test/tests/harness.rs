@@ -445,7 +445,7 @@ fn a_second_run_waits_for_the_cache_lock() {
 /// harness's own schema, and the matrix names only the list's kernels.
 #[test]
 fn the_readme_examples_parse() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let block = |first: &str| {
         let start = readme
             .find(&format!("```toml\n{first}"))

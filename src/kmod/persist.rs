@@ -160,8 +160,8 @@ pub fn persist(root: &Path, modules: &[ModuleName]) -> Result<Persisted, Persist
     let readers = readers(root);
     let note = if readers.is_empty() {
         "nothing on this host reads /etc/modules-load.d (no systemd-modules-load, no /etc/init.d/kmod): \
-         the entry will not load anything at boot; run `xtprobe ensure` from a boot hook instead (README, \
-         \"Integration\")"
+         the entry will not load anything at boot; run `xtprobe ensure` from a boot hook instead (docs/boot.md; \
+         installed as /usr/share/doc/xtprobe/boot.md.gz)"
             .to_string()
     } else {
         format!("read at boot by {}", readers.join(", "))
