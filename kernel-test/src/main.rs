@@ -54,8 +54,9 @@ struct Cli {
     /// The vm-images directory (kernels.toml, fragments/, matrix.toml).
     #[arg(long, global = true, default_value = "vm-images")]
     images: PathBuf,
-    /// The kernel list, for every subcommand [default: IMAGES/kernels.toml]; fragments are
-    /// read from its directory's fragments/.
+    /// The kernel list, for the subcommands that read one (kernels, matrix, conformance,
+    /// preflight, cache) [default: IMAGES/kernels.toml]; fragments are read from its
+    /// directory's fragments/.
     #[arg(long = "kernels", value_name = "FILE", global = true)]
     kernels_file: Option<PathBuf>,
     /// The static xtprobe to put in images [default: build it].
@@ -157,11 +158,13 @@ enum Cmd {
         /// More kernel command line (e.g. `module.sig_enforce=1 lockdown=integrity`).
         #[arg(long, value_name = "ARGS", default_value = "")]
         append: String,
-        /// Run the commands of FILE, one per line (`#` comments; double quotes group words),
-        /// each with its own exit status; stop at the first that fails unless --keep-going.
+        /// Run the commands of FILE, one per line (lines starting with `#` are comments; double
+        /// quotes group words), each with its own exit status: `! CMD` expects CMD to fail (not
+        /// 127), `expect N CMD` to exit N; stop at the first that does not end as expected
+        /// unless --keep-going.
         #[arg(long, value_name = "FILE", conflicts_with_all = ["command", "shell"])]
         script: Option<PathBuf>,
-        /// With --script: run every command even after one fails.
+        /// With --script: run every command even after one does not end as expected.
         #[arg(long, requires = "script")]
         keep_going: bool,
         /// An interactive busybox shell on this terminal (Ctrl-A X quits QEMU).
@@ -191,7 +194,8 @@ enum Cmd {
         #[arg(long, value_parser = parse_machine)]
         machine: Option<qemu::Machine>,
         /// Seconds the guest may print nothing; then it is killed and booted again with every
-        /// kernel message on an early console, to say why [default: 30, or $XTPROBE_VM_SILENCE].
+        /// kernel message on an early console, to say why (0: no limit) [default: 30, or
+        /// $XTPROBE_VM_SILENCE].
         #[arg(long, value_name = "SECONDS")]
         silence: Option<u64>,
         /// The command and its arguments.
@@ -333,7 +337,8 @@ Exit status: 0 every run passed, 1 a run failed, 2 the runs could not be made.";
 
 #[derive(Debug, Subcommand)]
 enum CacheAction {
-    /// Every entry with its size; stale ones say why.
+    /// Every entry with its size and its state for this list: in use, stale (why), another
+    /// list's, or no list recorded (kept).
     List,
     /// One hash of every kernel the list names (their cache keys): a CI cache key.
     Key,
@@ -578,8 +583,14 @@ fn cache_command(action: &CacheAction, kernels_file: &Path) -> Result<i32, Strin
     if let CacheAction::Prune { dry_run: false, yes: false } = action {
         return Err("cache prune removes directories: say --yes to remove, or -n to see what it would".into());
     }
+    // A run using the cache holds it shared: prune refuses at once (before
+    // waiting for the build lock), list does not mind.
+    let _busy = match action {
+        CacheAction::Prune { dry_run: false, .. } => Some(cache::exclusive_use()?),
+        _ => None,
+    };
     let _lock = cache::lock()?;
-    let mut record = owners::read();
+    let mut record = owners::read()?;
     let entries = kernels::cache_entries(&list, &fragments)?;
     let judged: Vec<(&kernels::Entry, Verdict)> =
         entries.iter().map(|e| (e, owners::judge(&e.rel, &record, &list.origin, e.stale.clone()))).collect();
@@ -613,9 +624,6 @@ fn cache_command(action: &CacheAction, kernels_file: &Path) -> Result<i32, Strin
         }
         CacheAction::Key => {}
         CacheAction::Prune { dry_run, .. } => {
-            // A run booting from the cache holds it shared; prune waits for
-            // none, it refuses.
-            let _busy = if *dry_run { None } else { Some(cache::exclusive_use()?) };
             let mut removed = Vec::new();
             for (e, why) in &stale {
                 outln!(
@@ -625,8 +633,18 @@ fn cache_command(action: &CacheAction, kernels_file: &Path) -> Result<i32, Strin
                     mib(e.size),
                 );
                 if !dry_run {
-                    std::fs::remove_dir_all(&e.path).map_err(|err| format!("{}: {err}", e.path.display()))?;
+                    // Out of its place first: an interrupted removal leaves
+                    // no half entry a later run would take as built.
+                    let gone = e.path.with_file_name(format!(
+                        ".{}.del.{}",
+                        e.path.file_name().and_then(|n| n.to_str()).unwrap_or("entry"),
+                        std::process::id()
+                    ));
+                    std::fs::rename(&e.path, &gone).map_err(|err| format!("{}: {err}", e.path.display()))?;
                     removed.push(e.rel.clone());
+                    owners::forget(&mut record, &list.origin, &[], &removed);
+                    owners::write(&record)?;
+                    std::fs::remove_dir_all(&gone).map_err(|err| format!("{}: {err}", gone.display()))?;
                 }
             }
             if !dry_run {
@@ -910,9 +928,10 @@ fn report_run(
     out
 }
 
-/// `run`'s exit status: a single command's own; for a script, 0 when every
-/// command ended as expected, else the first unexpected one's status (1 if
-/// that was 0, a failure expected). `None`: no command ended.
+/// `run`'s exit status: 0 when every command ended as expected, else the
+/// first unexpected one's status (1 if that was 0: a failure was expected).
+/// A single plain command thus exits with its own status. `None`: no
+/// command ended.
 fn run_status(commands: &[RunCommand], exits: &BTreeMap<String, i32>) -> Option<i32> {
     let ended: Vec<(i32, Expect)> = commands
         .iter()
@@ -925,7 +944,6 @@ fn run_status(commands: &[RunCommand], exits: &BTreeMap<String, i32>) -> Option<
     match ended.iter().find(|(code, e)| !e.accepts(*code)) {
         Some((0, _)) => Some(1),
         Some((code, _)) => Some(*code),
-        None if commands.len() == 1 => Some(ended[0].0),
         None => Some(0),
     }
 }
@@ -993,11 +1011,7 @@ fn read_script(path: &Path) -> Result<Vec<RunCommand>, String> {
             continue;
         }
         let at = |e: String| format!("{}:{}: {e}", path.display(), n + 1);
-        let words: Vec<String> = xtprobe::ruleset::save::words(line)
-            .map_err(|e| at(e.to_string()))?
-            .into_iter()
-            .map(|(w, _)| w)
-            .collect();
+        let words = restore_words::words(line).map_err(at)?;
         out.push(script_line(words).map_err(at)?);
     }
     if out.is_empty() {
@@ -1007,8 +1021,12 @@ fn read_script(path: &Path) -> Result<Vec<RunCommand>, String> {
 }
 
 /// One script line's words as a command and its expected status.
-fn script_line(mut words: Vec<String>) -> Result<RunCommand, String> {
-    let expect = match words.first().map(String::as_str) {
+/// (The markers count only unquoted: `"!"` and `"expect"` are commands.)
+fn script_line(words: Vec<(String, bool)>) -> Result<RunCommand, String> {
+    let marker = |i: usize| words.get(i).filter(|(_, quoted)| !quoted).map(|(w, _)| w.as_str());
+    let first = marker(0);
+    let mut words: Vec<String> = words.iter().map(|(w, _)| w.clone()).collect();
+    let expect = match first {
         Some("!") => {
             words.remove(0);
             Expect::Failure
@@ -1036,6 +1054,14 @@ fn run_one(cli: &Cli, vm: &OneVm<'_>, commands: &[RunCommand]) -> Result<i32, St
     if !kernel.is_file() {
         return Err(format!("{}: no such kernel image", kernel.display()));
     }
+    let machine = match (vm.arch, vm.machine) {
+        (_, None) if vm.arch == kernel_test::arch::Arch::Aarch64 => qemu::Machine::Virt,
+        (_, None) => qemu::Machine::for_file(kernel),
+        (arch, Some(m)) if m.arch() == arch => m,
+        (arch, Some(m)) => {
+            return Err(format!("--machine {} is not a machine for {} kernels", m.name(), arch.name()));
+        }
+    };
     let all = payload_for(cli, &[vm.arch])?;
     let payload = all.for_arch(vm.arch)?;
     if (vm.shell || vm.busybox) && !payload.busybox.is_file() {
@@ -1084,25 +1110,18 @@ fn run_one(cli: &Cli, vm: &OneVm<'_>, commands: &[RunCommand]) -> Result<i32, St
     std::fs::write(&initrd, image::build(&spec)?).map_err(|e| e.to_string())?;
     let cfg = VmConfig {
         kernel: kernel.to_path_buf(),
-        machine: match (vm.arch, vm.machine) {
-            (kernel_test::arch::Arch::Aarch64, _) => qemu::Machine::Virt,
-            (kernel_test::arch::Arch::X86_64, Some(m)) => m,
-            (kernel_test::arch::Arch::X86_64, None) => qemu::Machine::for_file(kernel),
-        },
+        machine,
         initrd,
         memory_mib: memory,
         nonce: qemu::nonce(),
         timeout: Duration::from_secs(timeout),
         append: vm.append.to_string(),
         cpus: vm.cpus,
-        silence: vm
-            .silence
-            .map(Duration::from_secs)
-            .unwrap_or_else(|| qemu::silence(Duration::from_secs(timeout))),
+        silence: match vm.silence {
+            Some(secs) => qemu::silence_of(secs, Duration::from_secs(timeout)),
+            None => qemu::silence(Duration::from_secs(timeout)),
+        },
     };
-    if cfg.machine.arch() != vm.arch {
-        return Err(format!("--machine {:?} is not a machine for {} kernels", cfg.machine, vm.arch.name()));
-    }
     if vm.show_command {
         outln!("{}", qemu::command_line(&cfg));
         return Ok(0);
@@ -1130,7 +1149,10 @@ fn run_one(cli: &Cli, vm: &OneVm<'_>, commands: &[RunCommand]) -> Result<i32, St
         Some(Event::Done) => done = true,
         _ => {}
     });
-    let _ = std::fs::remove_dir_all(&dir);
+    // Kept when diagnosed: the QEMU command it shows boots that initramfs.
+    if !run.as_ref().is_ok_and(|r| !r.diagnosis.is_empty()) {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     let run = run?;
     let status = run_status(commands, &exits);
     if !text {
@@ -1145,6 +1167,9 @@ fn run_one(cli: &Cli, vm: &OneVm<'_>, commands: &[RunCommand]) -> Result<i32, St
             }
             for l in &run.diagnosis {
                 errln!("kernel-test: {l}");
+            }
+            if !run.diagnosis.is_empty() {
+                errln!("kernel-test: the initramfs is kept for that command: {}", dir.display());
             }
             Ok(125)
         }
@@ -1582,8 +1607,8 @@ fn preflight_json(
 mod tests {
     use super::*;
 
-    fn words(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
+    fn words(s: &str) -> Vec<(String, bool)> {
+        restore_words::words(s).unwrap()
     }
 
     #[test]
@@ -1599,6 +1624,9 @@ mod tests {
             ("expect x true", Err("0 to 255")),
             ("expect 256 true", Err("0 to 255")),
             ("expect 3", Err("no command")),
+            // Quoted, a marker is a word like any other.
+            ("\"!\" x", Ok(("! x", Expect::Success))),
+            ("\"expect\" 2 x", Ok(("expect 2 x", Expect::Success))),
         ];
         for (line, want) in rows {
             let got = script_line(words(line));
@@ -1627,6 +1655,10 @@ mod tests {
             (vec![cmd(ok), cmd(fail)], exits(&[(0, 0), (1, 0)]), Some(1)),
             (vec![cmd(ok), cmd(two)], exits(&[(0, 0), (1, 5)]), Some(5)),
             (vec![cmd(ok), cmd(ok)], exits(&[(0, 4)]), Some(4)),
+            // A one-line script that expects a failure and gets it: 0.
+            (vec![cmd(fail)], exits(&[(0, 1)]), Some(0)),
+            (vec![cmd(two)], exits(&[(0, 2)]), Some(0)),
+            (vec![cmd(fail)], exits(&[(0, 127)]), Some(127)),
         ];
         for (commands, ex, want) in rows {
             assert_eq!(run_status(commands, ex), *want, "{commands:?} {ex:?}");

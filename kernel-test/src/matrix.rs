@@ -559,8 +559,16 @@ pub fn run_case(
         silence: qemu::silence(Duration::from_secs(case.timeout.unwrap_or(default_timeout))),
     };
     let start = Instant::now();
-    let run = qemu::boot(&cfg, |l| echo(l));
-    let _ = std::fs::remove_dir_all(&dir);
+    let mut run = qemu::boot(&cfg, |l| echo(l));
+    // Kept when diagnosed: the QEMU command in the failures boots it.
+    match &mut run {
+        Ok(r) if !r.diagnosis.is_empty() => {
+            r.diagnosis.push(format!("the initramfs is kept: {}", dir.display()))
+        }
+        _ => {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
     match run {
         Ok(run) => {
             let transcript = Transcript::from_serial(&cfg.nonce, &run.serial);

@@ -23,10 +23,22 @@ pub fn path() -> PathBuf {
     cache::root().join("owners.json")
 }
 
-/// The record (empty when there is none or it cannot be read: then every
-/// entry is unowned, which prune keeps).
-pub fn read() -> Owners {
-    std::fs::read_to_string(path()).ok().and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default()
+/// The record (empty when there is none). One that cannot be read or
+/// parsed is an error, never an empty record: writing over it would drop
+/// every other list's claims and let a prune remove their kernels.
+pub fn read() -> Result<Owners> {
+    let path = path();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Owners::new()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{}: {e}: fix it, or remove it (every entry is then unowned, and prune keeps unowned entries)",
+            path.display()
+        )
+    })
 }
 
 /// Writes the record atomically (the caller holds the cache lock).
@@ -42,7 +54,7 @@ pub fn write(owners: &Owners) -> Result<()> {
 
 /// Records that `list` built or uses `entries` (the caller holds the lock).
 pub fn record(list: &str, entries: &[String]) -> Result<()> {
-    let mut owners = read();
+    let mut owners = read()?;
     let before = owners.clone();
     for e in entries {
         owners.entry(e.clone()).or_default().insert(list.to_string());
@@ -77,6 +89,10 @@ pub enum Verdict {
 /// The verdict on `entry` for `list`, given the record and why LIST's
 /// own keys would call it stale (`None`: LIST uses it).
 pub fn judge(entry: &str, owners: &Owners, list: &str, stale: Option<String>) -> Verdict {
+    // What an interrupted prune moved aside: half removed, anyone's to finish.
+    if entry.rsplit('/').next().is_some_and(|n| n.starts_with('.') && n.contains(".del.")) {
+        return Verdict::Stale("left by an interrupted prune".into());
+    }
     let empty = BTreeSet::new();
     let who = owners.get(entry).unwrap_or(&empty);
     let others: Vec<String> = who.iter().filter(|w| w.as_str() != list).cloned().collect();
@@ -127,6 +143,7 @@ mod tests {
             ("kernels/theirs", None, Verdict::InUse),
             ("kernels/nobody", stale(), Verdict::Unowned),
             ("kernels/nobody", None, Verdict::InUse),
+            ("kernels/.a-old.del.42", stale(), Verdict::Stale("left by an interrupted prune".into())),
         ];
         for (entry, why, want) in rows {
             assert_eq!(&judge(entry, &o, "/a.toml", why.clone()), want, "{entry} {why:?}");

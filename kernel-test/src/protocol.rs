@@ -71,7 +71,7 @@ pub enum Expect {
     /// 0.
     #[default]
     Success,
-    /// Anything but 0 (`!` in a `run --script` line).
+    /// Anything but 0 and 127 (`!` in a `run --script` line).
     Failure,
     /// Exactly this (`expect N` in a `run --script` line).
     Code(i32),
@@ -82,7 +82,9 @@ impl Expect {
     pub fn accepts(self, code: i32) -> bool {
         match self {
             Expect::Success => code == 0,
-            Expect::Failure => code != 0,
+            // 127 is a command that could not start (a typo), never the
+            // failure a script expects.
+            Expect::Failure => code != 0 && code != 127,
             Expect::Code(c) => code == c,
         }
     }

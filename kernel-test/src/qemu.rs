@@ -29,6 +29,15 @@ pub enum Machine {
 }
 
 impl Machine {
+    /// Its name on the command line (`--machine`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Machine::Pc => "pc",
+            Machine::Microvm => "microvm",
+            Machine::Virt => "virt",
+        }
+    }
+
     /// The architecture it emulates.
     pub fn arch(self) -> crate::arch::Arch {
         match self {
@@ -80,11 +89,15 @@ pub struct VmConfig {
 
 /// The default silence limit: 30 s (a TCG guest's kernel prints nothing at
 /// `loglevel=1`, and guest-init's first line comes within a few seconds
-/// even for Debian's kernels), or `XTPROBE_VM_SILENCE` seconds; never more
-/// than the timeout.
+/// even for Debian's kernels), or `XTPROBE_VM_SILENCE` seconds.
 pub fn silence(timeout: Duration) -> Duration {
     let secs = std::env::var("XTPROBE_VM_SILENCE").ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(30);
-    Duration::from_secs(secs).min(timeout)
+    silence_of(secs, timeout)
+}
+
+/// A silence limit of `secs` (0: none) within `timeout`.
+pub fn silence_of(secs: u64, timeout: Duration) -> Duration {
+    if secs == 0 { timeout } else { Duration::from_secs(secs).min(timeout) }
 }
 
 /// `-accel tcg`, or `XTPROBE_VM_ACCEL` (e.g. `kvm` on runners where it works).
@@ -378,7 +391,7 @@ pub fn hints(machine: Machine, verbose: &[String]) -> Vec<String> {
 const SETTLE: Duration = Duration::from_secs(5);
 
 /// Boots `cfg` again with every kernel message on an early console, until
-/// it stalls ([`SETTLE`]) or its silence limit (at least 20 s) passes, and
+/// it stalls ([`SETTLE`]) or its silence limit (20 to 60 s) passes, and
 /// says what it showed and what to try.
 pub fn diagnose(cfg: &VmConfig, first: &VmRun) -> Vec<String> {
     let why = if first.silent {
@@ -391,7 +404,7 @@ pub fn diagnose(cfg: &VmConfig, first: &VmRun) -> Vec<String> {
     let mut verbose_cfg = cfg.clone();
     // Before the case's own (which may end in `-- ARGS` for init).
     verbose_cfg.append = format!("{} {}", verbose_append(cfg.machine.arch()), cfg.append).trim().to_string();
-    verbose_cfg.timeout = cfg.silence.max(Duration::from_secs(20));
+    verbose_cfg.timeout = cfg.silence.clamp(Duration::from_secs(20), Duration::from_secs(60));
     // The verbose boot has nothing to diagnose itself.
     verbose_cfg.silence = verbose_cfg.timeout;
     let mut out = vec![why, format!("QEMU: {}", command_line(cfg))];
@@ -430,6 +443,14 @@ pub fn nonce() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn silence_limits() {
+        let t = Duration::from_secs(60);
+        assert_eq!(silence_of(0, t), t, "0: no limit but the timeout");
+        assert_eq!(silence_of(5, t), Duration::from_secs(5));
+        assert_eq!(silence_of(500, t), t);
+    }
 
     #[test]
     fn hints_follow_what_the_verbose_boot_showed() {

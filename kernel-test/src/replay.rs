@@ -458,7 +458,7 @@ pub fn client_command(loader: Loader, line: &str) -> Option<Vec<String>> {
 
 /// Words of a command line, double quotes grouping.
 fn xtprobe_words(line: &str) -> Option<Vec<String>> {
-    xtprobe::ruleset::save::words(line).ok().map(|w| w.into_iter().map(|(s, _)| s).collect())
+    restore_words::words(line).ok().map(|w| w.into_iter().map(|(s, _)| s).collect())
 }
 
 /// `iptables-nft -t TABLE -F`: empties a table's chains.

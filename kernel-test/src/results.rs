@@ -55,7 +55,8 @@ pub fn tap_header(count: usize) -> String {
 }
 
 /// A YAML double-quoted scalar: only YAML's printable characters stay
-/// raw (C0, DEL, C1 and U+FFFE/FFFF are escaped; a parser rejects them).
+/// raw (C0 and DEL are escaped; C1, U+FFFE/FFFF and U+2028/2029 become
+/// U+FFFD, read alike by every reader).
 /// `:` is written `\x3a`: Perl's `TAP::Parser` (so `prove`) reads a list
 /// item with `WORD:` in it as a hash, even inside quotes, and stops; both
 /// it and full YAML parsers read `\x3a` back as `:`.
@@ -66,10 +67,15 @@ pub fn yaml(s: &str) -> String {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             ':' => out.push_str("\\x3a"),
-            c if (c as u32) < 0x20 || ('\u{7f}'..='\u{9f}').contains(&c) => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
+            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            // C1 controls, non-characters and the line/paragraph
+            // separators: Perl's reader would give raw bytes or the escape
+            // itself, PyYAML folds the separators; both read U+FFFD alike.
+            c if ('\u{80}'..='\u{9f}').contains(&c)
+                || matches!(c, '\u{fffe}' | '\u{ffff}' | '\u{2028}' | '\u{2029}') =>
+            {
+                out.push('\u{fffd}')
             }
-            '\u{fffe}' | '\u{ffff}' => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
     }
@@ -252,8 +258,8 @@ mod tests {
     #[test]
     fn yaml_escapes_what_a_yaml_parser_rejects() {
         assert_eq!(yaml("a\"b\\c"), "\"a\\\"b\\\\c\"");
-        assert_eq!(yaml("\u{1b}[0m\t\u{7f}\u{85}\u{9f}"), "\"\\x1b[0m\\x09\\x7f\\x85\\x9f\"");
-        assert_eq!(yaml("\u{fffe}\u{ffff}é→"), "\"\\ufffe\\uffffé→\"");
+        assert_eq!(yaml("\u{1b}[0m\t\u{7f}\u{85}\u{9f}"), "\"\\x1b[0m\\x09\\x7f\u{fffd}\u{fffd}\"");
+        assert_eq!(yaml("\u{fffe}\u{ffff}\u{2028}\u{2029}é→"), "\"\u{fffd}\u{fffd}\u{fffd}\u{fffd}é→\"");
         assert_eq!(yaml("reboot: Restarting"), "\"reboot\\x3a Restarting\"");
         assert_eq!(description("a # b\r\nc"), "a   b  c");
     }

@@ -107,6 +107,23 @@ fn two_lists_share_a_cache_and_prune_keeps_the_others() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("in 3 entries"), "{}", text(&out.stdout));
     assert!(root.join("kernels/nobody").exists(), "an unowned entry is kept");
+
+    // What an interrupted prune moved aside is finished by the next.
+    std::fs::create_dir_all(root.join("kernels/.x.del.1")).unwrap();
+    let out = cache(Some(&xdg), &a, &["prune", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!root.join("kernels/.x.del.1").exists(), "{}", text(&out.stdout));
+
+    // A record that cannot be parsed stops list and prune; it is never
+    // taken for an empty one (and written over).
+    std::fs::write(root.join("owners.json"), "{\"kernels/nobody\": [").unwrap();
+    for args in [&["list"][..], &["prune", "--yes"][..]] {
+        let out = cache(Some(&xdg), &a, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stdout));
+        assert!(text(&out.stderr).contains("owners.json"), "{}", text(&out.stderr));
+    }
+    assert_eq!(std::fs::read_to_string(root.join("owners.json")).unwrap(), "{\"kernels/nobody\": [");
+    assert!(root.join("kernels/nobody").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -125,7 +142,7 @@ fn an_outside_list_never_calls_the_projects_kernels_stale() {
         eprintln!("skipped: the cache has no kernels (just kernels)");
         return;
     }
-    let record = kernel_test::owners::read();
+    let record = kernel_test::owners::read().unwrap();
     let root = kernel_test::cache::root();
     for k in &index {
         let entry = kernel_test::owners::entry_of(&root, k.bzimage()).unwrap();

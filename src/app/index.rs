@@ -234,7 +234,7 @@ pub fn build(
             Err(e) => warnings.push(format!("skipped {e}")),
         }
     }
-    let heights = heights(&direct);
+    let heights = crate::kmod::resolve::graph::heights(&direct);
     let mut dep = String::new();
     for (i, (_, rel)) in modules.iter().enumerate() {
         if infos[i].is_err() {
@@ -285,34 +285,6 @@ pub fn build(
         }
     }
     (Indexes { dep, alias, softdep }, warnings)
-}
-
-/// The longest chain below each node of an acyclic (or not: a node on a
-/// cycle counts as height 0 where it closes it) dependency graph.
-fn heights(direct: &[Vec<usize>]) -> Vec<usize> {
-    const UNSEEN: usize = usize::MAX;
-    let mut h = vec![UNSEEN; direct.len()];
-    let mut busy = vec![false; direct.len()];
-    for start in 0..direct.len() {
-        if h[start] != UNSEEN {
-            continue;
-        }
-        let mut calls = vec![(start, 0usize)];
-        busy[start] = true;
-        while let Some(&(v, i)) = calls.last() {
-            if let Some(&w) = direct[v].get(i) {
-                calls.last_mut().expect("non-empty").1 += 1;
-                if h[w] == UNSEEN && !busy[w] {
-                    busy[w] = true;
-                    calls.push((w, 0));
-                }
-                continue;
-            }
-            calls.pop();
-            h[v] = direct[v].iter().map(|&w| if h[w] == UNSEEN { 0 } else { h[w] + 1 }).max().unwrap_or(0);
-        }
-    }
-    h
 }
 
 /// Writes the three files together under a lock, then removes `binary`

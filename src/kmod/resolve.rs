@@ -912,7 +912,7 @@ fn order(
 
 /// Graph algorithms on adjacency lists (`adj[v]` = the nodes `v` points
 /// to), iterative so that no input can overflow the stack.
-mod graph {
+pub mod graph {
     const UNSEEN: usize = usize::MAX;
 
     /// Tarjan's strongly connected components: `comp[v]` for every node.
@@ -992,7 +992,9 @@ mod graph {
     }
 
     /// The length of the longest path from each node (0 for a node that
-    /// points nowhere). `adj` must be acyclic.
+    /// points nowhere). On a cycle, the edge that closes it counts as
+    /// pointing nowhere (the plan breaks cycles first; `index` writes
+    /// whatever the tree holds).
     pub fn heights(adj: &[Vec<usize>]) -> Vec<usize> {
         let n = adj.len();
         let mut height = vec![UNSEEN; n];

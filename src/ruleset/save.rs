@@ -99,46 +99,7 @@ pub fn family_of(text: &str, default: Family) -> Family {
     text.lines().find_map(header).map(|h| h.family).unwrap_or(default)
 }
 
-/// Splits a line as iptables-restore does: whitespace-separated words,
-/// double quotes grouping (with `\"` and `\\` escapes). Each word says
-/// whether it was quoted (a quoted word is never an option).
-pub fn words(line: &str) -> Result<Vec<(String, bool)>, String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let (mut in_word, mut quoted, mut in_quotes) = (false, false, false);
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => {
-                in_quotes = !in_quotes;
-                in_word = true;
-                quoted = true;
-            }
-            '\\' if in_quotes => match chars.next() {
-                Some(e) => cur.push(e),
-                None => return Err("a backslash at the end of the line".into()),
-            },
-            c if c.is_whitespace() && !in_quotes => {
-                if in_word {
-                    out.push((std::mem::take(&mut cur), quoted));
-                }
-                in_word = false;
-                quoted = false;
-            }
-            c => {
-                cur.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_quotes {
-        return Err("an unterminated quote".into());
-    }
-    if in_word {
-        out.push((cur, quoted));
-    }
-    Ok(out)
-}
+pub use restore_words::words;
 
 /// Where a file is: the header in force and the table being read.
 #[derive(Debug, Clone)]
