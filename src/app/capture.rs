@@ -151,10 +151,7 @@ pub fn run(opts: &CaptureOptions, host: &Host) -> CaptureReport {
             kernel_release: release,
             sources: vec![Source::new(
                 "capture",
-                SourceState::Failed(
-                    ProbeError::Timeout { budget_ms: opts.deadline.budget().as_millis() as u64, pending }
-                        .to_string(),
-                ),
+                SourceState::Failed(ProbeError::timeout(&opts.deadline, pending).to_string()),
             )],
             entries: Vec::new(),
             notes: Vec::new(),

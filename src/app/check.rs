@@ -464,7 +464,7 @@ pub fn run(opts: &CheckOptions) -> CheckReport {
 
 /// The report when the deadline passed with the kernel still busy.
 fn timed_out(opts: &CheckOptions, pending: String, done: Answered) -> CheckReport {
-    let e = ProbeError::Timeout { budget_ms: opts.deadline.budget().as_millis() as u64, pending };
+    let e = ProbeError::timeout(&opts.deadline, pending);
     let results: Vec<CheckResult> = items(opts)
         .into_iter()
         .flat_map(|(backend, items)| {

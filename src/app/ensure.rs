@@ -439,13 +439,12 @@ pub fn run(opts: &EnsureOptions, host: &Host, sys: &impl ModuleSyscalls) -> Ensu
             load::dry_run_persist(&opts.root, &modules)
         } else if modules.is_empty() {
             persist::pending(&opts.root, &modules)
-                .map(|_| Persisted {
-                    path: opts.root.join(persist::CONF_PATH),
-                    added: Vec::new(),
-                    changed: false,
-                    readers: persist::readers(&opts.root),
-                    note: "nothing was loaded, so nothing to add".to_string(),
-                    warnings: Vec::new(),
+                .map(|_| {
+                    Persisted::unwritten(
+                        &opts.root,
+                        Vec::new(),
+                        "nothing was loaded, so nothing to add".into(),
+                    )
                 })
                 .map_err(|e| e.to_string())
         } else {

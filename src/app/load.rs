@@ -312,15 +312,8 @@ pub fn persistable(plan: &Plan, outcomes: &[StepOutcome]) -> Vec<ModuleName> {
 /// What `persist` would do, for a dry run: nothing is written.
 pub fn dry_run_persist(root: &Path, modules: &[ModuleName]) -> Result<Persisted, String> {
     let added = persist::pending(root, modules).map_err(|e| e.to_string())?;
-    let readers = persist::readers(root);
-    Ok(Persisted {
-        path: root.join(persist::CONF_PATH),
-        changed: false,
-        note: format!("dry run: would add {} module(s)", added.len()),
-        added,
-        readers,
-        warnings: Vec::new(),
-    })
+    let note = format!("dry run: would add {} module(s)", added.len());
+    Ok(Persisted::unwritten(root, added, note))
 }
 
 fn looks_like_release(s: &str) -> bool {

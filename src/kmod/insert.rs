@@ -103,16 +103,7 @@ pub enum StepOutcome {
 impl StepOutcome {
     /// Whether the module is now in the kernel.
     pub fn is_ok(&self) -> bool {
-        matches!(
-            self,
-            StepOutcome::Loaded { .. }
-                | StepOutcome::AlreadyLoaded
-                | StepOutcome::Builtin
-                | StepOutcome::Live
-                | StepOutcome::Planned
-                | StepOutcome::OptionalFailed(_)
-                | StepOutcome::AlternativeFailed(_)
-        )
+        self.present() || matches!(self, StepOutcome::OptionalFailed(_) | StepOutcome::AlternativeFailed(_))
     }
 
     /// Whether the module itself is in the kernel (or planned) now.

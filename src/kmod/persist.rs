@@ -151,6 +151,21 @@ fn missing(existing: &str, modules: &[ModuleName]) -> Vec<ModuleName> {
     modules.iter().filter(|m| !listed.contains(*m) && seen.insert(*m)).cloned().collect()
 }
 
+impl Persisted {
+    /// A result that wrote nothing (a dry run, nothing to add): the file,
+    /// the modules it would add, its readers at boot and why.
+    pub fn unwritten(root: &Path, added: Vec<ModuleName>, note: String) -> Persisted {
+        Persisted {
+            path: root.join(CONF_PATH),
+            added,
+            changed: false,
+            readers: readers(root),
+            note,
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// Adds `modules` to `<root>/etc/modules-load.d/xtprobe.conf`.
 pub fn persist(root: &Path, modules: &[ModuleName]) -> Result<Persisted, PersistError> {
     for m in modules {

@@ -518,6 +518,12 @@ fn compat_unavailable_text(nf_tables: bool, ext_ack: &Option<String>) -> String 
 }
 
 impl ProbeError {
+    /// The deadline passed while `pending` was under way (one place builds
+    /// it: the budget always comes from the deadline).
+    pub fn timeout(deadline: &crate::system::deadline::Deadline, pending: String) -> ProbeError {
+        ProbeError::Timeout { budget_ms: deadline.budget().as_millis() as u64, pending }
+    }
+
     /// The errno behind this error, for the JSON `errno` field.
     pub fn errno(&self) -> Option<Errno> {
         match self {

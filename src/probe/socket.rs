@@ -166,20 +166,7 @@ impl NfnlSocket {
         let mut answers: Vec<Option<Answer>> = vec![None; count];
         let mut pending = count;
         while pending > 0 {
-            // Each wait gets only what is left of the deadline, so waits
-            // never add up past it.
-            let left = self.deadline.remaining();
-            if left.is_zero() {
-                return Err(self.timeout());
-            }
-            sys::set_receive_timeout(&self.sock, left.max(Duration::from_millis(1)))
-                .map_err(|e| os_error("setsockopt(SO_RCVTIMEO)", &e))?;
-            let lens = match sys::recv_many(&self.sock, &mut self.bufs) {
-                Ok(lens) => lens,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(self.timeout()),
-                Err(e) => return Err(os_error("recvmmsg(NETLINK_NETFILTER)", &e)),
-            };
+            let lens = receive(&self.sock, &self.deadline, &mut self.bufs)?;
             for (buf, len) in self.bufs.iter().zip(lens) {
                 for msg in messages(&buf[..len]) {
                     let msg = msg?;
@@ -246,18 +233,7 @@ impl NfnlSocket {
         let mut bufs = vec![[0u8; DUMP_BUFFER]; 2];
         let mut interrupted = false;
         loop {
-            let left = self.deadline.remaining();
-            if left.is_zero() {
-                return Err(self.timeout());
-            }
-            sys::set_receive_timeout(&self.sock, left.max(Duration::from_millis(1)))
-                .map_err(|e| os_error("setsockopt(SO_RCVTIMEO)", &e))?;
-            let lens = match sys::recv_many(&self.sock, &mut bufs) {
-                Ok(lens) => lens,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(self.timeout()),
-                Err(e) => return Err(os_error("recvmmsg(NETLINK_NETFILTER)", &e)),
-            };
+            let lens = receive(&self.sock, &self.deadline, &mut bufs)?;
             for (buf, len) in bufs.iter().zip(lens) {
                 for msg in messages(&buf[..len]) {
                     let msg = msg?;
@@ -292,9 +268,35 @@ impl NfnlSocket {
     }
 
     fn timeout(&self) -> ProbeError {
-        ProbeError::Timeout {
-            budget_ms: self.deadline.budget().as_millis() as u64,
-            pending: self.deadline.pending(),
+        timed_out(&self.deadline)
+    }
+}
+
+/// The deadline passed, with what was under way.
+fn timed_out(deadline: &Deadline) -> ProbeError {
+    ProbeError::timeout(deadline, deadline.pending())
+}
+
+/// One receive of up to `bufs.len()` datagrams within the deadline: each
+/// wait gets only what is left of it, so waits never add up past it; a
+/// signal restarts the wait.
+fn receive<const N: usize>(
+    sock: &NlSocket,
+    deadline: &Deadline,
+    bufs: &mut [[u8; N]],
+) -> Result<Vec<usize>, ProbeError> {
+    loop {
+        let left = deadline.remaining();
+        if left.is_zero() {
+            return Err(timed_out(deadline));
+        }
+        sys::set_receive_timeout(sock, left.max(Duration::from_millis(1)))
+            .map_err(|e| os_error("setsockopt(SO_RCVTIMEO)", &e))?;
+        match sys::recv_many(sock, bufs) {
+            Ok(lens) => return Ok(lens),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(timed_out(deadline)),
+            Err(e) => return Err(os_error("recvmmsg(NETLINK_NETFILTER)", &e)),
         }
     }
 }

@@ -111,10 +111,7 @@ impl LegacyProber {
         })?;
         let fd = self.socket(route.ipv6_socket)?.as_raw_fd();
         if self.deadline.expired() {
-            return Err(ProbeError::Timeout {
-                budget_ms: self.deadline.budget().as_millis() as u64,
-                pending: self.deadline.pending(),
-            });
+            return Err(ProbeError::timeout(&self.deadline, self.deadline.pending()));
         }
         self.deadline.doing(format!(
             "it was asked (getsockopt {}) about {}:{} in {family} at revision {rev}",
@@ -150,10 +147,7 @@ impl LegacyProber {
             Err(e) => return Outcome::Failed(e),
         };
         if self.deadline.expired() {
-            return Outcome::Failed(ProbeError::Timeout {
-                budget_ms: self.deadline.budget().as_millis() as u64,
-                pending: self.deadline.pending(),
-            });
+            return Outcome::Failed(ProbeError::timeout(&self.deadline, self.deadline.pending()));
         }
         self.deadline.doing(format!("it was asked (getsockopt SO_GET_INFO) about table {name} in {family}"));
         let mut info = vec![0u8; layout.info_size];
