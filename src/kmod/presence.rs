@@ -183,14 +183,9 @@ pub fn gather(
     let module_support = host.proc_exists("modules");
     let loaded = if module_support { Some(proc_modules(host)) } else { None };
     let builtin = modules_dir.map(|d| {
-        fs::read_file(&d.join("modules.builtin"), 16 << 20, "modules.builtin").map_err(|e| e.to_string()).map(
-            |b| {
-                String::from_utf8_lossy(&b)
-                    .lines()
-                    .filter_map(|l| l.rsplit('/').next()?.strip_suffix(".ko").map(|n| n.replace('-', "_")))
-                    .collect::<Vec<String>>()
-            },
-        )
+        fs::read_file(&d.join("modules.builtin"), super::index::MAX_INDEX_BYTES, "modules.builtin")
+            .map_err(|e| e.to_string())
+            .map(|b| super::index::parse_builtin(&String::from_utf8_lossy(&b)).collect::<Vec<_>>())
     });
     let symbols: Vec<&str> = subsystems.iter().map(|s| s.symbol).collect();
     let syms = if with_kallsyms { Some(kallsyms(host, &symbols)) } else { None };
@@ -208,7 +203,7 @@ pub fn gather(
                 None => None,
             };
             let builtin = match &builtin {
-                Some(Ok(names)) => Some(names.iter().any(|n| n == s.module)),
+                Some(Ok(names)) => Some(names.iter().any(|n| n.as_str() == s.module)),
                 Some(Err(e)) => {
                     unread.push(e.clone());
                     None
