@@ -15,6 +15,7 @@
 
 pub mod app;
 pub mod catalog;
+pub mod compress;
 pub mod kconfig;
 pub mod kmod;
 pub mod probe;

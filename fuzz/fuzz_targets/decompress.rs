@@ -2,7 +2,7 @@
 //! a cap (as for modules and /proc/config.gz).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use xtprobe::kmod::compress::{Compression, decompress};
+use xtprobe::compress::{Compression, decompress};
 
 fuzz_target!(|data: &[u8]| {
     let kind = Compression::from_magic(data);

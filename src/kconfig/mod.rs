@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::kmod::compress::{self, Compression};
+use crate::compress::{self, Compression};
 use crate::system::fs::{self, FsError};
 
 /// Config files larger than this, stored or decompressed, are refused

@@ -5,8 +5,8 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use super::compress::{self, Compression, DecompressError, MAX_FILE_BYTES, MAX_IMAGE_BYTES};
 use super::modinfo::{ModInfo, ModinfoError};
+use crate::compress::{self, Compression, DecompressError, MAX_FILE_BYTES, MAX_IMAGE_BYTES};
 use crate::system::fs::{self, Dir, FsError};
 
 /// Why a module file could not be used.

@@ -29,7 +29,7 @@ use super::name::ModuleName;
 use super::policy::LoadPolicy;
 use super::resolve::{Action, Method, Plan, Step};
 use super::state::{InitState, KernelModules};
-use crate::probe::Errno;
+use crate::system::Errno;
 use crate::system::deadline::Deadline;
 use crate::system::syscalls::{MODULE_INIT_COMPRESSED_FILE, ModuleSyscalls};
 
@@ -465,7 +465,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::kmod::compress::Compression;
+    use crate::compress::Compression;
     use crate::kmod::file::ModuleFile;
     use crate::kmod::resolve::{DepSource, Handle};
     use crate::system::host::Host;

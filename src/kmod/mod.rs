@@ -12,7 +12,6 @@
 //!
 //! This module never probes netfilter; [`crate::probe`] does.
 
-pub mod compress;
 pub mod config;
 pub mod file;
 pub mod glob;

@@ -40,7 +40,6 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::compress::Compression;
 use super::config::ModprobeConfig;
 use super::file::{FileError, ModuleFile};
 use super::index::{AliasIndex, Index, IndexError, MAX_ALIAS_PATTERN};
@@ -49,6 +48,7 @@ use super::name::{ModuleName, normalize_alias};
 use super::scan;
 use super::state::{InitState, KernelModules};
 use super::tree::{ModuleTree, TreeError};
+use crate::compress::Compression;
 use crate::system::fs::Dir;
 
 /// The most soft dependencies followed for one module (real ones have a

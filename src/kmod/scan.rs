@@ -16,10 +16,10 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::compress;
 use super::file::{FileError, ModuleFile};
 use super::modinfo::{self, ModInfo};
 use super::name::ModuleName;
+use crate::compress;
 use crate::system::fs::{Dir, FsError};
 
 /// The most decompressed bytes a scan reads of one module.

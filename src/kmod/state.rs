@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::compress::Compression;
 use super::name::ModuleName;
+use crate::compress::Compression;
 use crate::system::host::Host;
 
 /// `/sys/module/NAME/initstate`.
