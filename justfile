@@ -14,7 +14,7 @@ suite_dir := "target/iptables-src"
 # unit, live-kernel (as root, each in a fresh network namespace) and
 # module-tree tests; the harness's own tests (user kernels and cases, -j 2,
 # TAP/JUnit checked by real consumers, the action by its schema); the QEMU
-# matrix; a 20-second smoke run of every fuzz target.
+# matrix; a 10-second smoke run of every fuzz target (the long runs are `just fuzz 600`).
 test: lint kernels (deb "x86_64") (deb "aarch64") payload tools suite
     XTPROBE_REQUIRE_LIVE=1 XTPROBE_DEB="$PWD/{{deb_file}}" XTPROBE_DEB_ARM64="$PWD/{{deb_file_arm64}}" XTPROBE_MAN="$PWD/target/man" \
         XTPROBE_COMPLETIONS="$PWD/target/completions" XTPROBE_PAYLOAD="$PWD/{{payload_dir}}" \
@@ -22,7 +22,7 @@ test: lint kernels (deb "x86_64") (deb "aarch64") payload tools suite
     just test-aarch64
     just matrix
     just conformance
-    just fuzz 20
+    just fuzz 10
 
 # The library's unit tests built for aarch64 (musl) and run under
 # qemu-aarch64 (qemu-user-static): the layouts and parsers on the other
